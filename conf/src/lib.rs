@@ -1,0 +1,2 @@
+//! edgeship-conf: varnishkafka's configuration file, parsed and validated.
+#![forbid(unsafe_code)]
