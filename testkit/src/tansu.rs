@@ -1,0 +1,1 @@
+//! A tansu Kafka-protocol broker on loopback with memory storage, stopped on drop.

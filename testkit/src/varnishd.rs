@@ -1,0 +1,1 @@
+//! A private varnishd on loopback with its own work directory, stopped on drop.
