@@ -106,6 +106,22 @@ pub fn varnish_escape(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes[run_start..]);
 }
 
+/// Whether `bytes` is a number that JSON consumers can read: JSON's grammar, and a finite
+/// value as a double (`1e400` is grammatical but most parsers refuse it).
+pub fn is_usable_json_number(bytes: &[u8]) -> bool {
+    if !is_json_number(bytes) {
+        return false;
+    }
+    // Short plain numbers always fit; only long ones or exponents need the slower check.
+    if bytes.len() <= 15 && !bytes.iter().any(|&b| b == b'e' || b == b'E') {
+        return true;
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| text.parse::<f64>().ok())
+        .is_some_and(f64::is_finite)
+}
+
 /// Whether `bytes` is a number in JSON's grammar: `-? (0 | [1-9][0-9]*) (.[0-9]+)?
 /// ([eE][+-]?[0-9]+)?`. Varnish writes durations like `0.000141` and counts like `512`, which
 /// pass; `-`, `abc`, `+1`, `01`, `.5`, `inf` do not.
@@ -211,6 +227,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(escape(input), *expected, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn usable_numbers_fit_a_double() {
+        assert!(is_usable_json_number(b"1e300"));
+        assert!(is_usable_json_number(b"123456789012345678901234567890"));
+        assert!(!is_usable_json_number(b"1e400"));
+        assert!(!is_usable_json_number(&[b'9'; 400]));
     }
 
     #[test]

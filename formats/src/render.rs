@@ -5,7 +5,7 @@
 //! Invariant: after the first few records have grown the renderer's scratch buffers and the
 //! caller's output buffer, rendering allocates nothing (tested in `tests/no_alloc.rs`).
 
-use crate::escape::{is_json_number, json_string, varnish_escape};
+use crate::escape::{is_usable_json_number, json_string, varnish_escape};
 use crate::parse::{FormatKind, Item, Keep, Matcher, Plan, Value};
 use crate::record::{Context, Transaction};
 use crate::time::Timestamp;
@@ -161,7 +161,7 @@ impl Renderer {
     }
 }
 
-/// `!num` in JSON: the value if it is a JSON number, `null` for `nan` (as varnishkafka), else
+/// `!num` in JSON: the value if it is a JSON number that fits a double, `null` for `nan` (as varnishkafka), else
 /// the default if that is a number, else `null`. A non-number that was captured (not a
 /// default) is counted: varnishkafka wrote it raw and broke the JSON.
 fn write_number(
@@ -171,7 +171,7 @@ fn write_number(
     out: &mut Vec<u8>,
     stats: &mut RenderStats,
 ) {
-    if is_json_number(text) {
+    if is_usable_json_number(text) {
         out.extend_from_slice(text);
     } else if text.eq_ignore_ascii_case(b"nan") {
         out.extend_from_slice(b"null");
@@ -179,7 +179,7 @@ fn write_number(
         if !is_default {
             stats.invalid_numbers += 1;
         }
-        if is_json_number(default) {
+        if is_usable_json_number(default) {
             out.extend_from_slice(default);
         } else {
             out.extend_from_slice(b"null");

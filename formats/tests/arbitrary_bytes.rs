@@ -1,0 +1,95 @@
+//! Arbitrary bytes in every tag payload still render valid JSON, for the fixture formats and
+//! for a format that exercises every formatter and option.
+
+mod common;
+
+use common::{fixture_format, CONTEXT};
+use edgeship_formats::{FormatKind, Plan, Renderer, Tag};
+use proptest::prelude::*;
+
+const TAGS: [Tag; 14] = [
+    Tag::Begin,
+    Tag::ReqStart,
+    Tag::ReqMethod,
+    Tag::ReqUrl,
+    Tag::ReqProtocol,
+    Tag::ReqHeader,
+    Tag::RespStatus,
+    Tag::RespHeader,
+    Tag::ReqAcct,
+    Tag::Timestamp,
+    Tag::VclCall,
+    Tag::VclLog,
+    Tag::Vsl,
+    Tag::Other,
+];
+
+/// Every formatter and option, with names the generated payloads can hit.
+const EVERYTHING: &str =
+    "%b %D %T %H %h %{H}i %{H!escape}i %{H@hn!num}i %i %{H}o %o %l %m %q %U %s \
+    %t %{%FT%T.%6NZ}t %{end:%c}t %u %n %r %{Varnish:time_firstbyte!num}x %{Varnish:handling}x \
+    %{Varnish:xvid!num}x %{VCL_Log:H}x %{VSL_API:*}x %{VSL_API:H}x %{x@k?d}x %{Edgeship:run}x \
+    %{Start}D %{?d!e}s";
+
+/// Payloads biased towards what matchers look for (`H: `, `Start: `, digits, `?`, spaces),
+/// mixed with arbitrary bytes including invalid UTF-8 and control characters.
+fn payload() -> impl Strategy<Value = Vec<u8>> {
+    let prefix = prop_oneof![
+        Just(Vec::new()),
+        Just(b"H: ".to_vec()),
+        Just(b"h:".to_vec()),
+        Just(b"Start: ".to_vec()),
+        Just(b"Resp: 17000000".to_vec()),
+        Just(b"Process: 1 ".to_vec()),
+        Just(b"Authorization: Basic ".to_vec()),
+        Just(b"/path?".to_vec()),
+        Just(b"HIT".to_vec()),
+    ];
+    (prefix, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(mut prefix, tail)| {
+        prefix.extend(tail);
+        prefix
+    })
+}
+
+fn transaction() -> impl Strategy<Value = Vec<(Tag, Vec<u8>)>> {
+    proptest::collection::vec((proptest::sample::select(&TAGS[..]), payload()), 0..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn json_output_always_parses(records in transaction(), max_tag in 1_usize..80) {
+        let formats = [
+            EVERYTHING.to_string(),
+            fixture_format("seed-2013-varnishkafka.conf"),
+            fixture_format("production-webrequest.conf"),
+        ];
+        for format in &formats {
+            let plan = Plan::compile(format, FormatKind::Json)
+                .expect("compiles")
+                .with_max_tag_size(max_tag);
+            let fields = plan.field_names().count();
+            let mut renderer = Renderer::new(plan);
+            let mut out = Vec::new();
+            renderer.render(&records, &CONTEXT, &mut out);
+            let parsed: serde_json::Value = serde_json::from_slice(&out)
+                .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&out)));
+            let object = parsed.as_object().expect("an object");
+            // Duplicate keys collapse when parsed; every distinct name is there.
+            prop_assert!(!object.is_empty() && object.len() <= fields);
+        }
+    }
+
+    #[test]
+    fn string_output_has_one_item_per_formatter(records in transaction()) {
+        // A format with separators that no value can contain once !escape'd: every field,
+        // escaped, joined by a tab. The count of tabs is fixed whatever the bytes.
+        let plan = Plan::compile("%{H!escape}i\t%{!escape}m\t%{!escape}U", FormatKind::String)
+            .expect("compiles");
+        let mut renderer = Renderer::new(plan);
+        let mut out = Vec::new();
+        renderer.render(&records, &CONTEXT, &mut out);
+        prop_assert_eq!(out.iter().filter(|&&b| b == b'\t').count(), 2);
+    }
+}

@@ -1,0 +1,77 @@
+//! The render path allocates nothing per record once its buffers have grown: a counting global
+//! allocator watches thousands of renders of varied records, for both output kinds.
+
+mod common;
+
+use common::{cache_hit, fixture_format, timed_out, with, CONTEXT};
+use edgeship_formats::{FormatKind, Plan, Renderer, Tag};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+/// Counts every allocation of the process; the test binary holds this one test, so nothing
+/// else allocates while a region is measured.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn rendering_allocates_nothing_per_record() {
+    // Records of different shapes, so that every formatter path runs: hits, a timed-out
+    // transaction, Basic auth, invalid !num values, escapes, truncation.
+    let records = [
+        cache_hit(),
+        timed_out(),
+        with(
+            cache_hit(),
+            &[(Tag::ReqHeader, b"User-Agent: \x01\"quoted\" \xff bytes")],
+        ),
+        with(cache_hit(), &[(Tag::RespStatus, b"not-a-number")]),
+        with(
+            cache_hit(),
+            &[(Tag::ReqHeader, "X-Long: ".repeat(400).as_bytes())],
+        ),
+    ];
+    let formats = [
+        (
+            fixture_format("seed-2013-varnishkafka.conf"),
+            FormatKind::Json,
+        ),
+        (
+            fixture_format("production-webrequest.conf"),
+            FormatKind::Json,
+        ),
+        (
+            fixture_format("varnishkafka-1.1-example.conf"),
+            FormatKind::String,
+        ),
+        (
+            "%{@s!num}s %u %{%FT%T.%3NZ}t %D %T %{User-Agent!escape}i %r %{X-Long}i %n".to_string(),
+            FormatKind::Json,
+        ),
+    ];
+    for (format, kind) in formats {
+        let mut renderer = Renderer::new(Plan::compile(&format, kind).expect("compiles"));
+        let mut out = Vec::with_capacity(64 * 1024);
+        // Warm-up: one pass lets the scratch buffers reach their working size.
+        for record in &records {
+            out.clear();
+            renderer.render(record, &CONTEXT, &mut out);
+        }
+        let region = Region::new(GLOBAL);
+        let mut rendered_bytes = 0;
+        for round in 0..2000 {
+            out.clear();
+            let context = edgeship_formats::Context {
+                sequence: round,
+                ..CONTEXT
+            };
+            renderer.render(&records[round as usize % records.len()], &context, &mut out);
+            rendered_bytes += out.len();
+        }
+        let change = region.change();
+        assert!(rendered_bytes > 2000 * 20, "the renders produced output");
+        assert_eq!(
+            (change.allocations, change.reallocations),
+            (0, 0),
+            "allocations during 2000 renders of {format:?}"
+        );
+    }
+}
