@@ -1,0 +1,480 @@
+//! The fast path: groups raw log records into vxid transactions in Rust, with Varnish's
+//! timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
+//!
+//! # What it mirrors from `vsl_dispatch.c` (Varnish 7.1, vxid grouping, no query)
+//! - A transaction starts at its `Begin` record; records of a vxid whose `Begin` was not seen
+//!   (e.g. when reading starts at the tail of a live log) are skipped and counted, as `VSLQ`
+//!   drops them. Records with vxid 0 are not part of any transaction.
+//! - Every transaction (session, request, backend request) is tracked so that the `-L` count
+//!   of incomplete transactions is the one Varnish keeps; only client requests keep records.
+//! - A transaction completes at `End`. After each unit read from the cursor (a record, or a
+//!   batch on a live log), incomplete transactions older than `-T` are forced complete with
+//!   reason `timeout`, then while more than `-L` are incomplete the oldest is forced complete
+//!   with reason `store overflow`. A forced transaction gets a synthetic `VSL` record whose
+//!   payload is the reason, like Varnish's.
+//! - On overrun or abandon, incomplete transactions are flushed (reason `flush`), as `VUT`
+//!   does with `VSLQ_Flush`.
+//!
+//! Two deliberate differences, neither visible on files of normal size: the clock used for
+//! `-T` is read every 256 units rather than every unit (reading it per record would cost more
+//! than the grouping), and timeouts are also checked when the live log is idle, where `VSLQ`
+//! waits for the next record.
+//!
+//! # Where record bytes live, and when they are copied
+//! Records are referenced where the cursor found them, never copied, when that memory stays
+//! put until the transaction is handed out:
+//! - a regular file is mapped whole by the cursor (`VSL_Check` says valid for every record),
+//!   so references into it are stable for the cursor's lifetime: no copying at all;
+//! - a live log is a ring that varnishd keeps overwriting. Like `VSLQ` (its shm reference
+//!   list and `vtx_buffer`), each transaction holding references into the ring is queued in
+//!   the order of its oldest reference; after every unit the oldest is checked with
+//!   `VSL_Check`, and when the writer has come close (anything but "valid") that
+//!   transaction's referenced records are copied into its own reused word buffer. Most
+//!   transactions complete long before that and are never copied;
+//! - a stream that is not a regular file (`-r -`) is read through one buffer the cursor
+//!   reuses for every record (`VSL_Check` "not supported"): every record of a client request
+//!   is copied into the transaction's buffer as it arrives.
+//!
+//! Slots, their record lists and copy buffers are reused, so the steady state allocates
+//! nothing per record or transaction.
+
+use std::collections::hash_map::HashMap;
+use std::collections::VecDeque;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
+
+use crate::ffi::{self, sys};
+use crate::handle::{Cursor, Validity};
+use crate::reader::{Counters, Event, Visitor};
+use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable};
+
+/// How record memory behaves for the current cursor (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyPolicy {
+    /// Records stay where they are for the cursor's lifetime (mapped file).
+    Stable,
+    /// Records live in the ring; check with `VSL_Check` and copy when the writer nears.
+    Checked,
+    /// The cursor reuses its buffer: copy every kept record at once.
+    Always,
+}
+
+/// A cheap hash for vxids (they are already well spread; the multiply mixes the high bits
+/// hashbrown uses for its control bytes).
+#[derive(Default)]
+pub(crate) struct VxidHasher(u64);
+
+impl Hasher for VxidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.0 = u64::from(value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type VxidMap = HashMap<u32, u32, BuildHasherDefault<VxidHasher>>;
+
+/// One transaction being assembled (or a free slot waiting for reuse).
+struct Slot {
+    vxid: u32,
+    /// Incarnation number; 0 when free. Queue entries naming another value are stale.
+    seq: u64,
+    started: Instant,
+    /// A client request: its records are kept and it is handed out at completion.
+    keep: bool,
+    reason: Reason,
+    records: Vec<Location>,
+    copies: Vec<u32>,
+    /// The oldest record still referenced in the ring (policy `Checked`).
+    oldest_in_log: Option<sys::VSLC_ptr>,
+}
+
+impl Slot {
+    fn new(now: Instant) -> Slot {
+        Slot {
+            vxid: 0,
+            seq: 0,
+            started: now,
+            keep: false,
+            reason: Reason::Unknown,
+            records: Vec::new(),
+            copies: Vec::new(),
+            oldest_in_log: None,
+        }
+    }
+
+    /// Copies every record still referenced in the log into the slot's buffer.
+    fn copy_out(&mut self) -> u64 {
+        let mut copied = 0;
+        for location in &mut self.records {
+            if let Location::Log(ptr) = *location {
+                // SAFETY: `ptr` was handed out by the cursor for a complete record and the
+                // caller copies before `VSL_Check` declares it invalid (or while the mapped
+                // file is alive), so the record's words are readable.
+                let words = unsafe {
+                    let count = ffi::vsl_next_words(*ptr);
+                    std::slice::from_raw_parts(ptr, count)
+                };
+                let offset = self.copies.len() as u32;
+                self.copies.extend_from_slice(words);
+                *location = Location::Copied(offset);
+                copied += 1;
+            }
+        }
+        self.oldest_in_log = None;
+        copied
+    }
+}
+
+/// Where completed transactions and events go during one `read` call.
+pub(crate) struct Output<'v> {
+    pub(crate) visitor: &'v mut dyn Visitor,
+    pub(crate) tags: &'v TagTable,
+    pub(crate) counters: &'v mut Counters,
+    pub(crate) yielded: usize,
+}
+
+impl Output<'_> {
+    pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
+        match reason {
+            ForceReason::Timeout => self.counters.forced_timeout += 1,
+            ForceReason::StoreOverflow => self.counters.forced_store_overflow += 1,
+            ForceReason::Flush => self.counters.forced_flush += 1,
+        }
+        self.visitor.event(&Event::ForcedComplete { vxid, reason });
+    }
+}
+
+/// The fast path's state: incomplete transactions by vxid, oldest first.
+pub(crate) struct Grouper {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_vxid: VxidMap,
+    /// (slot, seq) in creation order; stale entries are skipped lazily.
+    incomplete: VecDeque<(u32, u64)>,
+    outstanding: usize,
+    /// (slot, seq) of transactions holding ring references, oldest reference first.
+    in_log: VecDeque<(u32, u64)>,
+    next_seq: u64,
+    /// The last vxid looked up and its slot: consecutive records mostly share a vxid.
+    last: Option<(u32, u32)>,
+    timeout: Duration,
+    limit: usize,
+    now: Instant,
+    units: u32,
+    policy: CopyPolicy,
+}
+
+impl Grouper {
+    pub(crate) fn new(timeout: Duration, limit: usize) -> Grouper {
+        Grouper {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_vxid: VxidMap::default(),
+            incomplete: VecDeque::new(),
+            outstanding: 0,
+            in_log: VecDeque::new(),
+            next_seq: 1,
+            last: None,
+            timeout,
+            limit,
+            now: Instant::now(),
+            units: 0,
+            policy: CopyPolicy::Stable,
+        }
+    }
+
+    /// Sets how record memory behaves for a new cursor. Must only change while nothing is
+    /// incomplete (after a flush), since existing references follow the old policy.
+    pub(crate) fn set_policy(&mut self, policy: CopyPolicy) {
+        debug_assert_eq!(self.outstanding, 0);
+        self.policy = policy;
+    }
+
+    /// How many transactions are incomplete.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Processes one unit the cursor returned: a record, or (live log) a batch of records.
+    ///
+    /// # Safety
+    /// `rec` must be the cursor's current record, returned by a `VSL_Next` that reported
+    /// more data, and `batch_mode` must say whether the cursor was opened with
+    /// `VSL_COPT_BATCH`.
+    #[inline]
+    pub(crate) unsafe fn unit(
+        &mut self,
+        cursor: &Cursor,
+        rec: sys::VSLC_ptr,
+        batch_mode: bool,
+        out: &mut Output<'_>,
+    ) {
+        let ptr = rec.ptr;
+        // SAFETY: the cursor just returned this record, so its header is readable.
+        let word0 = unsafe { *ptr };
+        if ffi::vsl_tag(word0) == ffi::SLT_BATCH {
+            if batch_mode {
+                // SAFETY: a batch record's second word is its enclosed byte length, and the
+                // whole batch is readable where the cursor found it.
+                let end = unsafe { ptr.add(ffi::vsl_batch_words(*ptr.add(1))) };
+                // SAFETY: the enclosed records start right after the batch header.
+                let mut record = unsafe { ptr.add(ffi::VSL_OVERHEAD) };
+                while record < end {
+                    // SAFETY: `record` is within the batch and starts a complete record.
+                    unsafe {
+                        let next = record.add(ffi::vsl_next_words(*record));
+                        self.record(record, rec.priv_, out);
+                        record = next;
+                    }
+                }
+            }
+            // Without batch mode a batch header is followed by its records one by one.
+        } else {
+            // SAFETY: the cursor's current record is complete and readable.
+            unsafe { self.record(ptr, rec.priv_, out) };
+        }
+        self.after_unit(cursor, out);
+    }
+
+    /// Files one record under its transaction.
+    ///
+    /// # Safety
+    /// `ptr` must point at a complete record returned by the cursor.
+    #[inline]
+    unsafe fn record(&mut self, ptr: *const u32, log_priv: u32, out: &mut Output<'_>) {
+        // SAFETY: the header words are readable per the caller.
+        let (word0, word1) = unsafe { (*ptr, *ptr.add(1)) };
+        let vxid = ffi::vsl_id(word1);
+        if vxid == 0 {
+            // Non-transactional records (CLI, backend health) belong to no transaction.
+            return;
+        }
+        let tag = ffi::vsl_tag(word0);
+        let slot = match self.last {
+            Some((last_vxid, slot)) if last_vxid == vxid => Some(slot),
+            _ => self.by_vxid.get(&vxid).copied(),
+        };
+        let slot = match slot {
+            Some(slot) => slot,
+            None if tag == ffi::SLT_BEGIN => {
+                // SAFETY: the record is complete; only its payload is read.
+                let payload = unsafe { payload_of(ptr, word0) };
+                self.begin(vxid, payload)
+            }
+            None => {
+                out.counters.records_skipped += 1;
+                return;
+            }
+        };
+        self.last = Some((vxid, slot));
+        if self.slots[slot as usize].keep {
+            self.keep(slot, ptr, log_priv, word0);
+        }
+        if tag == ffi::SLT_END {
+            self.complete(slot, None, out);
+        }
+    }
+
+    fn begin(&mut self, vxid: u32, payload: &[u8]) -> u32 {
+        let mut fields = payload.split(|&byte| byte == b' ').filter(|f| !f.is_empty());
+        let kind = fields.next().unwrap_or_default();
+        let _parent = fields.next();
+        let reason = Reason::from_begin_field(fields.next().unwrap_or_default());
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::new(self.now));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = &mut self.slots[index as usize];
+        slot.vxid = vxid;
+        slot.seq = seq;
+        slot.started = self.now;
+        slot.keep = kind == b"req";
+        slot.reason = reason;
+        debug_assert!(slot.records.is_empty() && slot.copies.is_empty());
+        self.by_vxid.insert(vxid, index);
+        self.incomplete.push_back((index, seq));
+        self.outstanding += 1;
+        index
+    }
+
+    #[inline]
+    fn keep(&mut self, index: u32, ptr: *const u32, log_priv: u32, word0: u32) {
+        let slot = &mut self.slots[index as usize];
+        match self.policy {
+            CopyPolicy::Stable => slot.records.push(Location::Log(ptr)),
+            CopyPolicy::Checked => {
+                slot.records.push(Location::Log(ptr));
+                if slot.oldest_in_log.is_none() {
+                    slot.oldest_in_log = Some(sys::VSLC_ptr {
+                        ptr,
+                        priv_: log_priv,
+                    });
+                    self.in_log.push_back((index, slot.seq));
+                }
+            }
+            CopyPolicy::Always => {
+                // SAFETY: the cursor's buffer holds the complete record until its next
+                // `VSL_Next`; we copy it now.
+                let words =
+                    unsafe { std::slice::from_raw_parts(ptr, ffi::vsl_next_words(word0)) };
+                let offset = slot.copies.len() as u32;
+                slot.copies.extend_from_slice(words);
+                slot.records.push(Location::Copied(offset));
+            }
+        }
+    }
+
+    /// Timeouts, the incomplete limit, and ring references the writer is closing in on.
+    #[inline]
+    fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) {
+        self.units = self.units.wrapping_add(1);
+        if self.units % 256 == 0 {
+            self.now = Instant::now();
+            self.expire(out);
+        }
+        while self.outstanding > self.limit {
+            match self.oldest_incomplete() {
+                Some(index) => self.complete(index, Some(ForceReason::StoreOverflow), out),
+                None => break,
+            }
+        }
+        if self.policy == CopyPolicy::Checked {
+            self.secure_references(cursor, out);
+        }
+    }
+
+    /// Copies out the records of transactions whose oldest ring reference is no longer
+    /// comfortably ahead of the writer (the `VSLQ` shm reference check).
+    fn secure_references(&mut self, cursor: &Cursor, out: &mut Output<'_>) {
+        while let Some(&(index, seq)) = self.in_log.front() {
+            let slot = &mut self.slots[index as usize];
+            let Some(oldest) = slot.oldest_in_log.filter(|_| slot.seq == seq) else {
+                self.in_log.pop_front();
+                continue;
+            };
+            if cursor.check(&oldest) == Validity::Valid {
+                break;
+            }
+            out.counters.records_copied += slot.copy_out();
+            self.in_log.pop_front();
+        }
+    }
+
+    /// Forces complete every transaction incomplete for `-T` or longer.
+    fn expire(&mut self, out: &mut Output<'_>) {
+        while let Some(index) = self.oldest_incomplete() {
+            let started = self.slots[index as usize].started;
+            if self.now.saturating_duration_since(started) < self.timeout {
+                break;
+            }
+            self.complete(index, Some(ForceReason::Timeout), out);
+        }
+    }
+
+    /// Called when a live log has nothing new: applies `-T` with a fresh clock.
+    pub(crate) fn idle(&mut self, out: &mut Output<'_>) {
+        self.now = Instant::now();
+        self.expire(out);
+    }
+
+    fn oldest_incomplete(&mut self) -> Option<u32> {
+        while let Some(&(index, seq)) = self.incomplete.front() {
+            if self.slots[index as usize].seq == seq {
+                return Some(index);
+            }
+            self.incomplete.pop_front();
+        }
+        None
+    }
+
+    /// Completes (or forces complete) a transaction, hands it out if it is a client
+    /// request, and frees its slot.
+    fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Output<'_>) {
+        let slot = &mut self.slots[index as usize];
+        if slot.keep {
+            if let Some(reason) = forced {
+                slot.records.push(Location::Forced(reason));
+                out.forced(slot.vxid, reason);
+            }
+            let transaction = RequestTransaction {
+                vxid: slot.vxid,
+                reason: slot.reason,
+                forced,
+                records: &slot.records,
+                copies: &slot.copies,
+                tags: out.tags,
+            };
+            out.counters.transactions += 1;
+            out.yielded += 1;
+            out.visitor.transaction(&transaction);
+        }
+        let vxid = slot.vxid;
+        slot.seq = 0;
+        slot.records.clear();
+        slot.copies.clear();
+        slot.oldest_in_log = None;
+        self.by_vxid.remove(&vxid);
+        if matches!(self.last, Some((_, last)) if last == index) {
+            self.last = None;
+        }
+        self.outstanding -= 1;
+        self.free.push(index);
+    }
+
+    /// Forces complete every incomplete transaction, oldest first (the log was overrun or
+    /// abandoned, or the caller asked). A transaction whose ring records were already
+    /// overwritten cannot be handed out: it is dropped and counted.
+    pub(crate) fn flush(&mut self, cursor: Option<&Cursor>, out: &mut Output<'_>) {
+        while let Some(index) = self.oldest_incomplete() {
+            let slot = &self.slots[index as usize];
+            let lost = match (self.policy, slot.oldest_in_log, cursor) {
+                (CopyPolicy::Checked, Some(oldest), Some(cursor)) => {
+                    cursor.check(&oldest) == Validity::Invalid
+                }
+                _ => false,
+            };
+            if lost {
+                if slot.keep {
+                    out.counters.transactions_lost += 1;
+                }
+                // Complete it without handing it out.
+                let slot = &mut self.slots[index as usize];
+                slot.keep = false;
+            }
+            self.complete(index, Some(ForceReason::Flush), out);
+        }
+        self.incomplete.clear();
+        self.in_log.clear();
+        self.last = None;
+    }
+}
+
+/// The payload bytes of a record, without the trailing NUL.
+///
+/// # Safety
+/// `ptr` must point at a complete, readable record whose first word is `word0`.
+#[inline]
+unsafe fn payload_of<'a>(ptr: *const u32, word0: u32) -> &'a [u8] {
+    let len = ffi::vsl_len(word0) as usize;
+    // SAFETY: the payload follows the header within the record.
+    let payload =
+        unsafe { std::slice::from_raw_parts(ptr.add(ffi::VSL_OVERHEAD).cast::<u8>(), len) };
+    match payload {
+        [rest @ .., 0] => rest,
+        other => other,
+    }
+}

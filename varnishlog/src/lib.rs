@@ -1,0 +1,55 @@
+//! edgeship-varnishlog: reads client request transactions from the Varnish shared-memory log
+//! (VSL) of a running varnishd, or from a file written by `varnishlog -w`.
+//!
+//! This is the only crate of the workspace with `unsafe`: it wraps libvarnishapi (Varnish
+//! 7.1) through bindgen bindings generated at build time. Every C handle has one owner whose
+//! `Drop` frees it, C callbacks catch panics, and no raw pointer leaves the crate.
+//!
+//! # Two paths, one interface
+//! - The **fast path** ([`ReadPath::Fast`]) walks the raw cursor and groups records into vxid
+//!   transactions in Rust, with Varnish's `-T`/`-L` semantics (see the `fast` module). It is
+//!   used when no query is configured and grouping is by vxid.
+//! - The **VSLQ path** ([`ReadPath::Vslq`]) uses Varnish's own `VSLQ_Dispatch`, which
+//!   evaluates any `-q` query and supports `-g request`.
+//!
+//! Both hand the caller the same [`RequestTransaction`]s: completed client requests (ESI
+//! sub-requests included and marked), with their records borrowed from the log for the
+//! duration of a [`Visitor`] call. [`RequestTransaction`] implements
+//! [`edgeship_formats::Transaction`].
+//!
+//! # Driving it
+//! ```no_run
+//! use edgeship_varnishlog::{Options, Outcome, Reader, RequestTransaction, Visitor};
+//!
+//! struct Count(u64);
+//! impl Visitor for Count {
+//!     fn transaction(&mut self, _transaction: &RequestTransaction<'_>) {
+//!         self.0 += 1;
+//!     }
+//! }
+//!
+//! let mut reader = Reader::open(Options::file("requests.vsl"))?;
+//! let mut count = Count(0);
+//! while reader.read(&mut count, 1024)? != Outcome::EndOfFile {}
+//! # Ok::<(), edgeship_varnishlog::Error>(())
+//! ```
+//! A live reader returns [`Outcome::Idle`] when it has caught up; the caller sleeps briefly
+//! and calls again. Overruns and abandons arrive as [`Event`]s and in [`Counters`]; the
+//! reader reattaches by itself.
+
+mod error;
+mod fast;
+mod ffi;
+mod handle;
+mod reader;
+mod record;
+mod vslq;
+
+pub use error::Error;
+pub use reader::{
+    Counters, Event, Grouping, Options, Outcome, PathChoice, ReadPath, Reader, Source, Visitor,
+};
+pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
+
+/// The libvarnishapi version the crate was built against (from pkg-config).
+pub const VARNISHAPI_VERSION: &str = env!("EDGESHIP_VARNISHAPI_VERSION");

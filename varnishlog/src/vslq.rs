@@ -1,0 +1,137 @@
+//! The VSLQ path: Varnish's own grouping and query evaluation (`VSLQ_Dispatch`), with a C
+//! callback that hands client request transactions to the visitor.
+//!
+//! Records are borrowed exactly as `VSLQ` lends them: pointers into the ring or into its own
+//! transaction buffers, valid until the callback returns. The callback catches panics, parks
+//! them, stops the dispatch, and the panic is resumed after the C call has returned.
+
+use std::any::Any;
+use std::ffi::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::ffi::{self, sys};
+use crate::fast::Output;
+use crate::handle::Vslq;
+use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction};
+
+/// Returned by the callback after a panic: distinct from 0 ("continue") and from every
+/// `vsl_status` value, so `VSLQ_Dispatch` passes it back unchanged.
+const PANICKED: c_int = 0x7e57;
+
+/// What the callback needs; lives on the stack of `dispatch` for one C call.
+struct Context<'o, 'v> {
+    out: &'o mut Output<'v>,
+    records: &'o mut Vec<Location>,
+    panic: Option<Box<dyn Any + Send + 'static>>,
+}
+
+/// The result of one `VSLQ_Dispatch` or `VSLQ_Flush` call.
+pub(crate) type Status = c_int;
+
+/// Runs `VSLQ_Dispatch` once (one unit of input) or, with `flush`, `VSLQ_Flush`.
+pub(crate) fn dispatch(
+    vslq: &mut Vslq,
+    out: &mut Output<'_>,
+    records: &mut Vec<Location>,
+    flush: bool,
+) -> Status {
+    let mut context = Context {
+        out,
+        records,
+        panic: None,
+    };
+    let context_ptr: *mut Context<'_, '_> = &mut context;
+    // SAFETY: we own the query; `context` outlives the call and is only reached through the
+    // callback's `priv` argument during it.
+    let status = unsafe {
+        if flush {
+            sys::VSLQ_Flush(vslq.as_ptr(), Some(callback), context_ptr.cast::<c_void>())
+        } else {
+            sys::VSLQ_Dispatch(vslq.as_ptr(), Some(callback), context_ptr.cast::<c_void>())
+        }
+    };
+    if let Some(panic) = context.panic.take() {
+        std::panic::resume_unwind(panic);
+    }
+    status
+}
+
+/// The `VSLQ_dispatch_f` callback.
+unsafe extern "C" fn callback(
+    _vsl: *mut sys::VSL_data,
+    transactions: *const *mut sys::VSL_transaction,
+    context: *mut c_void,
+) -> c_int {
+    // SAFETY: `context` is the `Context` that `dispatch` passed, alive for the whole C call,
+    // and nothing else touches it meanwhile.
+    let context = unsafe { &mut *context.cast::<Context<'_, '_>>() };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: VSLQ passes a NULL-terminated array of transactions valid for this call.
+        unsafe { handle(context, transactions) }
+    }));
+    match result {
+        Ok(()) => 0,
+        Err(panic) => {
+            context.panic = Some(panic);
+            PANICKED
+        }
+    }
+}
+
+/// Hands every client request transaction of the set to the visitor.
+///
+/// # Safety
+/// `transactions` must be the NULL-terminated array VSLQ passes to a dispatch callback.
+unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::VSL_transaction) {
+    let mut index = 0;
+    loop {
+        // SAFETY: the array is NULL-terminated; we stop at the NULL.
+        let transaction = unsafe { *transactions.add(index) };
+        if transaction.is_null() {
+            break;
+        }
+        index += 1;
+        // SAFETY: non-NULL entries point at transactions valid for this call.
+        let transaction = unsafe { &*transaction };
+        if transaction.type_ != sys::VSL_transaction_e::VSL_t_req {
+            continue;
+        }
+        context.records.clear();
+        loop {
+            // SAFETY: the transaction's cursor is valid for this call.
+            let status = unsafe { sys::VSL_Next(transaction.c) };
+            if status != sys::vsl_status::vsl_more {
+                break;
+            }
+            // SAFETY: after `vsl_more` the cursor's `rec` points at a complete record, kept
+            // by VSLQ until the callback returns.
+            context.records.push(Location::Log(unsafe { (*transaction.c).rec.ptr }));
+        }
+        let forced = context.records.last().and_then(|last| match *last {
+            Location::Log(ptr) => {
+                // SAFETY: as above; the record is alive for this call.
+                let record = unsafe { decode(ptr, context.out.tags) };
+                if record.varnish_tag == ffi::SLT_VSL {
+                    ForceReason::from_payload(record.payload)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        });
+        if let Some(reason) = forced {
+            context.out.forced(transaction.vxid, reason);
+        }
+        let lent = RequestTransaction {
+            vxid: transaction.vxid,
+            reason: Reason::from_vsl(transaction.reason),
+            forced,
+            records: context.records,
+            copies: &[],
+            tags: context.out.tags,
+        };
+        context.out.counters.transactions += 1;
+        context.out.yielded += 1;
+        context.out.visitor.transaction(&lent);
+    }
+}
