@@ -1,7 +1,7 @@
 //! Validation: raw entries into the resolved [`Config`], every problem collected, command-line
 //! overrides applied, defaults filled in, conflicting settings refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +122,9 @@ impl RawConfig {
         };
         let mut draft = Draft::default();
         let mut first_settings: HashMap<&'static str, FirstSetting<'_>> = HashMap::new();
+        // Keys that appear at all, even with a bad value: a bad `kafka.topic` line is reported
+        // once, not again as a missing topic.
+        let mut mentioned: HashSet<&'static str> = HashSet::new();
         let mut global = PropertyList::default();
         let mut topic_properties = PropertyList::default();
 
@@ -130,6 +133,7 @@ impl RawConfig {
             let line = entry.line;
             match classify(written, &entry.value) {
                 Target::Own(key) => {
+                    mentioned.insert(key.name);
                     if entry.value.is_empty() {
                         error(Some(line), format!("{written:?} requires a value"));
                         continue;
@@ -178,8 +182,10 @@ impl RawConfig {
 
         let varnish = self.varnish_settings(&mut draft, overrides, &mut error);
 
+        // When the output line itself is bad, whether a topic is needed is unknown: say nothing.
+        let output_known = draft.output.is_some() || !mentioned.contains("output");
         let output = value_of(draft.output, Output::Kafka);
-        if output == Output::Kafka && draft.kafka_topic.is_none() {
+        if output == Output::Kafka && output_known && !mentioned.contains("kafka.topic") {
             error(
                 None,
                 "missing kafka.topic (required when output = kafka)".to_owned(),
