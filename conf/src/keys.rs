@@ -267,7 +267,7 @@ pub(crate) static OWN_KEYS: &[OwnKey] = &[
         apply: |draft, value, line| {
             if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(format!(
-                    "{value:?} is not a host name (it contains white space)"
+                    "{value:?} is not a host name (it contains white space or control characters)"
                 ));
             }
             draft.hostname = Some(Sourced::at(value.to_owned(), line));
