@@ -1,0 +1,178 @@
+//! The criterion harness: one group per crate, each reporting records per second
+//! (`Throughput::Elements`) next to a baseline measured in the same run, and a closing table
+//! of ratios to that baseline, which is what stays comparable on a noisy machine.
+//!
+//! Groups: `formats` (render the fixture formats; baseline: copy the same payload bytes).
+//! The `varnishlog`, `pipeline` and `auditor` groups join here as those crates land: add a
+//! function that registers its benchmarks and returns its [`Baseline`], and call it in `main`.
+//!
+//! Run: `cargo bench -p edgeship-benches` (all groups), `cargo bench -p edgeship-benches --
+//! formats` (one group). Nothing here asserts a timing: a benchmark reports.
+
+// Printing the measurements is what a benchmark is for.
+#![allow(clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use edgeship_benches::{fixtures, records, CONTEXT};
+use edgeship_formats::{Context, FormatKind, Plan, Renderer};
+
+/// Records rendered per measured iteration: enough different transactions that branch
+/// prediction cannot learn one record, few enough (about 1.5 MiB of payload) to stay in cache
+/// like the shipper's working set does.
+const BATCH: usize = 512;
+
+/// Fixed, so every run measures the same records.
+const SEED: u64 = 0x5eed_2013;
+
+/// What a group's ratios are computed against: the baseline's criterion directory and those
+/// of the benchmarks compared with it (both relative to the criterion output directory).
+struct Baseline {
+    group: &'static str,
+    baseline: String,
+    compared: Vec<String>,
+    records_per_iteration: u64,
+}
+
+fn formats(criterion: &mut Criterion) -> Baseline {
+    let transactions = records::realistic(BATCH, SEED);
+    let bytes: usize = transactions
+        .iter()
+        .map(|records| records::payload_bytes(records))
+        .sum();
+    println!(
+        "formats: {BATCH} realistic transactions, {} payload bytes each on average",
+        bytes / BATCH
+    );
+
+    let mut group = criterion.benchmark_group("formats");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut compared = Vec::new();
+
+    // The baseline moves the bytes a record holds into an output buffer and does nothing else:
+    // the least any renderer must do. Its speed follows the machine's memory bandwidth, so the
+    // ratio to it says how much rendering itself costs.
+    group.bench_function(BenchmarkId::new("copy", "baseline"), |bench| {
+        let mut out = Vec::with_capacity(64 * 1024);
+        bench.iter(|| {
+            for records in black_box(&transactions) {
+                out.clear();
+                for (_, payload) in records {
+                    out.extend_from_slice(payload);
+                }
+                black_box(&out);
+            }
+        });
+    });
+
+    for (name, fixture) in [
+        ("seed", fixtures::SEED),
+        ("production", fixtures::PRODUCTION),
+    ] {
+        let format =
+            fixtures::format(fixture).unwrap_or_else(|error| panic!("{fixture}: {error}"));
+        for (kind_name, kind) in [("json", FormatKind::Json), ("string", FormatKind::String)] {
+            let plan = Plan::compile(&format, kind)
+                .unwrap_or_else(|error| panic!("{fixture} as {kind_name}: {error}"));
+            let mut renderer = Renderer::new(plan);
+            group.bench_function(BenchmarkId::new(name, kind_name), |bench| {
+                let mut out = Vec::with_capacity(64 * 1024);
+                bench.iter(|| {
+                    for (sequence, records) in black_box(&transactions).iter().enumerate() {
+                        let context = Context {
+                            sequence: sequence as u64,
+                            ..CONTEXT
+                        };
+                        out.clear();
+                        black_box(renderer.render(records, &context, &mut out));
+                        black_box(&out);
+                    }
+                });
+            });
+            compared.push(format!("{name}/{kind_name}"));
+        }
+    }
+    group.finish();
+    Baseline {
+        group: "formats",
+        baseline: "copy/baseline".to_string(),
+        compared,
+        records_per_iteration: BATCH as u64,
+    }
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let mut criterion = Criterion::default().configure_from_args();
+    let baselines = [formats(&mut criterion)];
+    criterion.final_summary();
+
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not and runs each benchmark
+    // once as a smoke test, with no timings worth a ratio.
+    let measuring = std::env::args().any(|argument| argument == "--bench")
+        && !std::env::args().any(|argument| argument == "--list" || argument == "--test");
+    if measuring {
+        if let Some(directory) = criterion_directory() {
+            for baseline in &baselines {
+                print_ratios(&directory, baseline, started);
+            }
+        }
+    }
+}
+
+/// Where criterion writes its estimates, found the way criterion finds it: `$CRITERION_HOME`,
+/// else `$CARGO_TARGET_DIR/criterion`, else `criterion/` in the target directory this
+/// executable was built into (`<target>/release/deps/edgeship-<hash>`).
+fn criterion_directory() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(target).join("criterion"));
+    }
+    let executable = std::env::current_exe().ok()?;
+    Some(executable.ancestors().nth(3)?.join("criterion"))
+}
+
+/// Median nanoseconds per iteration from a benchmark's estimates, if it ran in this process
+/// (older files, from a run with another filter, would make the ratio compare two runs).
+fn median_nanoseconds(directory: &Path, since: SystemTime) -> Option<f64> {
+    let path = directory.join("new/estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+fn print_ratios(directory: &Path, baseline: &Baseline, since: SystemTime) {
+    let group = directory.join(baseline.group);
+    let Some(baseline_ns) = median_nanoseconds(&group.join(&baseline.baseline), since) else {
+        return;
+    };
+    let per_second = |nanoseconds: f64| baseline.records_per_iteration as f64 * 1e9 / nanoseconds;
+    println!(
+        "\n{}: medians, records per second per core and time relative to {}",
+        baseline.group, baseline.baseline
+    );
+    println!(
+        "  {:<22} {:>14.0} records/s  1.00x",
+        baseline.baseline,
+        per_second(baseline_ns)
+    );
+    for name in &baseline.compared {
+        if let Some(nanoseconds) = median_nanoseconds(&group.join(name), since) {
+            println!(
+                "  {:<22} {:>14.0} records/s  {:.2}x",
+                name,
+                per_second(nanoseconds),
+                nanoseconds / baseline_ns
+            );
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! edgeship-benches: the inputs the benchmarks and the fuzz targets share: realistic Varnish
+//! transactions ([`records`]) and the fixture configurations' formats ([`fixtures`]).
+//!
+//! The benchmarks themselves are in `benches/edgeship.rs`, one criterion harness with one
+//! group per crate (`formats` now; `varnishlog`, `pipeline` and `auditor` join as those crates
+//! land). Keeping the inputs in a library lets a new group, or the fuzz crate in `fuzz/`,
+//! render exactly the records a benchmark measured.
+#![forbid(unsafe_code)]
+
+pub mod fixtures;
+pub mod records;
+
+use edgeship_formats::{Context, Tag};
+
+/// The shipper-owned values every rendered record needs, fixed so runs compare.
+pub const CONTEXT: Context<'static> = Context {
+    hostname: b"cp3066.esams.wmnet",
+    sequence: 8_123_456_789,
+    run: b"20261123T140312Z-9f3a02c7",
+};
+
+/// Every [`Tag`], so a fuzz target can map an arbitrary byte to one.
+pub const TAGS: [Tag; Tag::COUNT] = [
+    Tag::Begin,
+    Tag::ReqStart,
+    Tag::ReqMethod,
+    Tag::ReqUrl,
+    Tag::ReqProtocol,
+    Tag::ReqHeader,
+    Tag::RespStatus,
+    Tag::RespHeader,
+    Tag::ReqAcct,
+    Tag::Timestamp,
+    Tag::VclCall,
+    Tag::VclLog,
+    Tag::Vsl,
+    Tag::Other,
+];
+
+/// A format that uses every formatter and every option at least once, with short header and
+/// label names (`H`, `Start`) that generated payloads can hit by chance.
+pub const ALL_FORMATTERS: &str =
+    "%b %D %T %H %h %{H}i %{H!escape}i %{H@hn!num}i %i %{H}o %o %l %m %q %U %s \
+     %t %{%FT%T.%6NZ}t %{end:%c}t %u %n %r %{Varnish:time_firstbyte!num}x %{Varnish:handling}x \
+     %{Varnish:xvid!num}x %{VCL_Log:H}x %{VSL_API:*}x %{VSL_API:H}x %{x@k?d}x %{Edgeship:run}x \
+     %{Start}D %{?d!e}s %{H?x@h2!esc!num}o %{!escape}h";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_lists_every_tag_once_in_declaration_order() {
+        for (index, tag) in TAGS.iter().enumerate() {
+            assert_eq!(*tag as usize, index, "{tag:?}");
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! Realistic client transactions, as Varnish 7 logs them for a busy Wikimedia-style text and
+//! upload cache: long browser and app user agents, thirty-odd request headers and twenty
+//! response headers (cookies, client hints, security policies), non-ASCII URLs and headers,
+//! and the occasional Latin-1 byte a client sends where UTF-8 was expected.
+//!
+//! Generation is deterministic (a seeded SplitMix64), so every run and every machine measures
+//! the same bytes. The shapes follow what Varnish logs in a client transaction; the
+//! proportions (hits, misses, status codes) are plausible, not measured.
+
+use edgeship_formats::Tag;
+
+/// One transaction's records in log order, as (tag, payload) pairs.
+pub type Records = Vec<(Tag, Vec<u8>)>;
+
+/// `count` different transactions, the same for the same `seed`.
+pub fn realistic(count: usize, seed: u64) -> Vec<Records> {
+    let mut random = SplitMix64(seed);
+    (0..count)
+        .map(|index| transaction(&mut random, index as u64))
+        .collect()
+}
+
+/// The bytes the records hold, payloads only: what a plain copy of the record moves.
+pub fn payload_bytes(records: &[(Tag, Vec<u8>)]) -> usize {
+    records.iter().map(|(_, payload)| payload.len()).sum()
+}
+
+/// Records under construction; `push` takes text or bytes.
+struct Log(Records);
+
+impl Log {
+    fn push(&mut self, tag: Tag, payload: impl Into<Vec<u8>>) {
+        self.0.push((tag, payload.into()));
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): tiny, fast, and good enough to pick from lists.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound` > 0); the modulo bias is irrelevant here.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    fn percent(&mut self, chance: u64) -> bool {
+        self.below(100) < chance
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn hex(&mut self, digits: usize, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for _ in 0..digits {
+            out.push(char::from(HEX[self.below(16) as usize]));
+        }
+    }
+}
+
+const USER_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+     Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 \
+     (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 \
+     (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36 \
+     [FB_IAB/FB4A;FBAV/460.0.0.48.109;]",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+     Version/17.4.1 Safari/605.1.15",
+    "WikipediaApp/7.5.3 (iOS 17.4.1; Phone) \u{2013} Wikip\u{e9}dia en fran\u{e7}ais",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (Linux; Android 13; Redmi Note 12 Pro+ 5G) AppleWebKit/537.36 \
+     (KHTML, like Gecko) Chrome/123.0.6312.118 Mobile Safari/537.36 OPR/81.1.4292.78682",
+    "\u{41e}\u{431}\u{43d}\u{43e}\u{432}\u{43b}\u{435}\u{43d}\u{438}\u{435}Bot/3.2 \
+     (https://ru.wikipedia.org/wiki/\u{423}\u{447}\u{430}\u{441}\u{442}\u{43d}\u{438}\u{43a}:Bot; \
+     operator@example.org) pywikibot/9.1.2 requests/2.31.0 Python/3.11.2",
+    "python-requests/2.31.0",
+];
+
+/// (host, path, query or ""), with raw UTF-8 and percent-encoded titles mixed, as clients send
+/// both.
+const PAGES: &[(&str, &str, &str)] = &[
+    ("en.wikipedia.org", "/wiki/Main_Page", ""),
+    (
+        "de.wikipedia.org",
+        "/wiki/Stra%C3%9Fenbahn_M%C3%BCnchen",
+        "",
+    ),
+    (
+        "ru.wikipedia.org",
+        "/wiki/\u{41c}\u{43e}\u{441}\u{43a}\u{432}\u{430}",
+        "",
+    ),
+    ("ja.wikipedia.org", "/wiki/\u{6771}\u{4eac}\u{90fd}", ""),
+    (
+        "el.wikipedia.org",
+        "/wiki/\u{395}\u{3bb}\u{3bb}\u{3ac}\u{3b4}\u{3b1}",
+        "?oldid=123456",
+    ),
+    (
+        "commons.wikimedia.org",
+        "/w/index.php",
+        "?title=Special:Search&search=caf%C3%A9+de+flore&fulltext=1&ns6=1",
+    ),
+    (
+        "upload.wikimedia.org",
+        "/wikipedia/commons/thumb/a/a9/Example.jpg/320px-Example.jpg",
+        "",
+    ),
+    (
+        "en.wikipedia.org",
+        "/w/api.php",
+        "?action=query&format=json&prop=extracts%7Cpageimages&titles=Albert_Einstein\
+         &exintro=1&explaintext=1&piprop=thumbnail&pithumbsize=640&formatversion=2",
+    ),
+    (
+        "en.m.wikipedia.org",
+        "/wiki/Special:Search",
+        "?search=zo\u{eb}+salda\u{f1}a&title=Special%3ASearch&ns0=1",
+    ),
+    ("www.wikidata.org", "/wiki/Q42", ""),
+];
+
+const ACCEPT_LANGUAGES: &[&str] = &[
+    "en-US,en;q=0.9",
+    "de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7",
+    "ja,en-US;q=0.9,en;q=0.8",
+    "ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7",
+    "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5",
+    "zh-CN,zh;q=0.9",
+];
+
+const CLIENT_IPS: &[&str] = &[
+    "198.51.100.23",
+    "203.0.113.77",
+    "2001:db8:85a3::8a2e:370:7334",
+    "192.0.2.201",
+    "2001:db8:4006:812::200e",
+];
+
+fn transaction(random: &mut SplitMix64, index: u64) -> Records {
+    let mut log = Log(Records::with_capacity(96));
+
+    let vxid = 1_000_000 + index * 3;
+    let start_seconds = 1_795_000_000 + index / 4;
+    let start_micros = random.below(1_000_000);
+    let start = start_seconds as f64 + start_micros as f64 / 1e6;
+    let (host, path, query) = *random.pick(PAGES);
+    let client_ip = *random.pick(CLIENT_IPS);
+    let user_agent = *random.pick(USER_AGENTS);
+    let handling = match random.below(100) {
+        0..=59 => "HIT",
+        60..=84 => "MISS",
+        _ => "PASS",
+    };
+    let status = match random.below(100) {
+        0..=79 => "200",
+        80..=87 => "304",
+        88..=91 => "404",
+        92..=95 => "301",
+        _ => "206",
+    };
+    let method = match random.below(100) {
+        0..=91 => "GET",
+        92..=96 => "POST",
+        _ => "HEAD",
+    };
+    let first_byte = 0.000_05 + random.below(40_000) as f64 / 1e6;
+    let total = first_byte + random.below(9_000) as f64 / 1e6;
+    let body = 512 + random.below(180_000);
+    let header_bytes = 600 + random.below(900);
+
+    log.push(Tag::Begin, format!("req {vxid} rxreq"));
+    log.push(
+        Tag::Timestamp,
+        format!("Start: {start:.6} 0.000000 0.000000"),
+    );
+    log.push(
+        Tag::ReqStart,
+        format!("{client_ip} {} a0", 1024 + random.below(60_000)),
+    );
+    log.push(
+        Tag::Timestamp,
+        format!("Req: {:.6} 0.000012 0.000012", start + 0.000_012),
+    );
+    log.push(Tag::Other, "1 32768 0"); // Varnish's ReqStart neighbours: not read by formats
+    log.push(Tag::ReqMethod, method);
+    log.push(Tag::ReqUrl, format!("{path}{query}"));
+    log.push(
+        Tag::ReqProtocol,
+        if random.percent(70) {
+            "HTTP/2.0"
+        } else {
+            "HTTP/1.1"
+        }
+        ,
+    );
+
+    log.push(Tag::ReqHeader, format!("host: {host}"));
+    log.push(Tag::ReqHeader, format!("user-agent: {user_agent}"));
+    log.push(
+        Tag::ReqHeader,
+        "accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
+         image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+            ,
+    );
+    log.push(
+        Tag::ReqHeader,
+        format!("accept-language: {}", random.pick(ACCEPT_LANGUAGES)),
+    );
+    log.push(
+        Tag::ReqHeader,
+        "accept-encoding: gzip, deflate, br, zstd",
+    );
+    if random.percent(70) {
+        let (referer_host, referer_path, _) = *random.pick(PAGES);
+        let referer = format!("referer: https://{referer_host}{referer_path}");
+        let mut referer = referer.into_bytes();
+        if random.percent(3) {
+            // A client that sends Latin-1 where UTF-8 was expected: rendering must replace the
+            // byte, not break the JSON.
+            referer.extend_from_slice(b"?q=caf\xe9");
+        }
+        log.push(Tag::ReqHeader, referer);
+    }
+    let mut cookie = String::from("cookie: WMF-Last-Access=23-Nov-2026; ");
+    cookie.push_str("WMF-Last-Access-Global=23-Nov-2026; GeoIP=DE:BY:M\u{fc}nchen:48.14:11.58:v4; ");
+    for _ in 0..random.below(6) {
+        cookie.push_str("enwikimwuser-sessionId=");
+        random.hex(20, &mut cookie);
+        cookie.push_str("; NetworkProbeLimit=0.001; centralauth_Session=");
+        random.hex(32, &mut cookie);
+        cookie.push_str("; ");
+    }
+    cookie.push_str("enwikiwmE-sessionTickTickCount=12");
+    log.push(Tag::ReqHeader, cookie);
+    for hint in [
+        "sec-ch-ua: \"Chromium\";v=\"124\", \"Microsoft Edge\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
+        "sec-ch-ua-mobile: ?0",
+        "sec-ch-ua-platform: \"Windows\"",
+        "sec-fetch-dest: document",
+        "sec-fetch-mode: navigate",
+        "sec-fetch-site: same-origin",
+        "sec-fetch-user: ?1",
+        "upgrade-insecure-requests: 1",
+        "priority: u=0, i",
+    ] {
+        log.push(Tag::ReqHeader, hint);
+    }
+    if random.percent(30) {
+        log.push(
+            Tag::ReqHeader,
+            format!("X-Forwarded-For: {client_ip}, 10.20.0.{}", random.below(255)),
+        );
+    }
+    if random.percent(20) {
+        log.push(
+            Tag::ReqHeader,
+            "if-modified-since: Sun, 22 Nov 2026 10:14:07 GMT",
+        );
+    }
+    if random.percent(5) {
+        log.push(
+            Tag::ReqHeader,
+            "authorization: Basic YWxpY2U6czNjcjN0",
+        );
+    }
+    // Headers the VCL adds or rewrites, logged after the client's own.
+    log.push(Tag::Other, "ReqUnset: accept-encoding: gzip, deflate, br, zstd");
+    log.push(Tag::ReqHeader, "Accept-Encoding: gzip");
+    log.push(Tag::ReqHeader, format!("X-Client-IP: {client_ip}"));
+    log.push(Tag::ReqHeader, "X-Forwarded-Proto: https");
+    log.push(
+        Tag::ReqHeader,
+        "X-Connection-Properties: H2=1; SSR=0; SSL=TLSv1.3; C=TLS_AES_256_GCM_SHA384; EC=X25519;"
+            ,
+    );
+    let mut request_id = String::from("X-Request-Id: ");
+    random.hex(32, &mut request_id);
+    log.push(Tag::ReqHeader, request_id);
+    log.push(Tag::ReqHeader, format!("X-Varnish: {vxid}"));
+
+    log.push(Tag::VclCall, "RECV");
+    log.push(
+        Tag::VclLog,
+        "tls: vers=TLSv1.3;keyx=X25519;auth=ECDSA;ciph=AES-256-GCM-SHA384;prot=h2;sess=new"
+            ,
+    );
+    log.push(Tag::Other, "hash"); // VCL_return
+    log.push(Tag::VclCall, "HASH");
+    log.push(Tag::Other, "lookup");
+    if handling == "HIT" {
+        log.push(
+            Tag::Other,
+            format!("{} 86211.341 10.000 0.000", vxid - 1_000),
+        ); // Hit
+    }
+    log.push(Tag::VclCall, handling);
+    log.push(Tag::Other, "deliver");
+    if handling != "HIT" {
+        log.push(Tag::Other, format!("{} fetch", vxid + 1)); // Link to the backend request
+        log.push(
+            Tag::Timestamp,
+            format!(
+                "Fetch: {:.6} {first_byte:.6} {first_byte:.6}",
+                start + first_byte
+            ),
+        );
+    }
+    log.push(
+        Tag::Timestamp,
+        format!(
+            "Process: {:.6} {first_byte:.6} {:.6}",
+            start + first_byte,
+            first_byte - 0.000_012
+        ),
+    );
+    log.push(Tag::Other, "HTTP/1.1"); // RespProtocol
+    log.push(Tag::RespStatus, status);
+    log.push(Tag::Other, "OK"); // RespReason
+
+    let content_type = if host.starts_with("upload") {
+        "image/jpeg"
+    } else if path.ends_with("api.php") {
+        "application/json; charset=utf-8"
+    } else {
+        "text/html; charset=UTF-8"
+    };
+    let age = random.below(86_400);
+    for header in [
+        "date: Mon, 23 Nov 2026 14:03:22 GMT".to_string(),
+        "server: mw1452.eqiad.wmnet".to_string(),
+        format!("content-type: {content_type}"),
+        format!("content-length: {body}"),
+        "content-encoding: gzip".to_string(),
+        "content-language: en".to_string(),
+        "vary: Accept-Encoding,Cookie,Authorization".to_string(),
+        "last-modified: Sun, 22 Nov 2026 10:14:07 GMT".to_string(),
+        "cache-control: private, s-maxage=0, max-age=0, must-revalidate, no-transform".to_string(),
+        format!("age: {age}"),
+        format!("x-cache: cp1102 {}, cp3066 {}/{}", "miss", handling.to_ascii_lowercase(), 1 + age % 9),
+        format!("x-cache-status: {}-front", handling.to_ascii_lowercase()),
+        format!(
+            "server-timing: cache;desc=\"{}-front\", host;desc=\"cp3066\"",
+            handling.to_ascii_lowercase()
+        ),
+        "strict-transport-security: max-age=106384710; includeSubDomains; preload".to_string(),
+        "report-to: { \"group\": \"wm_nel\", \"max_age\": 604800, \"endpoints\": \
+         [{ \"url\": \"https://intake-logging.wikimedia.org/v1/events?stream=w3c.reportingapi.network_error&schema_uri=/w3c/reportingapi/network_error/1.0.0\" }] }"
+            .to_string(),
+        "nel: { \"report_to\": \"wm_nel\", \"max_age\": 604800, \"failure_fraction\": 0.05, \
+         \"success_fraction\": 0.0}"
+            .to_string(),
+        "permissions-policy: interest-cohort=(),ch-ua-arch=(self \"intake-analytics.wikimedia.org\")"
+            .to_string(),
+        format!("x-client-ip: {client_ip}"),
+        "x-content-type-options: nosniff".to_string(),
+        "accept-ranges: bytes".to_string(),
+    ] {
+        log.push(Tag::RespHeader, header);
+    }
+    let mut analytics = format!(
+        "X-Analytics: ns=0;page_id={};rev_id={};WMF-Last-Access=23-Nov-2026;https=1;client_port={}",
+        random.below(70_000_000),
+        random.below(1_200_000_000),
+        1024 + random.below(60_000)
+    );
+    if random.percent(10) {
+        analytics.push_str(";translationengine=\u{5d2}\u{5d5}\u{5d2}\u{5dc}");
+    }
+    log.push(Tag::RespHeader, analytics);
+    if random.percent(10) {
+        log.push(
+            Tag::RespHeader,
+            "set-cookie: WMF-Last-Access=23-Nov-2026;Path=/;HttpOnly;secure;Expires=Fri, 25 Dec 2026 12:00:00 GMT"
+                .to_string(),
+        );
+    }
+    log.push(
+        Tag::Timestamp,
+        format!(
+            "Resp: {:.6} {total:.6} {:.6}",
+            start + total,
+            total - first_byte
+        ),
+    );
+    log.push(
+        Tag::ReqAcct,
+        format!(
+            "{header_bytes} 0 {header_bytes} {} {body} {}",
+            380 + age % 300,
+            body + 380 + age % 300
+        ),
+    );
+    log.push(Tag::Other, String::new()); // End
+    log.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_and_varied() {
+        let first = realistic(64, 7);
+        assert_eq!(first, realistic(64, 7));
+        assert_ne!(first, realistic(64, 8));
+        let distinct_urls: std::collections::HashSet<&[u8]> = first
+            .iter()
+            .flat_map(|records| records.iter())
+            .filter(|(tag, _)| *tag == Tag::ReqUrl)
+            .map(|(_, payload)| payload.as_slice())
+            .collect();
+        assert!(distinct_urls.len() > 5, "{distinct_urls:?}");
+    }
+}
