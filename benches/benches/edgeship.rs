@@ -72,8 +72,7 @@ fn formats(criterion: &mut Criterion) -> Baseline {
         ("seed", fixtures::SEED),
         ("production", fixtures::PRODUCTION),
     ] {
-        let format =
-            fixtures::format(fixture).unwrap_or_else(|error| panic!("{fixture}: {error}"));
+        let format = fixtures::format(fixture).unwrap_or_else(|error| panic!("{fixture}: {error}"));
         for (kind_name, kind) in [("json", FormatKind::Json), ("string", FormatKind::String)] {
             let plan = Plan::compile(&format, kind)
                 .unwrap_or_else(|error| panic!("{fixture} as {kind_name}: {error}"));

@@ -203,8 +203,7 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
             "HTTP/2.0"
         } else {
             "HTTP/1.1"
-        }
-        ,
+        },
     );
 
     log.push(Tag::ReqHeader, format!("host: {host}"));
@@ -212,17 +211,13 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
     log.push(
         Tag::ReqHeader,
         "accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
-         image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
-            ,
+         image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
     );
     log.push(
         Tag::ReqHeader,
         format!("accept-language: {}", random.pick(ACCEPT_LANGUAGES)),
     );
-    log.push(
-        Tag::ReqHeader,
-        "accept-encoding: gzip, deflate, br, zstd",
-    );
+    log.push(Tag::ReqHeader, "accept-encoding: gzip, deflate, br, zstd");
     if random.percent(70) {
         let (referer_host, referer_path, _) = *random.pick(PAGES);
         let referer = format!("referer: https://{referer_host}{referer_path}");
@@ -235,7 +230,8 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
         log.push(Tag::ReqHeader, referer);
     }
     let mut cookie = String::from("cookie: WMF-Last-Access=23-Nov-2026; ");
-    cookie.push_str("WMF-Last-Access-Global=23-Nov-2026; GeoIP=DE:BY:M\u{fc}nchen:48.14:11.58:v4; ");
+    cookie
+        .push_str("WMF-Last-Access-Global=23-Nov-2026; GeoIP=DE:BY:M\u{fc}nchen:48.14:11.58:v4; ");
     for _ in 0..random.below(6) {
         cookie.push_str("enwikimwuser-sessionId=");
         random.hex(20, &mut cookie);
@@ -261,7 +257,10 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
     if random.percent(30) {
         log.push(
             Tag::ReqHeader,
-            format!("X-Forwarded-For: {client_ip}, 10.20.0.{}", random.below(255)),
+            format!(
+                "X-Forwarded-For: {client_ip}, 10.20.0.{}",
+                random.below(255)
+            ),
         );
     }
     if random.percent(20) {
@@ -271,20 +270,19 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
         );
     }
     if random.percent(5) {
-        log.push(
-            Tag::ReqHeader,
-            "authorization: Basic YWxpY2U6czNjcjN0",
-        );
+        log.push(Tag::ReqHeader, "authorization: Basic YWxpY2U6czNjcjN0");
     }
     // Headers the VCL adds or rewrites, logged after the client's own.
-    log.push(Tag::Other, "ReqUnset: accept-encoding: gzip, deflate, br, zstd");
+    log.push(
+        Tag::Other,
+        "ReqUnset: accept-encoding: gzip, deflate, br, zstd",
+    );
     log.push(Tag::ReqHeader, "Accept-Encoding: gzip");
     log.push(Tag::ReqHeader, format!("X-Client-IP: {client_ip}"));
     log.push(Tag::ReqHeader, "X-Forwarded-Proto: https");
     log.push(
         Tag::ReqHeader,
-        "X-Connection-Properties: H2=1; SSR=0; SSL=TLSv1.3; C=TLS_AES_256_GCM_SHA384; EC=X25519;"
-            ,
+        "X-Connection-Properties: H2=1; SSR=0; SSL=TLSv1.3; C=TLS_AES_256_GCM_SHA384; EC=X25519;",
     );
     let mut request_id = String::from("X-Request-Id: ");
     random.hex(32, &mut request_id);
@@ -294,8 +292,7 @@ fn transaction(random: &mut SplitMix64, index: u64) -> Records {
     log.push(Tag::VclCall, "RECV");
     log.push(
         Tag::VclLog,
-        "tls: vers=TLSv1.3;keyx=X25519;auth=ECDSA;ciph=AES-256-GCM-SHA384;prot=h2;sess=new"
-            ,
+        "tls: vers=TLSv1.3;keyx=X25519;auth=ECDSA;ciph=AES-256-GCM-SHA384;prot=h2;sess=new",
     );
     log.push(Tag::Other, "hash"); // VCL_return
     log.push(Tag::VclCall, "HASH");

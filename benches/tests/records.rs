@@ -44,7 +44,10 @@ fn the_seed_format_fills_its_fields_from_realistic_records() {
             "x_analytics",
         ] {
             let value = record[field].as_str().unwrap_or_default();
-            assert!(!value.is_empty() && value != "-", "{field} unset in {record}");
+            assert!(
+                !value.is_empty() && value != "-",
+                "{field} unset in {record}"
+            );
         }
         assert!(record["time_firstbyte"].as_f64().is_some_and(|t| t > 0.0));
         assert!(record["response_size"].as_u64().is_some_and(|n| n > 0));
@@ -55,7 +58,10 @@ fn the_seed_format_fills_its_fields_from_realistic_records() {
         replaced += usize::from(text.contains('\u{FFFD}'));
     }
     assert!(long_agents > 50, "{long_agents} long user agents in 200");
-    assert!(non_ascii > 50, "{non_ascii} records with non-ASCII text in 200");
+    assert!(
+        non_ascii > 50,
+        "{non_ascii} records with non-ASCII text in 200"
+    );
     assert!(replaced > 0, "no Latin-1 referer in 200 records");
 }
 
