@@ -1,0 +1,96 @@
+//! The shipper's counters: every way a record can be delayed, cut or lost has one here, and
+//! they all reach the heartbeat and the statistics file.
+//!
+//! Threads add to them per batch or per delivery report, never per record on the hot path, so
+//! plain relaxed atomics are enough: readers want totals, not a consistent cut across counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {
+        /// Totals since the process started, shared between threads.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $( $(#[$doc])* pub $name: AtomicU64, )*
+        }
+
+        /// A copy of [`Counters`] at one moment, for heartbeats and statistics.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct Snapshot {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl Counters {
+            /// Reads every counter.
+            pub fn snapshot(&self) -> Snapshot {
+                Snapshot { $( $name: self.$name.load(Ordering::Relaxed), )* }
+            }
+        }
+
+        impl Snapshot {
+            /// `(name, value)` pairs in declaration order, for the statistics file.
+            pub fn fields(&self) -> [(&'static str, u64); [$(stringify!($name)),*].len()] {
+                [$( (stringify!($name), self.$name), )*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Client request transactions the reader handed over (ESI sub-requests excluded).
+    transactions_read,
+    /// ESI sub-requests skipped, as varnishkafka skips them.
+    esi_skipped,
+    /// Records rendered (each got a sequence number).
+    records_rendered,
+    /// Records handed to the output: enqueued in librdkafka, or written to stdout.
+    records_produced,
+    /// Records the broker acknowledged.
+    records_delivered,
+    /// Records librdkafka refused at enqueue for a reason other than a full queue (a gap in
+    /// the sequence; varnishkafka's `txerr`).
+    produce_errors,
+    /// Delivery reports that failed and certainly did not persist the record.
+    delivery_failed,
+    /// Delivery reports that failed after the record may have reached the broker (a timeout
+    /// in flight): the auditor may or may not see it.
+    delivery_failed_maybe_persisted,
+    /// Records for which the local queue was full at least once (back-pressure engaged).
+    queue_full_waits,
+    /// Microseconds spent waiting for room in the local queue.
+    queue_full_blocked_micros,
+    /// Records dropped because the queue was full (only with `edgeship.queue.full = drop`).
+    queue_full_drops,
+    /// Tag payloads cut at `tag.size.max`.
+    truncated_tags,
+    /// `!num` values that were not numbers.
+    invalid_numbers,
+    /// Transactions Varnish or the reader forced complete (timeout, store overflow, flush).
+    transactions_incomplete,
+    /// Times the reader fell behind and the log wrapped under it.
+    log_overruns,
+    /// Times varnishd went away or restarted under the reader.
+    log_abandons,
+    /// Times the reader attached again after an overrun or abandon.
+    log_reattaches,
+    /// Client requests lost in an overrun before they could be read.
+    transactions_lost,
+    /// Heartbeats handed to the output.
+    heartbeats_produced,
+    /// Records still undelivered when shutdown's flush timed out.
+    undelivered_at_exit,
+}
+
+impl Counters {
+    /// Adds `amount` to one counter.
+    pub fn add(counter: &AtomicU64, amount: u64) {
+        if amount != 0 {
+            counter.fetch_add(amount, Ordering::Relaxed);
+        }
+    }
+
+    /// Raises a counter to `total` (for totals another component keeps, such as the reader's).
+    pub fn raise_to(counter: &AtomicU64, total: u64) {
+        counter.fetch_max(total, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,175 @@
+//! `edgeship`: the command line (varnishkafka's flags plus `--check-config`), start-up checks,
+//! and exit codes: 0 clean, 1 failed while running, 2 configuration or usage error, 130 a
+//! second signal during shutdown.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use edgeship_conf::{
+    parse_limit, parse_timeout, Config, ConfigError, Grouping, LineError, Overrides,
+};
+use edgeship_shipper::log::Log;
+use edgeship_shipper::pipeline::{self, Ending, Plans};
+use edgeship_shipper::{kafka, signals};
+use edgeship_varnishlog::Options;
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+/// Ships every request Varnish serves to Kafka, numbered per host and run, with heartbeats.
+///
+/// edgeship reads varnishkafka's configuration file unchanged (-S) and accepts its flags.
+/// Command-line values override the file's varnish.arg.* settings.
+#[derive(Debug, Parser)]
+#[command(name = "edgeship", version, about, long_about = None, after_help = AFTER_HELP)]
+struct Cli {
+    /// Configuration file (varnishkafka's format).
+    #[arg(
+        short = 'S',
+        value_name = "FILE",
+        default_value = "/etc/varnishkafka.conf"
+    )]
+    config: PathBuf,
+    /// varnishd instance name or working directory to read the log of.
+    #[arg(short = 'n', value_name = "NAME|DIR")]
+    name: Option<String>,
+    /// VSL query selecting the transactions to ship (uses Varnish's own grouping).
+    #[arg(short = 'q', value_name = "QUERY")]
+    query: Option<String>,
+    /// Seconds a transaction may stay incomplete before it is forced complete (default 120).
+    #[arg(short = 'T', value_name = "SECONDS", value_parser = parse_timeout)]
+    timeout: Option<f64>,
+    /// Incomplete transactions kept before the oldest is forced complete (default 1000).
+    #[arg(short = 'L', value_name = "COUNT", value_parser = parse_limit)]
+    limit: Option<u32>,
+    /// Transaction grouping: vxid (default) or request.
+    #[arg(short = 'g', value_name = "vxid|request", value_parser = parse_grouping)]
+    grouping: Option<Grouping>,
+    /// Run in the background (also `daemonize = true` in the file).
+    #[arg(short = 'D')]
+    daemonize: bool,
+    /// Read a binary log written by `varnishlog -w` instead of the live log, then exit.
+    #[arg(short = 'r', value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Accepted for varnishkafka compatibility and ignored.
+    #[arg(short = 'N', value_name = "FILE")]
+    vsm_file: Option<String>,
+    /// Validate the configuration (including librdkafka's properties and the formats), print
+    /// every problem as path:line: message, and exit: 0 valid, 2 invalid.
+    #[arg(long)]
+    check_config: bool,
+}
+
+const AFTER_HELP: &str = "\
+Outputs (output = ...): kafka (default), stdout, null.
+Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0; a second one
+exits at once (130). SIGHUP reopens the statistics file.
+Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
+
+fn parse_grouping(value: &str) -> Result<Grouping, String> {
+    value.parse::<Grouping>().map_err(|error| error.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let early_log = Log::stderr_only();
+    if cli.vsm_file.is_some() {
+        early_log.notice("-N is accepted for varnishkafka compatibility and ignored");
+    }
+    let overrides = Overrides {
+        name: cli.name.clone(),
+        query: cli.query.clone(),
+        timeout: cli.timeout,
+        limit: cli.limit,
+        grouping: cli.grouping,
+        file: cli.file.clone(),
+    };
+    let (config, plans) = match load(&cli.config, &overrides) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if cli.check_config {
+        eprintln!("{}: configuration is valid", config.source);
+        return ExitCode::SUCCESS;
+    }
+    match run(&cli, &config, plans) {
+        Ok(Ending::Clean) => ExitCode::SUCCESS,
+        Ok(Ending::Failed) => ExitCode::from(EXIT_RUNTIME),
+        Err(error) => {
+            eprintln!("edgeship: {error:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Reads, resolves and checks everything that can be checked before running: the file, the
+/// formats, and librdkafka's configuration. Returns every problem found.
+fn load(path: &PathBuf, overrides: &Overrides) -> Result<(Config, Plans), Vec<String>> {
+    let config = match Config::from_path(path, overrides) {
+        Ok(config) => config,
+        Err(ConfigError::Invalid(errors)) => {
+            return Err(errors.iter().map(ToString::to_string).collect())
+        }
+        Err(error) => return Err(vec![error.to_string()]),
+    };
+    let mut problems: Vec<LineError> = Vec::new();
+    let plans = match Plans::compile(&config) {
+        Ok(plans) => Some(plans),
+        Err(errors) => {
+            problems.extend(errors);
+            None
+        }
+    };
+    if config.output == edgeship_conf::Output::Kafka {
+        if let Err(errors) = kafka::check(&config) {
+            problems.extend(errors);
+        }
+    }
+    match plans {
+        Some(plans) if problems.is_empty() => Ok((config, plans)),
+        _ => Err(problems.iter().map(ToString::to_string).collect()),
+    }
+}
+
+fn run(cli: &Cli, config: &Config, plans: Plans) -> anyhow::Result<Ending> {
+    let mut log_settings = config.log.clone();
+    if cli.daemonize || config.daemonize {
+        // As varnishkafka: a daemon has no terminal to write to.
+        log_settings.stderr = false;
+        daemonize::Daemonize::new()
+            .working_directory("/")
+            .start()
+            .map_err(|error| anyhow::anyhow!("cannot daemonize: {error}"))?;
+    }
+    let log = Arc::new(Log::new(&log_settings));
+    let flags = signals::install()?;
+    pipeline::run(config, plans, reader_options(config), &flags, log)
+}
+
+fn reader_options(config: &Config) -> Options {
+    let varnish = &config.varnish;
+    let mut options = match &varnish.file {
+        Some(file) => Options::file(file),
+        None => Options::live(varnish.instance.as_deref()),
+    };
+    options.query = varnish.query.clone();
+    options.grouping = match varnish.grouping {
+        Grouping::Vxid => edgeship_varnishlog::Grouping::Vxid,
+        Grouping::Request => edgeship_varnishlog::Grouping::Request,
+    };
+    if let Some(timeout) = varnish.timeout {
+        options.timeout = Duration::from_secs_f64(timeout);
+    }
+    if let Some(limit) = varnish.limit {
+        options.limit = limit;
+    }
+    options
+}

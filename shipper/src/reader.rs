@@ -1,0 +1,200 @@
+//! The reader thread: drives the Varnish log reader, copies client requests into batches, and
+//! hands full batches to the rendering thread over a bounded channel.
+//!
+//! Back-pressure lives here: when the channel is full, `send` blocks, the reader stops
+//! draining the log, and if the log then wraps under it the overrun is counted by the reader
+//! (and mirrored into [`Counters`]). Nothing is dropped on this side without a counter.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use edgeship_varnishlog::{Event, Options, Outcome, Reader, RequestTransaction, Visitor};
+
+use crate::batch::Batch;
+use crate::counters::Counters;
+use crate::log::Log;
+
+/// How long the reader sleeps when a live log has nothing new.
+const IDLE_SLEEP: Duration = Duration::from_millis(5);
+/// Transactions per `Reader::read` call, so counters and stop requests are looked at often.
+const READ_BUDGET: usize = 4096;
+
+/// The running reader thread.
+pub struct ReaderThread {
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl ReaderThread {
+    /// Starts reading on a new thread, once the log is open (errors opening it are start-up
+    /// errors, returned here).
+    ///
+    /// Full batches go to `full`; empty ones are taken back from `empty` when available (a new
+    /// one is made otherwise). The thread ends at the end of a file, or when `stop` is set; in
+    /// both cases it first flushes incomplete transactions (counted as incomplete) and sends
+    /// its last batch, then drops `full`, which tells the renderer it has everything.
+    pub fn start(
+        options: Options,
+        full: Sender<Batch>,
+        empty: Receiver<Batch>,
+        stop: Arc<AtomicBool>,
+        counters: Arc<Counters>,
+        log: Arc<Log>,
+    ) -> anyhow::Result<ReaderThread> {
+        // The reader owns C handles that must stay on one thread, so it is opened on the
+        // reader thread itself; the outcome of opening comes back before `start` returns.
+        let (opened_tx, opened_rx) = crossbeam_channel::bounded::<Result<(), String>>(1);
+        let handle = std::thread::Builder::new()
+            .name("vsl-reader".to_string())
+            .spawn(move || {
+                let reader = match Reader::open(options) {
+                    Ok(reader) => reader,
+                    Err(error) => {
+                        let message = format!("cannot open the Varnish log: {error}");
+                        let _ = opened_tx.send(Err(message.clone()));
+                        return Err(anyhow::anyhow!(message));
+                    }
+                };
+                log.info(&format!(
+                    "reading the Varnish log ({:?} path, libvarnishapi {})",
+                    reader.path(),
+                    edgeship_varnishlog::VARNISHAPI_VERSION
+                ));
+                let _ = opened_tx.send(Ok(()));
+                let mut filler = Filler {
+                    batch: Batch::new(),
+                    full,
+                    empty,
+                    counters,
+                    log,
+                    disconnected: false,
+                };
+                read_until_done(reader, &mut filler, &stop)
+            })?;
+        match opened_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(anyhow::anyhow!(message)),
+            Err(_) => {
+                return Err(anyhow::anyhow!(
+                    "the reader thread ended while opening the log"
+                ))
+            }
+        }
+        Ok(ReaderThread { handle })
+    }
+
+    /// Waits for the thread to end and returns its result.
+    pub fn join(self) -> anyhow::Result<()> {
+        match self.handle.join() {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("the reader thread panicked")),
+        }
+    }
+}
+
+fn read_until_done(
+    mut reader: Reader,
+    filler: &mut Filler,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    loop {
+        if stop.load(Ordering::Relaxed) || filler.disconnected {
+            break;
+        }
+        let outcome = reader
+            .read(filler, READ_BUDGET)
+            .map_err(|error| anyhow::anyhow!("reading the Varnish log: {error}"));
+        filler.mirror(&reader);
+        match outcome? {
+            Outcome::Budget => {}
+            Outcome::Idle => {
+                // Nothing new: hand over what we have so records are not held back, then wait.
+                filler.send();
+                std::thread::sleep(IDLE_SLEEP);
+            }
+            Outcome::EndOfFile => break,
+        }
+    }
+    // Transactions still open are forced complete and shipped with what they have, rather
+    // than vanishing with the process.
+    reader.flush(filler);
+    filler.mirror(&reader);
+    filler.send();
+    Ok(())
+}
+
+/// The visitor: copies each client request into the current batch.
+struct Filler {
+    batch: Batch,
+    full: Sender<Batch>,
+    empty: Receiver<Batch>,
+    counters: Arc<Counters>,
+    log: Arc<Log>,
+    /// The rendering side has gone; stop reading.
+    disconnected: bool,
+}
+
+impl Filler {
+    /// Sends the current batch (blocking while the channel is full) and takes an empty one.
+    fn send(&mut self) {
+        if self.batch.is_empty() || self.disconnected {
+            return;
+        }
+        let next = self.empty.try_recv().unwrap_or_else(|_| Batch::new());
+        let batch = std::mem::replace(&mut self.batch, next);
+        Counters::add(&self.counters.transactions_read, batch.len() as u64);
+        if self.full.send(batch).is_err() {
+            self.disconnected = true;
+        }
+    }
+
+    /// Copies the reader's own totals into the shared counters (once per read call).
+    fn mirror(&self, reader: &Reader) {
+        let totals = reader.counters();
+        let counters = &self.counters;
+        Counters::raise_to(&counters.log_overruns, totals.overruns);
+        Counters::raise_to(&counters.log_abandons, totals.abandons);
+        Counters::raise_to(&counters.log_reattaches, totals.reattaches);
+        Counters::raise_to(&counters.transactions_lost, totals.transactions_lost);
+        Counters::raise_to(
+            &counters.transactions_incomplete,
+            totals.forced_timeout + totals.forced_store_overflow + totals.forced_flush,
+        );
+    }
+}
+
+impl Visitor for Filler {
+    fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
+        if transaction.is_esi() {
+            Counters::add(&self.counters.esi_skipped, 1);
+            return;
+        }
+        self.batch.push(
+            transaction
+                .records()
+                .map(|record| (record.tag, record.payload)),
+        );
+        if self.batch.is_full() {
+            self.send();
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Overrun { total } => self.log.error(
+                "vsl-overrun",
+                &format!("the Varnish log wrapped under the reader (overrun {total}); records were lost, reading resumes"),
+            ),
+            Event::Abandoned { total } => self.log.error(
+                "vsl-abandoned",
+                &format!("varnishd went away or restarted (abandon {total}); reattaching"),
+            ),
+            Event::Reattached { total } => {
+                self.log.info(&format!("reattached to the Varnish log (reattach {total})"))
+            }
+            _ => {}
+        }
+    }
+}
