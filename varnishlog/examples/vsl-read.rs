@@ -14,11 +14,22 @@ struct Tally {
     transactions: u64,
     records: u64,
     bytes: u64,
+    /// Print one line per transaction (vxid, forced reason, record count).
+    list: bool,
 }
 
 impl Visitor for Tally {
     fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
         self.transactions += 1;
+        if self.list {
+            println!(
+                "{} {:?} {:?} {}",
+                transaction.vxid(),
+                transaction.reason(),
+                transaction.forced(),
+                transaction.len()
+            );
+        }
         transaction.for_each_record(|_tag, payload| {
             self.records += 1;
             self.bytes += payload.len() as u64;
@@ -40,10 +51,14 @@ fn cpu_time() -> Duration {
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(path_choice), Some(file)) = (args.next(), args.next()) else {
-        eprintln!("usage: vsl-read fast|vslq FILE");
+        eprintln!("usage: vsl-read fast|vslq FILE [LIMIT [list]]");
         return ExitCode::from(2);
     };
     let mut options = Options::file(file);
+    if let Some(limit) = args.next().and_then(|limit| limit.parse().ok()) {
+        options.limit = limit;
+    }
+    let list = args.next().as_deref() == Some("list");
     options.path = match path_choice.as_str() {
         "fast" => PathChoice::Fast,
         "vslq" => PathChoice::Vslq,
@@ -60,7 +75,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        list,
+        ..Tally::default()
+    };
     loop {
         match reader.read(&mut tally, usize::MAX) {
             Ok(Outcome::EndOfFile) => break,

@@ -11,7 +11,7 @@
 //!   batch on a live log), incomplete transactions older than `-T` are forced complete with
 //!   reason `timeout`, then while more than `-L` are incomplete the oldest is forced complete
 //!   with reason `store overflow`. A forced transaction gets a synthetic `VSL` record whose
-//!   payload is the reason, like Varnish's.
+//!   payload is the reason and a synthetic `End` record with payload `synth`, like Varnish's.
 //! - On overrun or abandon, incomplete transactions are flushed (reason `flush`), as `VUT`
 //!   does with `VSLQ_Flush`.
 //!
@@ -408,6 +408,7 @@ impl Grouper {
         if slot.keep {
             if let Some(reason) = forced {
                 slot.records.push(Location::Forced(reason));
+                slot.records.push(Location::SynthEnd);
                 out.forced(slot.vxid, reason);
             }
             let transaction = RequestTransaction {

@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(word1 & VSL_BACKENDMARKER, 0);
         assert_eq!(vsl_words(5), 2);
         assert_eq!(vsl_next_words(word0), 4);
-        assert_eq!(vsl_next_words(SLT_BATCH as u32) , 2);
+        assert_eq!(vsl_next_words(u32::from(SLT_BATCH) << 24), 2);
         assert_eq!(vsl_batch_words(9), 5);
     }
 }

@@ -75,9 +75,13 @@ impl Reason {
     }
 }
 
+/// The payload of the `End` record Varnish synthesizes for a forced transaction.
+pub(crate) const SYNTH_END: &[u8] = b"synth";
+
 /// Why Varnish (or the fast path, with the same rules) completed a transaction that never
 /// logged its `End`. The reason is also the payload of the synthetic `VSL` record appended to
-/// the transaction, exactly as `vsl_dispatch.c` does.
+/// the transaction, followed by a synthetic `End` record with payload `synth`, exactly as
+/// `vsl_dispatch.c` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForceReason {
     /// Incomplete for longer than `-T`.
@@ -141,6 +145,8 @@ pub(crate) enum Location {
     Copied(u32),
     /// The synthetic `VSL` record stating why the transaction was forced complete.
     Forced(ForceReason),
+    /// The synthetic `End` record (payload `synth`) that closes a forced transaction.
+    SynthEnd,
 }
 
 /// Maps Varnish's numeric tags to [`Tag`] once, from `VSL_tags[]`.
@@ -290,6 +296,13 @@ impl<'a> RequestTransaction<'a> {
                 side: Side::Client,
                 vxid,
                 payload: reason.payload(),
+            },
+            Location::SynthEnd => Record {
+                tag: tags.tag(ffi::SLT_END),
+                varnish_tag: ffi::SLT_END,
+                side: Side::Client,
+                vxid,
+                payload: SYNTH_END,
             },
         })
     }

@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::ffi::{self, sys};
 use crate::fast::Output;
 use crate::handle::Vslq;
-use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction};
+use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
 
 /// Returned by the callback after a panic: distinct from 0 ("continue") and from every
 /// `vsl_status` value, so `VSLQ_Dispatch` passes it back unchanged.
@@ -107,18 +107,28 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             // by VSLQ until the callback returns.
             context.records.push(Location::Log(unsafe { (*transaction.c).rec.ptr }));
         }
-        let forced = context.records.last().and_then(|last| match *last {
-            Location::Log(ptr) => {
-                // SAFETY: as above; the record is alive for this call.
-                let record = unsafe { decode(ptr, context.out.tags) };
-                if record.varnish_tag == ffi::SLT_VSL {
-                    ForceReason::from_payload(record.payload)
+        let forced = match context.records.as_slice() {
+            [.., Location::Log(diagnostic), Location::Log(end)] => {
+                // SAFETY: as above; both records are alive for this call.
+                let (diagnostic, end) = unsafe {
+                    (
+                        decode(*diagnostic, context.out.tags),
+                        decode(*end, context.out.tags),
+                    )
+                };
+                // vsl_dispatch.c closes a forced transaction with `VSL <reason>` and
+                // `End synth`.
+                if end.varnish_tag == ffi::SLT_END
+                    && end.payload == SYNTH_END
+                    && diagnostic.varnish_tag == ffi::SLT_VSL
+                {
+                    ForceReason::from_payload(diagnostic.payload)
                 } else {
                     None
                 }
             }
             _ => None,
-        });
+        };
         if let Some(reason) = forced {
             context.out.forced(transaction.vxid, reason);
         }
