@@ -109,7 +109,16 @@ fn check_layout(vsl_int: &Path, version: &str) {
             if !rest.starts_with([' ', '\t']) {
                 return None;
             }
-            Some(rest.split("/*").next().unwrap_or("").split("//").next().unwrap_or("").trim().to_owned())
+            Some(
+                rest.split("/*")
+                    .next()
+                    .unwrap_or("")
+                    .split("//")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned(),
+            )
         });
         match found {
             Some(found) if found == *value => {}

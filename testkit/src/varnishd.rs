@@ -4,9 +4,10 @@
 //! with an ephemeral port, a private `-n` work directory under the system temp directory, no
 //! jail (`-j none`, so it runs as root or as any user without the `varnish` accounts), and a
 //! VCL that answers every request itself (no backend): `/status/NNN...` answers with status
-//! NNN, `/sleep...` waits 3 s first, anything else 200. The guard waits until varnishd answers HTTP, exposes its
-//! address and work directory (what a log reader passes as `-n`), can restart it in place,
-//! and stops it (SIGTERM, then SIGKILL) and removes the directory when dropped, pass or fail.
+//! NNN, `/sleep...` waits 3 s first, anything else 200. The guard waits until varnishd answers
+//! HTTP, exposes its address and work directory (what a log reader passes as `-n`), can
+//! restart it in place, and stops it (SIGTERM, then SIGKILL) and removes the directory when
+//! dropped, pass or fail.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -59,7 +60,8 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             binary: PathBuf::from(
-                std::env::var_os("EDGESHIP_VARNISHD").unwrap_or_else(|| "/usr/sbin/varnishd".into()),
+                std::env::var_os("EDGESHIP_VARNISHD")
+                    .unwrap_or_else(|| "/usr/sbin/varnishd".into()),
             ),
             vcl: DEFAULT_VCL.to_owned(),
             params: Vec::new(),
@@ -183,7 +185,9 @@ impl Varnishd {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => return,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 _ => break,
             }
         }
@@ -269,7 +273,8 @@ impl Drop for Varnishd {
 fn probe(addr: SocketAddr) -> io::Result<()> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.write_all(b"GET /edgeship-probe HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")?;
+    stream
+        .write_all(b"GET /edgeship-probe HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")?;
     let mut answer = [0u8; 12];
     stream.read_exact(&mut answer)?;
     if answer.starts_with(b"HTTP/1.1 ") {

@@ -285,7 +285,9 @@ impl Grouper {
     }
 
     fn begin(&mut self, vxid: u32, payload: &[u8]) -> u32 {
-        let mut fields = payload.split(|&byte| byte == b' ').filter(|f| !f.is_empty());
+        let mut fields = payload
+            .split(|&byte| byte == b' ')
+            .filter(|f| !f.is_empty());
         let kind = fields.next().unwrap_or_default();
         let _parent = fields.next();
         let reason = Reason::from_begin_field(fields.next().unwrap_or_default());
@@ -329,8 +331,7 @@ impl Grouper {
             CopyPolicy::Always => {
                 // SAFETY: the cursor's buffer holds the complete record until its next
                 // `VSL_Next`; we copy it now.
-                let words =
-                    unsafe { std::slice::from_raw_parts(ptr, ffi::vsl_next_words(word0)) };
+                let words = unsafe { std::slice::from_raw_parts(ptr, ffi::vsl_next_words(word0)) };
                 let offset = slot.copies.len() as u32;
                 slot.copies.extend_from_slice(words);
                 slot.records.push(Location::Copied(offset));

@@ -73,7 +73,8 @@ impl Vsm {
     pub(crate) fn arg(&self, option: u8, value: &str) -> Result<(), Error> {
         let value = CString::new(value).map_err(|_| Error::NulInOption { what: "VSM_Arg" })?;
         // SAFETY: the handle is alive; VSM_Arg copies what it keeps.
-        let rc = unsafe { sys::VSM_Arg(self.0.as_ptr(), option as std::ffi::c_char, value.as_ptr()) };
+        let rc =
+            unsafe { sys::VSM_Arg(self.0.as_ptr(), option as std::ffi::c_char, value.as_ptr()) };
         check("VSM_Arg", rc, Success::One, || self.error()).map(|_| ())
     }
 
@@ -138,7 +139,12 @@ impl Next {
             s::vsl_e_abandon => Next::Abandon,
             s::vsl_e_overrun => Next::Overrun,
             s::vsl_e_io => Next::Io,
-            other => return Err(Error::UnexpectedStatus { call, status: other }),
+            other => {
+                return Err(Error::UnexpectedStatus {
+                    call,
+                    status: other,
+                })
+            }
         })
     }
 }
@@ -242,9 +248,7 @@ impl Vslq {
         // SAFETY: the context is alive and outlives the query (field order in `Reader`); no
         // cursor yet (set later with `set_cursor`); the query string is compiled during the
         // call and not kept.
-        let ptr = unsafe {
-            sys::VSLQ_New(vsl.as_ptr(), std::ptr::null_mut(), grouping, query_ptr)
-        };
+        let ptr = unsafe { sys::VSLQ_New(vsl.as_ptr(), std::ptr::null_mut(), grouping, query_ptr) };
         check_ptr("VSLQ_New", ptr, || vsl.error()).map(Self)
     }
 

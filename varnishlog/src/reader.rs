@@ -492,7 +492,9 @@ impl Reader {
         match &self.options.source {
             Source::Live(_) => match &self.vsm {
                 Some(vsm) => Cursor::vsm(&self.vsl, vsm, self.options.tail),
-                None => Err(Error::Options("live source without shared memory".to_owned())),
+                None => Err(Error::Options(
+                    "live source without shared memory".to_owned(),
+                )),
             },
             Source::File(path) => Cursor::file(&self.vsl, path),
         }

@@ -103,9 +103,13 @@ impl ForceReason {
     }
 
     pub(crate) fn from_payload(payload: &[u8]) -> Option<ForceReason> {
-        [ForceReason::Timeout, ForceReason::StoreOverflow, ForceReason::Flush]
-            .into_iter()
-            .find(|reason| reason.payload() == payload)
+        [
+            ForceReason::Timeout,
+            ForceReason::StoreOverflow,
+            ForceReason::Flush,
+        ]
+        .into_iter()
+        .find(|reason| reason.payload() == payload)
     }
 }
 

@@ -9,8 +9,8 @@ use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::ffi::{self, sys};
 use crate::fast::Output;
+use crate::ffi::{self, sys};
 use crate::handle::Vslq;
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
 
@@ -105,7 +105,9 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             }
             // SAFETY: after `vsl_more` the cursor's `rec` points at a complete record, kept
             // by VSLQ until the callback returns.
-            context.records.push(Location::Log(unsafe { (*transaction.c).rec.ptr }));
+            context
+                .records
+                .push(Location::Log(unsafe { (*transaction.c).rec.ptr }));
         }
         let forced = match context.records.as_slice() {
             [.., Location::Log(diagnostic), Location::Log(end)] => {

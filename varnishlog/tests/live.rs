@@ -80,7 +80,12 @@ impl Owned {
         let prefix = format!("{label}: ");
         self.all(Tag::Timestamp).into_iter().find_map(|t| {
             let rest = t.strip_prefix(prefix.as_bytes())?;
-            std::str::from_utf8(rest).ok()?.split(' ').next()?.parse().ok()
+            std::str::from_utf8(rest)
+                .ok()?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
         })
     }
 }
@@ -221,8 +226,10 @@ fn send(addr: SocketAddr, request: &[u8]) -> u16 {
 fn get(addr: SocketAddr, url: &str, id: &str) -> u16 {
     send(
         addr,
-        format!("GET {url} HTTP/1.1\r\nHost: test\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "GET {url} HTTP/1.1\r\nHost: test\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
     )
 }
 
@@ -311,7 +318,11 @@ fn assert_matches_case(t: &Owned, case: &Case, sent_from: f64, sent_until: f64) 
     let id = case.id;
     assert_eq!(t.reason, Reason::RxReq, "{id}");
     assert_eq!(t.forced, None, "{id}");
-    assert_eq!(t.first(Tag::ReqMethod), Some(case.method.as_bytes()), "{id}");
+    assert_eq!(
+        t.first(Tag::ReqMethod),
+        Some(case.method.as_bytes()),
+        "{id}"
+    );
     assert_eq!(t.first(Tag::ReqUrl), Some(case.url.as_bytes()), "{id}");
     assert_eq!(t.first(Tag::ReqProtocol), Some(&b"HTTP/1.1"[..]), "{id}");
     assert_eq!(t.all(Tag::RespStatus), vec![case.status.as_bytes()], "{id}");
@@ -326,20 +337,39 @@ fn assert_matches_case(t: &Owned, case: &Case, sent_from: f64, sent_until: f64) 
         );
     }
     let begin = t.first(Tag::Begin).expect("Begin");
-    assert!(begin.starts_with(b"req ") && begin.ends_with(b" rxreq"), "{id}");
+    assert!(
+        begin.starts_with(b"req ") && begin.ends_with(b" rxreq"),
+        "{id}"
+    );
     assert_eq!(
-        t.first(Tag::ReqStart).and_then(|s| s.split(|&b| b == b' ').next()),
+        t.first(Tag::ReqStart)
+            .and_then(|s| s.split(|&b| b == b' ').next()),
         Some(&b"127.0.0.1"[..]),
         "{id}"
     );
     let start = t.timestamp("Start").expect("Timestamp Start");
     let resp = t.timestamp("Resp").expect("Timestamp Resp");
-    assert!(start >= sent_from - 1.0 && start <= sent_until + 1.0, "{id}: start {start}");
-    assert!(resp >= start && resp <= sent_until + 1.0, "{id}: resp {resp}");
+    assert!(
+        start >= sent_from - 1.0 && start <= sent_until + 1.0,
+        "{id}: start {start}"
+    );
+    assert!(
+        resp >= start && resp <= sent_until + 1.0,
+        "{id}: resp {resp}"
+    );
     // All records of a request are client-side records of its own vxid.
-    assert!(t.records.iter().all(|r| r.2 == Side::Client && r.3 == t.vxid), "{id}");
+    assert!(
+        t.records
+            .iter()
+            .all(|r| r.2 == Side::Client && r.3 == t.vxid),
+        "{id}"
+    );
     assert_eq!(t.client_records.len(), t.records.len(), "{id}");
-    assert_eq!(t.records.last().map(|r| r.0), Some(Tag::Other), "{id}: ends with End");
+    assert_eq!(
+        t.records.last().map(|r| r.0),
+        Some(Tag::Other),
+        "{id}: ends with End"
+    );
 }
 
 /// Writes what is still in varnishd's log ring to `file` with `varnishlog -d -w`.
@@ -375,11 +405,17 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
     let mut seen = Vec::new();
     for reader in [&mut fast, &mut vslq] {
         let mut collect = Collect::default();
-        let all_seen = read_until(reader, &mut collect, |c| c.transactions.len() >= CASES.len());
+        let all_seen = read_until(reader, &mut collect, |c| {
+            c.transactions.len() >= CASES.len()
+        });
         assert!(all_seen, "only {} transactions", collect.transactions.len());
         // Give a late duplicate the chance to show up before counting.
         let _ = reader.read(&mut collect, usize::MAX).expect("read");
-        assert_eq!(collect.transactions.len(), CASES.len(), "exactly one per request");
+        assert_eq!(
+            collect.transactions.len(),
+            CASES.len(),
+            "exactly one per request"
+        );
         let by_id = collect.by_request_id();
         for case in CASES {
             let found = by_id.get(case.id).map_or(0, Vec::len);
@@ -408,7 +444,10 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
         let (from_file, path) = read_file(&file, PathChoice::Auto, 1000);
         assert_eq!(path, ReadPath::Fast);
         let by_id = from_file.by_request_id();
-        for (case, live) in CASES.iter().zip(seen[0].iter().filter(|t| t.request_id().is_some())) {
+        for (case, live) in CASES
+            .iter()
+            .zip(seen[0].iter().filter(|t| t.request_id().is_some()))
+        {
             let in_file = by_id.get(case.id).expect("request in capture");
             assert_eq!(in_file.len(), 1, "{grouping} {}", case.id);
             let live = seen[0]
@@ -421,7 +460,10 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
             let (fast_file, fast_path) = read_file(&file, PathChoice::Fast, limit);
             let (vslq_file, vslq_path) = read_file(&file, PathChoice::Vslq, limit);
             assert_eq!((fast_path, vslq_path), (ReadPath::Fast, ReadPath::Vslq));
-            assert!(fast_file.transactions.len() >= CASES.len(), "{grouping} -L {limit}");
+            assert!(
+                fast_file.transactions.len() >= CASES.len(),
+                "{grouping} -L {limit}"
+            );
             assert_same(
                 &fast_file.transactions,
                 &vslq_file.transactions,
@@ -463,7 +505,9 @@ fn restart_is_reported_as_abandon_and_the_reader_reattaches() {
 
     for (reader, collect) in readers.iter_mut().zip(collects.iter_mut()) {
         let reattached = read_until(reader, collect, |c| {
-            c.events.iter().any(|e| matches!(e, Event::Reattached { .. }))
+            c.events
+                .iter()
+                .any(|e| matches!(e, Event::Reattached { .. }))
         });
         assert!(reattached, "no reattach; events {:?}", collect.events);
         let abandon_at = collect
@@ -488,7 +532,11 @@ fn restart_is_reported_as_abandon_and_the_reader_reattaches() {
         let all = read_until(reader, collect, |c| {
             (0..3).all(|i| c.by_request_id().contains_key(&format!("after-{i}")))
         });
-        assert!(all, "requests after the restart not seen: {:?}", collect.by_request_id().keys());
+        assert!(
+            all,
+            "requests after the restart not seen: {:?}",
+            collect.by_request_id().keys()
+        );
         let by_id = collect.by_request_id();
         for i in 0..3 {
             assert_eq!(by_id[&format!("before-{i}")].len(), 1);
@@ -546,13 +594,17 @@ fn overrun_is_reported_with_a_count_and_reading_continues() {
         assert!(reader.counters().overruns >= 1);
         // The reader goes on: requests sent once it is back at the tail are read.
         let back = read_until(reader, &mut collect, |c| {
-            c.events.iter().any(|e| matches!(e, Event::Reattached { .. }))
+            c.events
+                .iter()
+                .any(|e| matches!(e, Event::Reattached { .. }))
         });
         assert!(back, "did not reattach after the overrun");
         while reader.read(&mut collect, usize::MAX).expect("read") != Outcome::Idle {}
         let marker = format!("after-overrun-{:?}", reader.path());
         assert_eq!(get(addr, "/after", &marker), 200);
-        let seen = read_until(reader, &mut collect, |c| c.by_request_id().contains_key(&marker));
+        let seen = read_until(reader, &mut collect, |c| {
+            c.by_request_id().contains_key(&marker)
+        });
         assert!(seen, "request after the overrun not seen");
         assert_eq!(collect.by_request_id()[&marker].len(), 1);
     }
@@ -584,7 +636,9 @@ fn timeout_forces_an_incomplete_request_complete() {
     });
     let mut collect = Collect::default();
     let forced = read_until(&mut reader, &mut collect, |c| {
-        c.events.iter().any(|e| matches!(e, Event::ForcedComplete { .. }))
+        c.events
+            .iter()
+            .any(|e| matches!(e, Event::ForcedComplete { .. }))
     });
     assert_eq!(slow.join().expect("slow request"), 200);
     assert!(forced, "nothing forced; events {:?}", collect.events);
@@ -595,7 +649,10 @@ fn timeout_forces_an_incomplete_request_complete() {
     assert_eq!(slow.len(), 1);
     assert_eq!(slow[0].forced, Some(ForceReason::Timeout));
     assert_eq!(slow[0].first(Tag::ReqUrl), Some(&b"/sleep"[..]));
-    assert_eq!(synthetic_tail(slow[0]), Some((&b"timeout"[..], &b"synth"[..])));
+    assert_eq!(
+        synthetic_tail(slow[0]),
+        Some((&b"timeout"[..], &b"synth"[..]))
+    );
     assert_eq!(
         collect.events,
         vec![Event::ForcedComplete {
@@ -615,7 +672,9 @@ fn options_the_fast_path_cannot_honour_are_refused() {
     let error = Reader::open(options).err().expect("refused");
     assert!(matches!(error, Error::Options(_)), "{error}");
 
-    let missing = Reader::open(Options::file("/nonexistent/edgeship.vsl")).err().expect("missing file");
+    let missing = Reader::open(Options::file("/nonexistent/edgeship.vsl"))
+        .err()
+        .expect("missing file");
     match missing {
         Error::Varnish { call, message } => {
             assert_eq!(call, "VSL_CursorFile");
@@ -627,7 +686,16 @@ fn options_the_fast_path_cannot_honour_are_refused() {
     let mut bad_query = Options::file("/nonexistent.vsl");
     bad_query.query = Some("ReqURL ~~ (".to_owned());
     let error = Reader::open(bad_query).err().expect("bad query refused");
-    assert!(matches!(error, Error::Varnish { call: "VSLQ_New", .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::Varnish {
+                call: "VSLQ_New",
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -650,10 +718,13 @@ fn a_panic_in_the_visitor_crosses_the_vslq_callback_safely() {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             reader.read(&mut Panicky, usize::MAX)
         }));
-        let payload = caught.err().expect("the panic reaches the caller");
+        let payload = caught.expect_err("the panic reaches the caller");
         let message = payload
             .downcast_ref::<String>()
             .expect("panic message is a String");
-        assert!(message.starts_with("visitor panicked at vxid "), "{message}");
+        assert!(
+            message.starts_with("visitor panicked at vxid "),
+            "{message}"
+        );
     }
 }
