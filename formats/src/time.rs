@@ -390,21 +390,21 @@ fn push_padded(out: &mut Vec<u8>, value: i64, width: usize) {
     let mut magnitude = value.unsigned_abs();
     let mut digits = [b'0'; 20];
     let mut start = digits.len();
-    while magnitude > 0 {
+    // At least one digit, so zero is "0" and padding counts it (":00", not ":000").
+    loop {
         start -= 1;
         digits[start] = b'0' + (magnitude % 10) as u8;
         magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
     }
     let used = digits.len() - start;
     let sign = usize::from(value < 0);
     for _ in used + sign..width {
         out.push(b'0');
     }
-    if used == 0 {
-        out.push(b'0');
-    } else {
-        out.extend_from_slice(&digits[start..]);
-    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn push_space_padded(out: &mut Vec<u8>, value: u32) {
@@ -531,6 +531,21 @@ mod tests {
                 *expected,
                 "format {format:?}"
             );
+        }
+    }
+
+    #[test]
+    fn zero_fields_keep_their_width() {
+        // 1699920000 is 2023-11-14T00:00:00Z: hour, minute and second are all zero.
+        let cases: &[(&str, &str, &str)] = &[
+            ("%FT%TZ", "1699920000.000000", "2023-11-14T00:00:00Z"),
+            ("%H|%M|%S|%I", "1699920000.000000", "00|00|00|12"),
+            ("%s", "0.000000", "0"),
+            ("%3N|%N", "1699920000.000000", "000|000000000"),
+            ("%S", "1699920005.000000", "05"),
+        ];
+        for (format, time, expected) in cases {
+            assert_eq!(render(format, time), *expected, "format {format:?} at {time}");
         }
     }
 
