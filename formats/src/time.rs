@@ -545,7 +545,11 @@ mod tests {
             ("%S", "1699920005.000000", "05"),
         ];
         for (format, time, expected) in cases {
-            assert_eq!(render(format, time), *expected, "format {format:?} at {time}");
+            assert_eq!(
+                render(format, time),
+                *expected,
+                "format {format:?} at {time}"
+            );
         }
     }
 
