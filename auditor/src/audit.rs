@@ -261,6 +261,17 @@ struct BadInput {
     counts: BTreeMap<BadReason, (u64, u32, u64)>,
 }
 
+/// What [`Auditor::footprint`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// (host, run) groups.
+    pub runs: usize,
+    /// Intervals of present numbers over all runs (inner gaps plus one per run).
+    pub spans: usize,
+    /// (run, hour) entries.
+    pub hours: usize,
+}
+
 /// Folds lines into audit state; [`Auditor::finish`] turns it into a [`Report`].
 #[derive(Debug)]
 pub struct Auditor {
@@ -313,6 +324,16 @@ impl Auditor {
         (self.sources.len() - 1) as u32
     }
 
+    /// The size of the state kept: it grows with runs, gaps and hours, never with records.
+    pub fn footprint(&self) -> Footprint {
+        let live = self.runs.iter().flatten();
+        Footprint {
+            runs: live.clone().count(),
+            spans: live.clone().map(|r| r.present.span_count()).sum(),
+            hours: live.map(|r| r.hours.len()).sum(),
+        }
+    }
+
     /// Totals so far (lines, records, heartbeats, bad lines).
     pub fn totals(&self) -> &Totals {
         &self.totals
@@ -329,7 +350,8 @@ impl Auditor {
     }
 
     fn in_window(&self, time: i64) -> bool {
-        self.config.from.is_none_or(|from| time >= from) && self.config.to.is_none_or(|to| time < to)
+        self.config.from.is_none_or(|from| time >= from)
+            && self.config.to.is_none_or(|to| time < to)
     }
 
     /// Folds one line (without its newline) into the audit.
@@ -398,8 +420,8 @@ impl Auditor {
                 Value::Absent => return Err(BadReason::HeartbeatBadSequence),
                 v => number(v).ok_or(BadReason::HeartbeatBadSequence)?,
             };
-            let start =
-                number(fields[Field::SequenceStart as usize]).ok_or(BadReason::HeartbeatBadSequence)?;
+            let start = number(fields[Field::SequenceStart as usize])
+                .ok_or(BadReason::HeartbeatBadSequence)?;
             return Ok(Event::Heartbeat { time, start, last });
         }
         let sequence = match fields[Field::Sequence as usize] {
@@ -430,20 +452,29 @@ impl Auditor {
     }
 
     fn create_run(&mut self) -> u32 {
-        let split = self.key.iter().position(|&b| b == 0).unwrap_or(self.key.len());
+        let split = self
+            .key
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.key.len());
         let host_bytes = &self.key[..split];
         let host = match self.host_index.get(host_bytes) {
             Some(&host) => host,
             None => {
                 let id = self.hosts.len() as u32;
-                self.hosts
-                    .push(String::from_utf8_lossy(host_bytes).into_owned().into_boxed_str());
+                self.hosts.push(
+                    String::from_utf8_lossy(host_bytes)
+                        .into_owned()
+                        .into_boxed_str(),
+                );
                 self.host_index.insert(host_bytes.into(), id);
                 id
             }
         };
         let run = match self.key.get(split + 1..) {
-            Some([1, name @ ..]) => Some(String::from_utf8_lossy(name).into_owned().into_boxed_str()),
+            Some([1, name @ ..]) => {
+                Some(String::from_utf8_lossy(name).into_owned().into_boxed_str())
+            }
             _ => None,
         };
         let id = self.runs.len() as u32;
@@ -472,7 +503,11 @@ impl Auditor {
                 let incomplete = dt.is_none();
                 let time = dt
                     .or(origin.timestamp)
-                    .or_else(|| self.runs[run_id as usize].as_ref().and_then(|r| r.last_time))
+                    .or_else(|| {
+                        self.runs[run_id as usize]
+                            .as_ref()
+                            .and_then(|r| r.last_time)
+                    })
                     .or(self.last_time);
                 match time {
                     Some(t) => {
@@ -521,7 +556,14 @@ impl Auditor {
     }
 
     #[inline]
-    fn record(&mut self, run_id: u32, sequence: Option<u64>, time: i64, incomplete: bool, origin: &Origin) {
+    fn record(
+        &mut self,
+        run_id: u32,
+        sequence: Option<u64>,
+        time: i64,
+        incomplete: bool,
+        origin: &Origin,
+    ) {
         let in_window = self.in_window(time);
         if !incomplete {
             self.last_time = Some(time);
@@ -643,7 +685,9 @@ impl Auditor {
                 count,
                 first_at: format!(
                     "{}:{}",
-                    self.sources.get(source as usize).map_or("?", String::as_str),
+                    self.sources
+                        .get(source as usize)
+                        .map_or("?", String::as_str),
                     position
                 ),
             })
@@ -666,7 +710,11 @@ impl Auditor {
             }
         }
         let first = self.config.from.map(hour_of).or(seen.map(|s| s.0))?;
-        let last = self.config.to.map(|t| hour_of(t - 1)).or(seen.map(|s| s.1))?;
+        let last = self
+            .config
+            .to
+            .map(|t| hour_of(t - 1))
+            .or(seen.map(|s| s.1))?;
         (first <= last).then_some((first, last))
     }
 
@@ -729,7 +777,8 @@ impl Auditor {
         for (&host, hours) in liveness {
             for topic in 0..topic_count as u16 {
                 let bit = topic_bit(topic);
-                let Some(since) = hours.iter().find(|(_, v)| v.1 & bit != 0).map(|(&h, _)| h) else {
+                let Some(since) = hours.iter().find(|(_, v)| v.1 & bit != 0).map(|(&h, _)| h)
+                else {
                     continue;
                 };
                 for hour in (since + 1).max(first)..=last {
@@ -756,7 +805,10 @@ impl Auditor {
         }
         for topic in 0..topic_count as u16 {
             let bit = topic_bit(topic);
-            let Some(since) = topic_liveness.iter().find(|(_, v)| v.1 & bit != 0).map(|(&h, _)| h)
+            let Some(since) = topic_liveness
+                .iter()
+                .find(|(_, v)| v.1 & bit != 0)
+                .map(|(&h, _)| h)
             else {
                 continue;
             };

@@ -45,7 +45,8 @@ pub enum Compression {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const SNAPPY_STREAM_IDENTIFIER: [u8; 10] = [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
+const SNAPPY_STREAM_IDENTIFIER: [u8; 10] =
+    [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
 
 /// Recognises the compression from the first bytes of a stream.
 pub fn detect(head: &[u8]) -> Compression {

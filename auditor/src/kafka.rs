@@ -296,7 +296,10 @@ fn ranges<C: ConsumerContext>(
             })
             .collect())
     };
-    let starts = options.from.map(|f| by_time(f - options.grace)).transpose()?;
+    let starts = options
+        .from
+        .map(|f| by_time(f - options.grace))
+        .transpose()?;
     let ends = options.to.map(|t| by_time(t + options.grace)).transpose()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -397,7 +400,10 @@ fn read_alone(
         let mut placed = Vec::new();
         for r in &options.offsets {
             if !all.contains(&(r.topic.clone(), r.partition)) {
-                return Err(KafkaError::UnknownTopic(format!("{}[{}]", r.topic, r.partition)));
+                return Err(KafkaError::UnknownTopic(format!(
+                    "{}[{}]",
+                    r.topic, r.partition
+                )));
             }
             let end = match r.end {
                 Some(end) => end,
@@ -429,12 +435,22 @@ fn read_alone(
             .map_err(KafkaError::Config)?;
         states.insert((p.topic, p.partition), state);
     }
-    consumer.assign(&list).map_err(|source| KafkaError::Request {
-        what: "assign partitions".into(),
-        source,
-    })?;
+    consumer
+        .assign(&list)
+        .map_err(|source| KafkaError::Request {
+            what: "assign partitions".into(),
+            source,
+        })?;
     let mut stats = KafkaStats::default();
-    consume(&consumer, auditor, options, &mut states, &mut stats, progress, &mut Alone)?;
+    consume(
+        &consumer,
+        auditor,
+        options,
+        &mut states,
+        &mut stats,
+        progress,
+        &mut Alone,
+    )?;
     stats.partitions_read = states.len();
     Ok(stats)
 }
@@ -464,7 +480,11 @@ trait Hooks<C: ConsumerContext> {
     ) -> Result<(), KafkaError>;
     /// Applies rebalances to `states` and `auditor`; returns whether the partitions are known
     /// yet (a group member has none until its first assignment).
-    fn rebalanced(&mut self, states: &mut States, auditor: &mut Auditor) -> Result<bool, KafkaError>;
+    fn rebalanced(
+        &mut self,
+        states: &mut States,
+        auditor: &mut Auditor,
+    ) -> Result<bool, KafkaError>;
 }
 
 /// Reading alone: partitions are assigned once, up front.
@@ -633,7 +653,9 @@ impl Hooks<GroupContext> for Group<'_> {
         let offset = state.end.unwrap_or(state.position).max(state.position);
         {
             let mut element = list.add_partition(topic, state.partition);
-            element.set_offset(Offset::Offset(offset)).map_err(KafkaError::Config)?;
+            element
+                .set_offset(Offset::Offset(offset))
+                .map_err(KafkaError::Config)?;
             element.set_metadata(self.marker.as_str());
         }
         match consumer.commit(&list, CommitMode::Sync) {
@@ -643,7 +665,11 @@ impl Hooks<GroupContext> for Group<'_> {
         Ok(())
     }
 
-    fn rebalanced(&mut self, states: &mut States, auditor: &mut Auditor) -> Result<bool, KafkaError> {
+    fn rebalanced(
+        &mut self,
+        states: &mut States,
+        auditor: &mut Auditor,
+    ) -> Result<bool, KafkaError> {
         for (topic, partition) in self.forget.drain(..) {
             auditor.forget_partition(topic, partition);
             states.retain(|_, s| !(s.topic == topic && s.partition == partition));
@@ -695,7 +721,11 @@ impl Hooks<GroupContext> for GroupRound<'_, '_> {
         self.group.finished(consumer, state)
     }
 
-    fn rebalanced(&mut self, states: &mut States, auditor: &mut Auditor) -> Result<bool, KafkaError> {
+    fn rebalanced(
+        &mut self,
+        states: &mut States,
+        auditor: &mut Auditor,
+    ) -> Result<bool, KafkaError> {
         apply_rebalances(self.context, &mut self.group, states, auditor)?;
         self.group.rebalanced(states, auditor)
     }
@@ -723,10 +753,12 @@ fn read_group(
     // Fails early, with exit code 3, when the brokers or topics are not there.
     topic_partitions(&consumer, options)?;
     let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics).map_err(|source| KafkaError::Request {
-        what: "subscribe".into(),
-        source,
-    })?;
+    consumer
+        .subscribe(&topics)
+        .map_err(|source| KafkaError::Request {
+            what: "subscribe".into(),
+            source,
+        })?;
     let mut stats = KafkaStats::default();
     let mut states: States = BTreeMap::new();
     let mut round = GroupRound {
@@ -740,7 +772,15 @@ fn read_group(
         },
         context: consumer.context(),
     };
-    consume(&consumer, auditor, options, &mut states, &mut stats, progress, &mut round)?;
+    consume(
+        &consumer,
+        auditor,
+        options,
+        &mut states,
+        &mut stats,
+        progress,
+        &mut round,
+    )?;
     stats.partitions_read = round.group.committed.len();
     stats.partitions_skipped = states.values().filter(|s| s.skipped).count();
     stats.partitions_revoked = round.group.revoked;

@@ -73,11 +73,21 @@ struct Args {
 
     /// Seconds read before --from and after --to, for records stamped inside the window but
     /// produced outside it (they count as present, never as rows).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS", help_heading = "Kafka")]
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Kafka"
+    )]
     grace: u32,
 
     /// Seconds to wait for each broker request before giving up (exit code 3).
-    #[arg(long, default_value_t = 10, value_name = "SECONDS", help_heading = "Kafka")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "SECONDS",
+        help_heading = "Kafka"
+    )]
     timeout: u32,
 
     /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable.
@@ -106,23 +116,48 @@ struct Args {
     error: f64,
 
     /// Name of the host field.
-    #[arg(long, default_value = "hostname", value_name = "NAME", help_heading = "Fields")]
+    #[arg(
+        long,
+        default_value = "hostname",
+        value_name = "NAME",
+        help_heading = "Fields"
+    )]
     field_hostname: String,
 
     /// Name of the sequence field.
-    #[arg(long, default_value = "sequence", value_name = "NAME", help_heading = "Fields")]
+    #[arg(
+        long,
+        default_value = "sequence",
+        value_name = "NAME",
+        help_heading = "Fields"
+    )]
     field_sequence: String,
 
     /// Name of the time field (`-` marks records Varnish forced complete).
-    #[arg(long, default_value = "dt", value_name = "NAME", help_heading = "Fields")]
+    #[arg(
+        long,
+        default_value = "dt",
+        value_name = "NAME",
+        help_heading = "Fields"
+    )]
     field_dt: String,
 
     /// Name of the run field; records without it are audited per host, as the classic check.
-    #[arg(long, default_value = "run", value_name = "NAME", help_heading = "Fields")]
+    #[arg(
+        long,
+        default_value = "run",
+        value_name = "NAME",
+        help_heading = "Fields"
+    )]
     field_run: String,
 
     /// Top-level field that marks heartbeats when it is `true`.
-    #[arg(long, default_value = "heartbeat", value_name = "NAME", help_heading = "Fields")]
+    #[arg(
+        long,
+        default_value = "heartbeat",
+        value_name = "NAME",
+        help_heading = "Fields"
+    )]
     field_heartbeat: String,
 
     /// Do not show progress on stderr even when it is a terminal.
@@ -164,7 +199,10 @@ fn run(args: &Args) -> Result<u8> {
                 stats.messages,
                 stats.partitions_read,
                 if stats.partitions_skipped > 0 {
-                    format!(", {} already reported by the group", stats.partitions_skipped)
+                    format!(
+                        ", {} already reported by the group",
+                        stats.partitions_skipped
+                    )
                 } else {
                     String::new()
                 },
@@ -224,11 +262,19 @@ fn config(args: &Args) -> Result<Config> {
     let to = bound("to", &args.to)?;
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
-            bail!("--from {} is not before --to {}", format_time(f), format_time(t));
+            bail!(
+                "--from {} is not before --to {}",
+                format_time(f),
+                format_time(t)
+            );
         }
     }
     if !(args.warn >= 0.0 && args.error >= args.warn) {
-        bail!("thresholds must satisfy 0 <= --warn <= --error (got {} and {})", args.warn, args.error);
+        bail!(
+            "thresholds must satisfy 0 <= --warn <= --error (got {} and {})",
+            args.warn,
+            args.error
+        );
     }
     Ok(Config {
         fields: FieldNames {
@@ -287,7 +333,10 @@ fn parse_offsets(text: &str) -> Result<OffsetRange> {
     let (topic, partition) = rest.rsplit_once(':').ok_or_else(bad)?;
     let partition: i32 = partition.parse().map_err(|_| bad())?;
     let (start, end) = match range.split_once('-') {
-        Some((s, e)) => (s.parse().map_err(|_| bad())?, Some(e.parse().map_err(|_| bad())?)),
+        Some((s, e)) => (
+            s.parse().map_err(|_| bad())?,
+            Some(e.parse().map_err(|_| bad())?),
+        ),
         None => (range.parse().map_err(|_| bad())?, None),
     };
     if topic.is_empty() || start < 0 || end.is_some_and(|e: i64| e < start) {
@@ -306,7 +355,9 @@ fn read_files(auditor: &mut Auditor, files: &[String], progress: &mut Progress) 
     for path in files {
         let mut opened = input::open(path)?;
         let source = auditor.add_source(opened.name.clone());
-        let total = opened.size.filter(|_| opened.compression == input::Compression::None);
+        let total = opened
+            .size
+            .filter(|_| opened.compression == input::Compression::None);
         let result = input::for_each_line(
             &mut opened.reader,
             |line, number| {
@@ -320,7 +371,11 @@ fn read_files(auditor: &mut Auditor, files: &[String], progress: &mut Progress) 
                 auditor.ingest(line, &origin);
             },
             |bytes, lines| {
-                progress.update(lines, Some(done_bytes + bytes), total.map(|t| done_bytes + t))
+                progress.update(
+                    lines,
+                    Some(done_bytes + bytes),
+                    total.map(|t| done_bytes + t),
+                )
             },
         );
         result.map_err(|source| input::InputError::Read {
@@ -341,7 +396,9 @@ fn print_report(report: &Report, output: Output) -> Result<()> {
         Output::Json => report.write_json(&mut out),
         Output::Csv => report.write_csv(&mut out),
     };
-    written.and_then(|()| out.flush()).context("writing the report")
+    written
+        .and_then(|()| out.flush())
+        .context("writing the report")
 }
 
 /// A one-line progress indicator on stderr, shown only on a terminal and only once the input
@@ -374,7 +431,11 @@ impl Progress {
             Some(b) => b >= Self::LARGE_BYTES || total.is_some_and(|t| t >= Self::LARGE_BYTES),
             None => count >= Self::LARGE_MESSAGES,
         };
-        if !large || self.last.is_some_and(|l| l.elapsed() < Duration::from_millis(500)) {
+        if !large
+            || self
+                .last
+                .is_some_and(|l| l.elapsed() < Duration::from_millis(500))
+        {
             return;
         }
         self.last = Some(Instant::now());
@@ -383,7 +444,11 @@ impl Progress {
         if let Some(b) = bytes {
             line.push_str(&format!(", {:.0} MiB", b as f64 / 1048576.0));
             if let Some(t) = total.filter(|&t| t > 0) {
-                line.push_str(&format!(" of {:.0} MiB ({:.0}%)", t as f64 / 1048576.0, b as f64 / t as f64 * 100.0));
+                line.push_str(&format!(
+                    " of {:.0} MiB ({:.0}%)",
+                    t as f64 / 1048576.0,
+                    b as f64 / t as f64 * 100.0
+                ));
             }
         }
         let mut err = io::stderr().lock();

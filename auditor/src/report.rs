@@ -196,7 +196,11 @@ pub struct Report {
 impl Report {
     /// The worst status of any row (`Ok` when there are none).
     pub fn worst(&self) -> Status {
-        self.rows.iter().map(|r| r.status).max().unwrap_or(Status::Ok)
+        self.rows
+            .iter()
+            .map(|r| r.status)
+            .max()
+            .unwrap_or(Status::Ok)
     }
 
     /// Writes the readable table: rows per hour followed by the hour's roll-up.
@@ -302,36 +306,80 @@ impl Report {
             for row in self.rows.iter().filter(|r| r.hour == rollup.hour) {
                 line.clear();
                 line.push_str("{\"kind\":\"row\"");
-                json_field(&mut line, "hour", &JsonValue::Str(Some(&format_hour(row.hour))));
+                json_field(
+                    &mut line,
+                    "hour",
+                    &JsonValue::Str(Some(&format_hour(row.hour))),
+                );
                 json_field(&mut line, "topic", &JsonValue::Str(row.topic.as_deref()));
-                json_field(&mut line, "hostname", &JsonValue::Str(row.hostname.as_deref()));
+                json_field(
+                    &mut line,
+                    "hostname",
+                    &JsonValue::Str(row.hostname.as_deref()),
+                );
                 json_field(&mut line, "run", &JsonValue::Str(row.run.as_deref()));
-                json_field(&mut line, "status", &JsonValue::Str(Some(row.status.name())));
-                json_field(&mut line, "sequence_min", &JsonValue::Int(row.sequence_min.map(i128::from)));
-                json_field(&mut line, "sequence_max", &JsonValue::Int(row.sequence_max.map(i128::from)));
+                json_field(
+                    &mut line,
+                    "status",
+                    &JsonValue::Str(Some(row.status.name())),
+                );
+                json_field(
+                    &mut line,
+                    "sequence_min",
+                    &JsonValue::Int(row.sequence_min.map(i128::from)),
+                );
+                json_field(
+                    &mut line,
+                    "sequence_max",
+                    &JsonValue::Int(row.sequence_max.map(i128::from)),
+                );
                 for (name, value) in row_counts(row) {
                     json_field(&mut line, name, &JsonValue::Int(Some(value)));
                 }
-                json_field(&mut line, "percent_lost", &JsonValue::Float(row.percent_lost));
+                json_field(
+                    &mut line,
+                    "percent_lost",
+                    &JsonValue::Float(row.percent_lost),
+                );
                 line.push('}');
                 writeln!(out, "{line}")?;
             }
             line.clear();
             line.push_str("{\"kind\":\"rollup\"");
-            json_field(&mut line, "hour", &JsonValue::Str(Some(&format_hour(rollup.hour))));
-            json_field(&mut line, "status", &JsonValue::Str(Some(rollup.status.name())));
+            json_field(
+                &mut line,
+                "hour",
+                &JsonValue::Str(Some(&format_hour(rollup.hour))),
+            );
+            json_field(
+                &mut line,
+                "status",
+                &JsonValue::Str(Some(rollup.status.name())),
+            );
             for (name, value) in rollup_counts(rollup) {
                 json_field(&mut line, name, &JsonValue::Int(Some(value)));
             }
-            json_field(&mut line, "percent_lost", &JsonValue::Float(rollup.percent_lost));
+            json_field(
+                &mut line,
+                "percent_lost",
+                &JsonValue::Float(rollup.percent_lost),
+            );
             line.push('}');
             writeln!(out, "{line}")?;
         }
         for bad in &self.bad_input {
             line.clear();
             line.push_str("{\"kind\":\"bad_input\"");
-            json_field(&mut line, "reason", &JsonValue::Str(Some(bad.reason.name())));
-            json_field(&mut line, "count", &JsonValue::Int(Some(i128::from(bad.count))));
+            json_field(
+                &mut line,
+                "reason",
+                &JsonValue::Str(Some(bad.reason.name())),
+            );
+            json_field(
+                &mut line,
+                "count",
+                &JsonValue::Int(Some(i128::from(bad.count))),
+            );
             json_field(&mut line, "first_at", &JsonValue::Str(Some(&bad.first_at)));
             line.push('}');
             writeln!(out, "{line}")?;

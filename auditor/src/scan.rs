@@ -191,7 +191,12 @@ fn string(line: &[u8], start: usize) -> Result<(&[u8], bool, usize), NotJson> {
     }
 }
 
-fn literal<'a>(line: &[u8], i: usize, word: &[u8], v: Value<'a>) -> Result<(Value<'a>, usize), NotJson> {
+fn literal<'a>(
+    line: &[u8],
+    i: usize,
+    word: &[u8],
+    v: Value<'a>,
+) -> Result<(Value<'a>, usize), NotJson> {
     if line.get(i..i + word.len()) == Some(word) {
         Ok((v, i + word.len()))
     } else {

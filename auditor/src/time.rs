@@ -99,8 +99,8 @@ fn parse_zone(mut rest: &[u8]) -> Option<i64> {
     match rest {
         [] | [b'Z'] => Some(0),
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let offset = i64::from(digits(&[*h1, *h2])?) * HOUR
-                + i64::from(digits(&[*m1, *m2])?) * 60;
+            let offset =
+                i64::from(digits(&[*h1, *h2])?) * HOUR + i64::from(digits(&[*m1, *m2])?) * 60;
             Some(if *sign == b'+' { -offset } else { offset })
         }
         _ => None,
@@ -196,8 +196,14 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
-        assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
+        assert_eq!(
+            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
+            2
+        );
+        assert_eq!(
+            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
+            1
+        );
     }
 
     #[test]
@@ -229,7 +235,10 @@ mod tests {
         assert_eq!(parse_bound("2026-11-23"), Some(day));
         assert_eq!(parse_bound("2026-11-23T14"), Some(day + 14 * HOUR));
         assert_eq!(parse_bound("2026-11-23T14Z"), Some(day + 14 * HOUR));
-        assert_eq!(parse_bound("2026-11-23T14:30"), Some(day + 14 * HOUR + 1800));
+        assert_eq!(
+            parse_bound("2026-11-23T14:30"),
+            Some(day + 14 * HOUR + 1800)
+        );
         assert_eq!(
             parse_bound("2026-11-23T14:30:05Z"),
             Some(day + 14 * HOUR + 1805)
