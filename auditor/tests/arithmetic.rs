@@ -40,12 +40,11 @@ fn classic_validation_without_loss_reports_nothing_lost() {
     assert_eq!(report.totals.bad, 0);
 }
 
+/// (sequence, time) pairs.
+type Items = Vec<(u64, i64)>;
+
 /// Removes `remove` records at random and returns (kept, removed).
-fn remove_random(
-    items: &[(u64, i64)],
-    remove: usize,
-    seed: u64,
-) -> (Vec<(u64, i64)>, Vec<(u64, i64)>) {
+fn remove_random(items: &[(u64, i64)], remove: usize, seed: u64) -> (Items, Items) {
     let mut order: Vec<usize> = (0..items.len()).collect();
     Rng(seed).shuffle(&mut order);
     let mut gone = vec![false; items.len()];
