@@ -78,7 +78,8 @@ impl Builder {
         self
     }
 
-    /// Replaces the default VCL.
+    /// Replaces the default VCL. `${PORT}` in it is replaced by varnishd's own listening port
+    /// (so a VCL can use varnishd itself as its backend, e.g. to serve ESI fragments).
     pub fn vcl(mut self, vcl: &str) -> Self {
         self.vcl = vcl.to_owned();
         self
@@ -88,7 +89,6 @@ impl Builder {
     pub fn start(self) -> io::Result<Varnishd> {
         let workdir = unique_dir()?;
         let vcl_path = workdir.join("edgeship-test.vcl");
-        std::fs::write(&vcl_path, &self.vcl)?;
         let mut varnishd = Varnishd {
             settings: self,
             workdir,
@@ -201,6 +201,11 @@ impl Varnishd {
     }
 
     fn spawn(&mut self) -> io::Result<()> {
+        let vcl = self
+            .settings
+            .vcl
+            .replace("${PORT}", &self.addr.port().to_string());
+        std::fs::write(&self.vcl_path, vcl)?;
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -728,3 +728,147 @@ fn a_panic_in_the_visitor_crosses_the_vslq_callback_safely() {
         );
     }
 }
+
+/// A VCL that makes varnishd its own backend, so that a page with an ESI include produces
+/// an ESI sub-request. Requests varnishd sends to itself carry `X-Origin`.
+const ESI_VCL: &str = r#"vcl 4.1;
+
+backend self {
+    .host = "127.0.0.1";
+    .port = "${PORT}";
+}
+
+sub vcl_recv {
+    if (req.http.X-Origin) {
+        return (synth(200));
+    }
+    if (req.url ~ "^/esi/") {
+        return (pass);
+    }
+    return (synth(200));
+}
+
+sub vcl_backend_fetch {
+    set bereq.http.X-Origin = "1";
+}
+
+sub vcl_backend_response {
+    if (bereq.url == "/esi/page") {
+        set beresp.do_esi = true;
+    }
+}
+
+sub vcl_synth {
+    if (req.url == "/esi/page") {
+        set resp.body = {"<html><esi:include src="/esi/fragment"/></html>"};
+    } else {
+        set resp.body = "fragment";
+    }
+    return (deliver);
+}
+"#;
+
+#[test]
+fn esi_sub_requests_are_yielded_and_marked_on_both_paths_and_groupings() {
+    let varnishd = Varnishd::builder()
+        .vcl(ESI_VCL)
+        .start()
+        .expect("start varnishd");
+    let workdir = varnishd.workdir().to_str().expect("utf-8").to_owned();
+    let mut fast = live_reader(&varnishd, PathChoice::Fast);
+    let mut grouped = {
+        let mut options = Options::live(Some(&workdir));
+        options.grouping = edgeship_varnishlog::Grouping::Request;
+        let reader = Reader::open(options).expect("open with -g request");
+        assert_eq!(reader.path(), ReadPath::Vslq);
+        reader
+    };
+
+    let mut stream = TcpStream::connect(varnishd.addr()).expect("connect");
+    stream
+        .write_all(b"GET /esi/page HTTP/1.1\r\nHost: test\r\nX-Request-Id: esi-top\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("answer");
+    let answer = String::from_utf8_lossy(&answer);
+    // The body comes chunked: `<html>`, then the fragment, then `</html>`.
+    assert!(
+        answer.contains("fragment") && !answer.contains("esi:include"),
+        "ESI was not processed: {answer}"
+    );
+
+    // The client request, the ESI sub-request, and the two requests varnishd sent to itself.
+    let mut summaries = Vec::new();
+    for reader in [&mut fast, &mut grouped] {
+        let mut collect = Collect::default();
+        assert!(read_until(reader, &mut collect, |c| c.transactions.len() >= 4));
+        read_for(reader, &mut collect, Duration::from_millis(200));
+        assert_eq!(collect.transactions.len(), 4);
+        let esi: Vec<&Owned> = collect
+            .transactions
+            .iter()
+            .filter(|t| t.reason == Reason::Esi)
+            .collect();
+        assert_eq!(esi.len(), 1);
+        assert_eq!(esi[0].first(Tag::ReqUrl), Some(&b"/esi/fragment"[..]));
+        let top: Vec<&Owned> = collect
+            .transactions
+            .iter()
+            .filter(|t| t.reason == Reason::RxReq && t.header("X-Origin").is_empty())
+            .collect();
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].first(Tag::ReqUrl), Some(&b"/esi/page"[..]));
+        let mut summary: Vec<(u32, Reason, Vec<u8>)> = collect
+            .transactions
+            .iter()
+            .map(|t| {
+                (
+                    t.vxid,
+                    t.reason,
+                    t.first(Tag::ReqUrl).unwrap_or_default().to_vec(),
+                )
+            })
+            .collect();
+        summary.sort_by_key(|(vxid, _, _)| *vxid);
+        summaries.push(summary);
+    }
+    assert_eq!(summaries[0], summaries[1]);
+}
+
+#[test]
+fn a_stream_read_through_a_reused_buffer_is_copied_and_reads_the_same() {
+    let varnishd = Varnishd::builder()
+        .param("vsl_buffer", "267")
+        .start()
+        .expect("start varnishd");
+    for case in CASES {
+        send_case(varnishd.addr(), case);
+    }
+    burst(varnishd.addr(), 3, 30);
+    let file = varnishd.workdir().join("stream.vsl");
+    capture(&varnishd, &file, "raw");
+    let (from_file, _) = read_file(&file, PathChoice::Fast, 1000);
+    let (from_vslq, _) = read_file(&file, PathChoice::Vslq, 1000);
+    assert_same(&from_file.transactions, &from_vslq.transactions, "file");
+    assert!(from_file.transactions.len() > CASES.len() + 90);
+
+    // A FIFO is not a regular file: libvarnishapi reads it record by record into one buffer
+    // it reuses, so the fast path must copy what it keeps.
+    let fifo = varnishd.workdir().join("stream.fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    for path in [PathChoice::Fast, PathChoice::Vslq] {
+        // Opening a FIFO for writing waits for the reader, so feed it from another thread.
+        let writer = {
+            let (file, fifo) = (file.clone(), fifo.clone());
+            std::thread::spawn(move || std::fs::copy(file, fifo).expect("feed the FIFO"))
+        };
+        let (from_fifo, _) = read_file(&fifo, path, 1000);
+        writer.join().expect("FIFO writer");
+        assert_same(
+            &from_fifo.transactions,
+            &from_file.transactions,
+            &format!("{path:?} FIFO"),
+        );
+    }
+}
