@@ -75,7 +75,7 @@ const USER_AGENTS: [&str; 4] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-    "WikipediaApp/7.5.3.2451 (Android 14; Phone) Google Play Version/7.5.3 \"beta\" build",
+    "WikipediaApp/7.5.3.2451 (Android 14; Phone) Google Play Version/7.5.3 \\\"beta\\\" build",
 ];
 const PATHS: [&str; 4] = [
     "/wiki/Special:Search",
