@@ -22,8 +22,15 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: gen-records OUT [RECORDS] [HOSTS]");
         std::process::exit(2);
     };
-    let total: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_050_000);
-    let hosts: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(40).max(1);
+    let total: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_050_000);
+    let hosts: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(40)
+        .max(1);
     let per_host = total / hosts;
     let seconds = 3 * 3600 - 120;
     let start = base_time() + 60;
@@ -38,7 +45,11 @@ fn main() -> std::io::Result<()> {
     let mut line = String::with_capacity(2048);
     let mut written = 0u64;
     for (h, name) in names.iter().enumerate() {
-        writeln!(writer, "{}", heartbeat(name, &runs[h], start, 0, None, false))?;
+        writeln!(
+            writer,
+            "{}",
+            heartbeat(name, &runs[h], start, 0, None, false)
+        )?;
     }
     // Round-robin bursts of up to 64 records per host, as partitions interleave in a topic.
     while next.iter().any(|&n| n < per_host) {
@@ -51,7 +62,11 @@ fn main() -> std::io::Result<()> {
                 while next_heartbeat[h] + 10 <= time {
                     next_heartbeat[h] += 10;
                     let last = sequence.checked_sub(1);
-                    writeln!(writer, "{}", heartbeat(&names[h], &runs[h], next_heartbeat[h], 0, last, false))?;
+                    writeln!(
+                        writer,
+                        "{}",
+                        heartbeat(&names[h], &runs[h], next_heartbeat[h], 0, last, false)
+                    )?;
                 }
                 let roll = rng.below(10_000);
                 if roll < 10 {
@@ -59,7 +74,14 @@ fn main() -> std::io::Result<()> {
                 }
                 let copies = if roll < 15 { 2 } else { 1 };
                 line.clear();
-                realistic(&mut rng, &names[h], Some(&runs[h]), sequence, time, &mut line);
+                realistic(
+                    &mut rng,
+                    &names[h],
+                    Some(&runs[h]),
+                    sequence,
+                    time,
+                    &mut line,
+                );
                 for _ in 0..copies {
                     writer.write_all(line.as_bytes())?;
                     writer.write_all(b"\n")?;
@@ -70,7 +92,11 @@ fn main() -> std::io::Result<()> {
     }
     for (h, name) in names.iter().enumerate() {
         let time = start + seconds as i64;
-        writeln!(writer, "{}", heartbeat(name, &runs[h], time, 0, Some(per_host - 1), true))?;
+        writeln!(
+            writer,
+            "{}",
+            heartbeat(name, &runs[h], time, 0, Some(per_host - 1), true)
+        )?;
     }
     writer.flush()?;
     eprintln!("gen-records: {written} records for {hosts} hosts in {out}");
