@@ -205,6 +205,8 @@ impl Grouper {
     }
 
     /// Processes one unit the cursor returned: a record, or (live log) a batch of records.
+    /// Returns `false` when a record an incomplete transaction still references in the ring
+    /// was already overwritten: that is an overrun (what `VSLQ` reports in the same case).
     ///
     /// # Safety
     /// `rec` must be the cursor's current record, returned by a `VSL_Next` that reported
@@ -217,7 +219,7 @@ impl Grouper {
         rec: sys::VSLC_ptr,
         batch_mode: bool,
         out: &mut Output<'_>,
-    ) {
+    ) -> bool {
         let ptr = rec.ptr;
         // SAFETY: the cursor just returned this record, so its header is readable.
         let word0 = unsafe { *ptr };
@@ -242,7 +244,7 @@ impl Grouper {
             // SAFETY: the cursor's current record is complete and readable.
             unsafe { self.record(ptr, rec.priv_, out) };
         }
-        self.after_unit(cursor, out);
+        self.after_unit(cursor, out)
     }
 
     /// Files one record under its transaction.
@@ -340,8 +342,9 @@ impl Grouper {
     }
 
     /// Timeouts, the incomplete limit, and ring references the writer is closing in on.
+    /// Returns `false` when a reference was already overwritten.
     #[inline]
-    fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) {
+    fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
         self.units = self.units.wrapping_add(1);
         if self.units % 256 == 0 {
             self.now = Instant::now();
@@ -354,25 +357,32 @@ impl Grouper {
             }
         }
         if self.policy == CopyPolicy::Checked {
-            self.secure_references(cursor, out);
+            return self.secure_references(cursor, out);
         }
+        true
     }
 
     /// Copies out the records of transactions whose oldest ring reference is no longer
-    /// comfortably ahead of the writer (the `VSLQ` shm reference check).
-    fn secure_references(&mut self, cursor: &Cursor, out: &mut Output<'_>) {
+    /// comfortably ahead of the writer (the `VSLQ` shm reference check). Returns `false`
+    /// when the writer already overwrote one (the reader was away too long): copying it
+    /// would copy garbage, so the caller handles it as an overrun.
+    fn secure_references(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
         while let Some(&(index, seq)) = self.in_log.front() {
             let slot = &mut self.slots[index as usize];
             let Some(oldest) = slot.oldest_in_log.filter(|_| slot.seq == seq) else {
                 self.in_log.pop_front();
                 continue;
             };
-            if cursor.check(&oldest) == Validity::Valid {
-                break;
+            match cursor.check(&oldest) {
+                Validity::Valid => break,
+                Validity::Invalid => return false,
+                Validity::Warning | Validity::NotSupported => {
+                    out.counters.records_copied += slot.copy_out();
+                    self.in_log.pop_front();
+                }
             }
-            out.counters.records_copied += slot.copy_out();
-            self.in_log.pop_front();
         }
+        true
     }
 
     /// Forces complete every transaction incomplete for `-T` or longer.

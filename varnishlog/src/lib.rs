@@ -35,7 +35,18 @@
 //! ```
 //! A live reader returns [`Outcome::Idle`] when it has caught up; the caller sleeps briefly
 //! and calls again. Overruns and abandons arrive as [`Event`]s and in [`Counters`]; the
-//! reader reattaches by itself.
+//! reader reattaches by itself. A [`Reader`] owns C handles and is not `Send`: open it on the
+//! thread that reads.
+//!
+//! # Where the bytes a transaction lends come from
+//! Nothing is copied per record in the common cases. A regular file is mapped by
+//! libvarnishapi, and the fast path points into the mapping. A live log is a ring: records
+//! are pointed to where varnishd wrote them, and a transaction still incomplete when the
+//! writer comes within half the ring of its oldest record has its records copied into a
+//! reused per-transaction buffer first (the rule `VSLQ` applies with `VSL_Check`). Only a
+//! stream that is not a regular file (`-r -`, a FIFO) is copied record by record, because
+//! libvarnishapi reads it through one reused buffer. The VSLQ path lends what `VSLQ` lends.
+//! Lent bytes are valid for the duration of the [`Visitor`] call only.
 
 mod error;
 mod fast;

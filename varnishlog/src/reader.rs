@@ -394,7 +394,10 @@ impl Reader {
                         // SAFETY: `rec` is the cursor's current record after `More`, and
                         // `batch_mode` matches how the cursor was opened (batches for live
                         // logs only).
-                        unsafe { grouper.unit(active, rec, batch_mode, &mut out) };
+                        let intact = unsafe { grouper.unit(active, rec, batch_mode, &mut out) };
+                        if !intact {
+                            break Next::Overrun;
+                        }
                         if out.yielded >= budget {
                             break Next::More;
                         }

@@ -429,8 +429,14 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
     // The two paths saw the same transactions, field by field.
     assert_same(&seen[0], &seen[1], "live");
 
-    // Concurrent keep-alive traffic, so that the capture holds interleaved transactions.
-    burst(varnishd.addr(), 4, 50);
+    // Concurrent keep-alive traffic, so that the capture holds interleaved transactions, and
+    // a request that stays incomplete (the VCL sleeps 3 s on /sleep) while the others run,
+    // so that a small -L must force it complete.
+    let addr = varnishd.addr();
+    let slow = std::thread::spawn(move || get(addr, "/sleep", "slow"));
+    std::thread::sleep(Duration::from_millis(300));
+    burst(addr, 4, 50);
+    assert_eq!(slow.join().expect("slow request"), 200);
 
     // A capture of the same log, read back from the file, yields the same transactions, and
     // the fast path and the VSLQ path agree on it: with log-order records (-g raw) and with
@@ -472,16 +478,20 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
             assert_eq!(fast_file.events, vslq_file.events, "{grouping} -L {limit}");
         }
     }
-    // Interleaved log order with -L 2 must force some transactions complete on both paths,
-    // or the comparison above proved nothing about the limit.
-    let (forced, _) = read_file(&dir.join("raw.vsl"), PathChoice::Fast, 2);
-    assert!(
-        forced
-            .transactions
-            .iter()
-            .any(|t| t.forced == Some(ForceReason::StoreOverflow)
-                && synthetic_tail(t) == Some((&b"store overflow"[..], &b"synth"[..]))),
-        "no transaction was forced by -L 2"
+    // With -L 2 the slow request, incomplete while the burst ran, must have been forced
+    // complete (on both paths alike, as compared above), or the comparison proved nothing
+    // about the limit.
+    let (limited, _) = read_file(&dir.join("raw.vsl"), PathChoice::Fast, 2);
+    let slow: Vec<&Owned> = limited
+        .transactions
+        .iter()
+        .filter(|t| t.first(Tag::ReqUrl) == Some(&b"/sleep"[..]))
+        .collect();
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].forced, Some(ForceReason::StoreOverflow));
+    assert_eq!(
+        synthetic_tail(slow[0]),
+        Some((&b"store overflow"[..], &b"synth"[..]))
     );
 }
 
