@@ -1,5 +1,7 @@
 //! The audit arithmetic against generated streams: one test per acceptance line of the issue,
 //! plus the edges around them (heads, tails, windows, bad input, memory).
+// Helpers here are test code too: a failed unwrap is a test failure with its message.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
