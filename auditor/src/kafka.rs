@@ -6,9 +6,16 @@
 //! it, so that records stamped inside the window but produced a little outside it are still
 //! seen; the audit counts those outer ones only as present (see [`crate::audit::Config`]).
 //!
+//! A partition is finished at an explicit end offset, at the first message stamped after the
+//! window (plus grace), or once it is caught up: its position has reached the high watermark
+//! and no message came for [`IDLE`]. The idle wait is what makes the end robust against
+//! brokers whose watermarks lag (tansu 0.6 reports the last batch's base offset + 1, and
+//! answers every offsets-for-times request with the first offset, which only makes reading
+//! start earlier: records before the window then count as present, never as rows).
+//!
 //! In a consumer group, a partition is reported by the member that read it to the end of the
-//! window: that member commits the end offset with a marker naming the window, and a member that
-//! is later given the partition finds the marker and skips it. A member that loses a partition
+//! window: that member commits its position with a marker naming the window (as commit
+//! metadata), and a member that is later given the partition finds the commit and skips it. A member that loses a partition
 //! before finishing it forgets what it read from it. So however the group rebalances, and even
 //! when one member finishes before another joins, every host is reported exactly once.
 
@@ -25,6 +32,9 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 
 use crate::audit::{Auditor, Origin};
+
+/// How long a partition at its high watermark must stay without messages to count as read.
+pub const IDLE: Duration = Duration::from_millis(1500);
 
 /// An explicit offset range of one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,15 +124,19 @@ pub struct KafkaStats {
 }
 
 /// Reading state of one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct PartitionState {
     topic: u16,
     partition: i32,
     source: u32,
-    /// Offset to stop before, when known.
+    /// Offset to stop before, when given explicitly.
     end: Option<i64>,
+    /// High watermark when last asked: the partition is caught up at or past it.
+    high: i64,
     /// Next offset to read.
     position: i64,
+    /// When the last message of this partition (or its assignment) came.
+    last_message: Instant,
     done: bool,
     /// Another member of the group already reported it.
     skipped: bool,
@@ -134,8 +148,10 @@ struct Placement {
     topic: String,
     partition: i32,
     start: i64,
-    /// Offset to stop before, when known.
+    /// Offset to stop before, when given explicitly.
     end: Option<i64>,
+    /// High watermark at placement.
+    high: i64,
     /// Another member of the group already reported it.
     skipped: bool,
 }
@@ -238,9 +254,16 @@ impl GroupContext {
         Ok(ranges
             .into_iter()
             .map(|mut p| {
+                // Brokers that keep commit metadata (Kafka) tell this window's marker from a
+                // stale commit; tansu 0.6 drops metadata, and there any commit in the group
+                // counts, which is why each audit wants a group of its own.
                 p.skipped = committed
                     .find_partition(&p.topic, p.partition)
-                    .is_some_and(|e| e.metadata() == self.marker);
+                    .is_some_and(|e| {
+                        e.metadata() == self.marker
+                            || (e.metadata().is_empty()
+                                && matches!(e.offset(), Offset::Offset(n) if n >= 0))
+                    });
                 p
             })
             .collect())
@@ -265,71 +288,60 @@ fn consumer_config(options: &KafkaOptions, group: &str) -> ClientConfig {
     config
 }
 
-/// Start offset and end offset (exclusive, when known) of each partition for the window.
+/// Where to start each partition for the window, and its high watermark now.
 fn ranges<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     options: &KafkaOptions,
     partitions: &[(String, i32)],
 ) -> Result<Vec<Placement>, KafkaError> {
-    let request = |what: &str| {
-        let what = what.to_string();
-        move |source| KafkaError::Request { what, source }
-    };
-    let by_time = |at: i64| -> Result<BTreeMap<(String, i32), Option<i64>>, KafkaError> {
-        let mut list = TopicPartitionList::new();
-        for (topic, partition) in partitions {
-            list.add_partition_offset(topic, *partition, Offset::Offset(at.saturating_mul(1000)))
-                .map_err(KafkaError::Config)?;
+    let request = |what: String| move |source| KafkaError::Request { what, source };
+    let starts: Option<BTreeMap<(String, i32), Option<i64>>> = match options.from {
+        None => None,
+        Some(from) => {
+            let mut list = TopicPartitionList::new();
+            for (topic, partition) in partitions {
+                let at = (from - options.grace).saturating_mul(1000);
+                list.add_partition_offset(topic, *partition, Offset::Offset(at))
+                    .map_err(KafkaError::Config)?;
+            }
+            let found = consumer
+                .offsets_for_times(list, options.timeout)
+                .map_err(request("look up offsets for times".into()))?;
+            Some(
+                found
+                    .elements()
+                    .iter()
+                    .map(|e| {
+                        let offset = match e.offset() {
+                            Offset::Offset(n) => Some(n),
+                            _ => None,
+                        };
+                        ((e.topic().to_string(), e.partition()), offset)
+                    })
+                    .collect(),
+            )
         }
-        let found = consumer
-            .offsets_for_times(list, options.timeout)
-            .map_err(request("look up offsets for times"))?;
-        Ok(found
-            .elements()
-            .iter()
-            .map(|e| {
-                let offset = match e.offset() {
-                    Offset::Offset(n) => Some(n),
-                    _ => None,
-                };
-                ((e.topic().to_string(), e.partition()), offset)
-            })
-            .collect())
     };
-    let starts = options
-        .from
-        .map(|f| by_time(f - options.grace))
-        .transpose()?;
-    let ends = options.to.map(|t| by_time(t + options.grace)).transpose()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let mut out = Vec::new();
     for (topic, partition) in partitions {
         let (low, high) = consumer
             .fetch_watermarks(topic, *partition, options.timeout)
-            .map_err(request(&format!("watermarks of {topic}[{partition}]")))?;
-        let key = (topic.clone(), *partition);
+            .map_err(request(format!("watermarks of {topic}[{partition}]")))?;
         let start = match &starts {
-            // No message at or after the start time: nothing to read.
-            Some(s) => s.get(&key).copied().flatten().unwrap_or(high),
+            // No message at or after the start time: nothing to read but what comes next.
+            Some(s) => s
+                .get(&(topic.clone(), *partition))
+                .copied()
+                .flatten()
+                .unwrap_or(high),
             None => low,
-        };
-        let end = match (&ends, options.to) {
-            (Some(e), Some(to)) => match e.get(&key).copied().flatten() {
-                Some(end) => Some(end),
-                // Nothing stamped after the window yet: if the window is over, the end is
-                // what is there now; otherwise keep reading until time passes it.
-                None if now >= to + options.grace => Some(high),
-                None => None,
-            },
-            _ => Some(high),
         };
         out.push(Placement {
             topic: topic.clone(),
             partition: *partition,
             start: start.max(low),
-            end,
+            end: None,
+            high,
             skipped: false,
         });
     }
@@ -405,23 +417,18 @@ fn read_alone(
                     r.topic, r.partition
                 )));
             }
-            let end = match r.end {
-                Some(end) => end,
-                None => {
-                    consumer
-                        .fetch_watermarks(&r.topic, r.partition, options.timeout)
-                        .map_err(|source| KafkaError::Request {
-                            what: format!("watermarks of {}[{}]", r.topic, r.partition),
-                            source,
-                        })?
-                        .1
-                }
-            };
+            let (_, high) = consumer
+                .fetch_watermarks(&r.topic, r.partition, options.timeout)
+                .map_err(|source| KafkaError::Request {
+                    what: format!("watermarks of {}[{}]", r.topic, r.partition),
+                    source,
+                })?;
             placed.push(Placement {
                 topic: r.topic.clone(),
                 partition: r.partition,
                 start: r.start,
-                end: Some(end),
+                end: r.end,
+                high,
                 skipped: false,
             });
         }
@@ -462,7 +469,9 @@ fn new_state(auditor: &mut Auditor, options: &KafkaOptions, p: &Placement) -> Pa
         partition: p.partition,
         source,
         end: p.end,
+        high: p.high,
         position: p.start,
+        last_message: Instant::now(),
         done: p.skipped || p.end.is_some_and(|e| p.start >= e),
         skipped: p.skipped,
     }
@@ -531,12 +540,12 @@ fn consume<C: ConsumerContext>(
         };
         let Some(message) = message else {
             check_positions(consumer, options, states, hooks)?;
-            let waiting = !known || states.values().any(|s| !s.done && s.end.is_none());
+            let waiting = !known || window_open(options);
             if !waiting && last_progress.elapsed() > stall_limit {
                 let left: Vec<String> = states
                     .iter()
                     .filter(|(_, s)| !s.done)
-                    .map(|((t, p), s)| format!("{t}[{p}] at {} of {:?}", s.position, s.end))
+                    .map(|((t, p), s)| format!("{t}[{p}] at {} of {}", s.position, s.high))
                     .collect();
                 return Err(KafkaError::Stalled(stall_limit, left.join(", ")));
             }
@@ -552,12 +561,12 @@ fn consume<C: ConsumerContext>(
         }
         let offset = message.offset();
         state.position = offset + 1;
+        state.last_message = Instant::now();
         let millis = message.timestamp().to_millis();
-        let past_window = state.end.is_none()
-            && options
-                .to
-                .zip(millis)
-                .is_some_and(|(to, ms)| ms >= (to + options.grace) * 1000);
+        let past_window = options
+            .to
+            .zip(millis)
+            .is_some_and(|(to, ms)| ms >= (to + options.grace) * 1000);
         let beyond_end = state.end.is_some_and(|end| offset >= end);
         if !(past_window || beyond_end) {
             stats.messages += 1;
@@ -587,38 +596,44 @@ fn consume<C: ConsumerContext>(
     }
 }
 
-/// Marks partitions done whose consumer position reached their end even though no message
-/// said so (the last offsets can be transaction markers, never delivered as messages).
+/// Whether the window's end (plus grace) is still in the future: then a caught-up partition
+/// may still receive records of the window.
+fn window_open(options: &KafkaOptions) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    options.to.is_some_and(|to| now < to + options.grace)
+}
+
+/// Marks partitions done that are caught up: at or past their high watermark (asked again,
+/// since it moves) and without a message for [`IDLE`].
 fn check_positions<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     options: &KafkaOptions,
     states: &mut States,
     hooks: &mut dyn Hooks<C>,
 ) -> Result<(), KafkaError> {
-    let Ok(positions) = consumer.position() else {
+    if window_open(options) {
         return Ok(());
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    for e in positions.elements() {
-        let key = (e.topic().to_string(), e.partition());
-        let Some(state) = states.get_mut(&key) else {
-            continue;
-        };
-        if state.done {
+    }
+    let positions = consumer.position().ok();
+    for (key, state) in states.iter_mut() {
+        if state.done || state.last_message.elapsed() < IDLE {
             continue;
         }
-        if let Offset::Offset(p) = e.offset() {
+        if let Some(Offset::Offset(p)) = positions
+            .as_ref()
+            .and_then(|l| l.find_partition(&key.0, key.1))
+            .map(|e| e.offset())
+        {
             state.position = state.position.max(p);
         }
-        if state.end.is_none() && options.to.is_some_and(|to| now >= to + options.grace) {
-            // The window closed while we waited: what is there now is the end.
+        if state.position < state.high {
             if let Ok((_, high)) = consumer.fetch_watermarks(&key.0, key.1, options.timeout) {
-                state.end = Some(high);
+                state.high = high;
             }
         }
-        if state.end.is_some_and(|end| state.position >= end) {
+        if state.position >= state.high || state.end.is_some_and(|e| state.position >= e) {
             state.done = true;
             let snapshot = *state;
             hooks.finished(consumer, &snapshot)?;
@@ -650,7 +665,7 @@ impl Hooks<GroupContext> for Group<'_> {
         }
         let topic = &self.options.topics[state.topic as usize];
         let mut list = TopicPartitionList::new();
-        let offset = state.end.unwrap_or(state.position).max(state.position);
+        let offset = state.position;
         {
             let mut element = list.add_partition(topic, state.partition);
             element
