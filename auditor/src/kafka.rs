@@ -552,8 +552,13 @@ fn consume<C: ConsumerContext>(
             continue;
         };
         last_progress = Instant::now();
-        let key = (message.topic().to_string(), message.partition());
-        let Some(state) = states.get_mut(&key) else {
+        // A linear scan over a few dozen partitions, so that no key is allocated per message.
+        let (topic, partition) = (message.topic(), message.partition());
+        let Some(state) = states
+            .iter_mut()
+            .find(|((t, p), _)| *p == partition && t == topic)
+            .map(|(_, s)| s)
+        else {
             continue;
         };
         if state.done {

@@ -244,6 +244,33 @@ fn kafka_and_files_agree_and_windows_and_groups_split_correctly() {
     // cannot be seen to shorten the read; the rows above show that it selects the records.
     assert!(messages_read(&windowed) > 0);
 
+    // Explicit offsets: only the partitions named, each host's rows as from the whole stream.
+    let mut eqiad_hosts = BTreeSet::new();
+    for partition in 0..3 {
+        let range = format!("{EQIAD}:{partition}:0");
+        let out = audit(&[
+            "--brokers",
+            brokers.as_str(),
+            "--topic",
+            EQIAD,
+            "--offsets",
+            &range,
+            "--output",
+            "json",
+        ]);
+        let got = rows(&out);
+        for (key, row) in &got {
+            assert!(key.0.starts_with("cp1"), "{key:?} is not an eqiad host");
+            assert_eq!(Some(row), expected.get(key));
+            eqiad_hosts.insert(key.0.clone());
+        }
+    }
+    assert_eq!(
+        eqiad_hosts.len(),
+        6,
+        "the three partitions together hold every eqiad host"
+    );
+
     // Two auditors in one consumer group: every host reported by exactly one of them.
     let spawn = || {
         let mut args = kafka_args.to_vec();
