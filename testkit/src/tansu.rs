@@ -72,10 +72,8 @@ impl Tansu {
         let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let log = std::env::temp_dir().join(format!(
-            "edgeship-tansu-{}-{n}.log",
-            std::process::id()
-        ));
+        let log =
+            std::env::temp_dir().join(format!("edgeship-tansu-{}-{n}.log", std::process::id()));
         let log_file = std::fs::File::create(&log)?;
         let url = format!("tcp://{addr}");
         let child = Command::new(binary)
@@ -83,7 +81,10 @@ impl Tansu {
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
             .args(["--storage-engine", "memory://tansu/"])
-            .args(["--cluster-id", &format!("edgeship-test-{}-{n}", std::process::id())])
+            .args([
+                "--cluster-id",
+                &format!("edgeship-test-{}-{n}", std::process::id()),
+            ])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -113,7 +114,11 @@ impl Tansu {
             if Instant::now() > deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("tansu did not answer on {} within {START_TIMEOUT:?}: {}", self.addr, self.log_tail()),
+                    format!(
+                        "tansu did not answer on {} within {START_TIMEOUT:?}: {}",
+                        self.addr,
+                        self.log_tail()
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -196,7 +201,9 @@ mod tests {
         let tansu = Tansu::start().expect("tansu starts (run scripts/setup if it is missing)");
         let addr = tansu.addr;
         api_versions(addr).expect("answers ApiVersions");
-        tansu.create_topic("edgeship.testkit", 2).expect("creates a topic");
+        tansu
+            .create_topic("edgeship.testkit", 2)
+            .expect("creates a topic");
         let err = tansu.create_topic("edgeship.testkit", 2);
         assert!(err.is_err(), "creating the same topic twice is refused");
         drop(tansu);
