@@ -45,7 +45,7 @@ pub struct OffsetRange {
     pub partition: i32,
     /// First offset to read.
     pub start: i64,
-    /// Offset to stop before; `None` for the end of the partition when the audit starts.
+    /// Offset to stop before; `None` to read until caught up with the partition.
     pub end: Option<i64>,
 }
 

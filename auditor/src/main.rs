@@ -62,7 +62,7 @@ struct Args {
     topics: Vec<String>,
 
     /// Exact offsets instead of a time window: TOPIC:PARTITION:START[-END], END exclusive
-    /// (default: the end when the audit starts). Repeatable; only these partitions are read.
+    /// (default: until caught up with the partition). Repeatable; only these partitions are read.
     #[arg(long = "offsets", value_name = "RANGE", help_heading = "Kafka")]
     offsets: Vec<String>,
 
