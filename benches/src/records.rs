@@ -15,8 +15,14 @@ pub type Records = Vec<(Tag, Vec<u8>)>;
 /// `count` different transactions, the same for the same `seed`.
 pub fn realistic(count: usize, seed: u64) -> Vec<Records> {
     let mut random = SplitMix64(seed);
+    // Requests start 10 to 90 µs apart, about 20,000 a second: a busy cache host, where many
+    // records share a second (which matters to formats that print the time).
+    let mut clock_micros = 1_795_000_000 * 1_000_000;
     (0..count)
-        .map(|index| transaction(&mut random, index as u64))
+        .map(|index| {
+            clock_micros += 10 + random.below(80);
+            transaction(&mut random, index as u64, clock_micros)
+        })
         .collect()
 }
 
@@ -149,13 +155,11 @@ const CLIENT_IPS: &[&str] = &[
     "2001:db8:4006:812::200e",
 ];
 
-fn transaction(random: &mut SplitMix64, index: u64) -> Records {
+fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Records {
     let mut log = Log(Records::with_capacity(96));
 
     let vxid = 1_000_000 + index * 3;
-    let start_seconds = 1_795_000_000 + index / 4;
-    let start_micros = random.below(1_000_000);
-    let start = start_seconds as f64 + start_micros as f64 / 1e6;
+    let start = start_micros as f64 / 1e6;
     let (host, path, query) = *random.pick(PAGES);
     let client_ip = *random.pick(CLIENT_IPS);
     let user_agent = *random.pick(USER_AGENTS);

@@ -16,7 +16,16 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 /// strict parsers refuse.
 pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    let mut rest = bytes;
+    // Most values are plain ASCII that needs no escape: one pass finds where that stops, and
+    // the prefix is copied without the UTF-8 check. It ends on an ASCII boundary, so the rest
+    // is valid UTF-8 exactly when it was valid as a whole.
+    let plain = plain_json_run_end(bytes, 0, HIGH_BITS);
+    out.extend_from_slice(&bytes[..plain]);
+    if plain == bytes.len() {
+        out.push(b'"');
+        return;
+    }
+    let mut rest = &bytes[plain..];
     loop {
         match std::str::from_utf8(rest) {
             Ok(valid) => {
@@ -42,30 +51,74 @@ pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
 /// copied in runs with the plain text around them.
 fn json_escape_valid(bytes: &[u8], out: &mut Vec<u8>) {
     let mut run_start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[run_start..index]);
+    let mut index = 0;
+    loop {
+        index = plain_json_run_end(bytes, index, 0);
+        let Some(&byte) = bytes.get(index) else {
+            break;
+        };
+        out.extend_from_slice(&bytes[run_start..index]);
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX_UPPER[usize::from(byte >> 4)]);
                 out.push(HEX_UPPER[usize::from(byte & 0x0f)]);
-                run_start = index + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run_start..index]);
-        out.extend_from_slice(escaped);
-        run_start = index + 1;
+        }
+        index += 1;
+        run_start = index;
     }
     out.extend_from_slice(&bytes[run_start..]);
+}
+
+/// Whether JSON needs `byte` escaped: control characters, `"` and `\`.
+fn needs_json_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The index of the first byte at or after `from` that JSON needs escaped, or `bytes.len()`.
+/// With `stop_at_high` set to [`HIGH_BITS`] (not 0), bytes from 0x80 up stop the run too.
+///
+/// Header values are long and almost never need escaping, so this looks at eight bytes at a
+/// time, with the usual bit tricks on a `u64` ("determine if a word has a byte less than n"):
+/// `(w - 0x01..01 * n) & !w & 0x80..80` is non-zero exactly when some byte of `w` is below
+/// `n` (n <= 128), and `has_zero(w ^ 0x01..01 * c)` when some byte equals `c`. Bytes from 0x80
+/// up never trigger either test, so UTF-8 text passes at full speed unless asked to stop. A
+/// word that may hold a stop is then searched byte by byte, which also gives the exact
+/// position.
+fn plain_json_run_end(bytes: &[u8], from: usize, stop_at_high: u64) -> usize {
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
+    let mut index = from;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let mut word = [0_u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS;
+        let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
+        let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+        if control | quote | backslash | (word & stop_at_high) != 0 {
+            break;
+        }
+        index += 8;
+    }
+    let stop_high = stop_at_high != 0;
+    while index < bytes.len()
+        && !needs_json_escape(bytes[index])
+        && !(stop_high && bytes[index] >= 0x80)
+    {
+        index += 1;
+    }
+    index
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -192,6 +245,43 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(json(input), *expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_scan_finds_the_first_escape() {
+        // Neighbours of the special bytes (0x20, 0x21, 0x23, 0x5b, 0x5d) and high bytes are
+        // where a wrong bit trick would misfire; every position crosses word boundaries.
+        let filler = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xdc, 0xff, b'a'];
+        for special in [0x00, 0x08, 0x1f, b'"', b'\\', b'\n'] {
+            for length in 0..=27 {
+                for position in 0..=length {
+                    let mut bytes: Vec<u8> = (0..length)
+                        .map(|i| filler[(i + position) % filler.len()])
+                        .collect();
+                    if position < length {
+                        bytes[position] = special;
+                    }
+                    for from in [0, 1, 7, 9].into_iter().filter(|&from| from <= length) {
+                        let first = |stop: fn(u8) -> bool| {
+                            bytes[from..]
+                                .iter()
+                                .position(|&b| stop(b))
+                                .map_or(length, |offset| from + offset)
+                        };
+                        assert_eq!(
+                            plain_json_run_end(&bytes, from, 0),
+                            first(needs_json_escape),
+                            "{bytes:?} from {from}"
+                        );
+                        assert_eq!(
+                            plain_json_run_end(&bytes, from, HIGH_BITS),
+                            first(|b| needs_json_escape(b) || b >= 0x80),
+                            "{bytes:?} from {from}, stopping at high bytes"
+                        );
+                    }
+                }
+            }
         }
     }
 

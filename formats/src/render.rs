@@ -6,9 +6,9 @@
 //! caller's output buffer, rendering allocates nothing (tested in `tests/no_alloc.rs`).
 
 use crate::escape::{is_usable_json_number, json_string, varnish_escape};
-use crate::parse::{FormatKind, Item, Keep, Matcher, Plan, Value};
-use crate::record::{Context, Transaction};
-use crate::time::Timestamp;
+use crate::parse::{FormatKind, Item, Keep, Listener, Matcher, Plan, Value};
+use crate::record::{Context, Tag, Transaction};
+use crate::time::{TimeFormat, Timestamp};
 
 /// What rendering one record noticed that the operator must be able to count.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,91 @@ pub struct Renderer {
     derived: Vec<u8>,
     /// `!escape` output in JSON mode, before JSON escaping.
     escaped: Vec<u8>,
+    /// The plan's listeners regrouped for lookup, indexed by `Tag as usize`.
+    by_tag: [TagListeners; Tag::COUNT],
+    /// The last text each `%t` field rendered, indexed by field (unused for other fields).
+    times: Vec<RenderedTime>,
+}
+
+/// A `%t` field's last rendering. A busy cache host serves thousands of requests in the same
+/// second, and a time format without `%N` renders them all alike, so the text is formatted
+/// once per second (or per distinct time, with `%N`) and copied after that.
+#[derive(Debug, Default)]
+struct RenderedTime {
+    /// Whether the format shows sub-seconds (`%N`), so that the microseconds are part of the key.
+    uses_fraction: bool,
+    /// The time `text` was rendered for, with the microseconds zeroed when the format does not
+    /// show them.
+    key: Option<Timestamp>,
+    text: Vec<u8>,
+}
+
+/// One tag's listeners, arranged so that a header record the format does not read costs a
+/// table look-up, and one it might read a few byte comparisons per candidate field, not a
+/// match attempt per field that reads headers: a realistic transaction has sixty-odd header
+/// records and the production format reads sixteen headers.
+#[derive(Debug, Default)]
+struct TagListeners {
+    /// `Name: value` listeners.
+    named: Vec<NamedListener>,
+    /// For each value of a record's first byte, the set of `named` entries (bit `i` for
+    /// `named[i]`) whose name starts with that byte, ASCII case ignored. `None` when the tag
+    /// has more than 64 named listeners: then each is tried in turn.
+    by_first_byte: Option<Box<[u64; 256]>>,
+    /// Every other listener of the tag.
+    others: Vec<Listener>,
+}
+
+/// What rules a record out for a `Name: value` listener before its name is compared: a colon
+/// must follow the name, and the name's first and last bytes must match (ASCII case ignored).
+/// That rejects nearly every other header with three byte comparisons.
+#[derive(Debug)]
+struct NamedListener {
+    listener: Listener,
+    length: usize,
+    /// The name's first and last bytes in lower case (unused for an empty name).
+    first: u8,
+    last: u8,
+}
+
+impl NamedListener {
+    fn may_match(&self, payload: &[u8]) -> bool {
+        payload.get(self.length) == Some(&b':')
+            && (self.length == 0
+                || (payload[0].to_ascii_lowercase() == self.first
+                    && payload[self.length - 1].to_ascii_lowercase() == self.last))
+    }
+}
+
+impl TagListeners {
+    fn of(listeners: &[Listener]) -> TagListeners {
+        let mut grouped = TagListeners::default();
+        for listener in listeners {
+            match &listener.matcher {
+                Matcher::Named { name, .. } => grouped.named.push(NamedListener {
+                    length: name.len(),
+                    first: name.first().map_or(0, u8::to_ascii_lowercase),
+                    last: name.last().map_or(0, u8::to_ascii_lowercase),
+                    listener: listener.clone(),
+                }),
+                _ => grouped.others.push(listener.clone()),
+            }
+        }
+        if !grouped.named.is_empty() && grouped.named.len() <= 64 {
+            let mut table = Box::new([0_u64; 256]);
+            for (bit, named) in grouped.named.iter().enumerate() {
+                // An empty name matches a record that starts with its colon.
+                let first = match &named.listener.matcher {
+                    Matcher::Named { name, .. } => name.first().copied().unwrap_or(b':'),
+                    _ => continue,
+                };
+                table[usize::from(first.to_ascii_lowercase())] |= 1 << bit;
+                table[usize::from(first.to_ascii_uppercase())] |= 1 << bit;
+            }
+            grouped.by_first_byte = Some(table);
+        }
+        grouped
+    }
 }
 
 /// Empties a vector of borrowed slices and hands back its allocation for slices of another
@@ -51,11 +136,22 @@ impl Renderer {
     /// A renderer for `plan`.
     pub fn new(plan: Plan) -> Renderer {
         let slots = Vec::with_capacity(plan.fields.len());
+        let by_tag = std::array::from_fn(|tag| TagListeners::of(&plan.listeners[tag]));
+        let times = plan
+            .fields
+            .iter()
+            .map(|field| RenderedTime {
+                uses_fraction: matches!(&field.value, Value::Time(format) if format.uses_fraction()),
+                ..RenderedTime::default()
+            })
+            .collect();
         Renderer {
             plan,
             slots,
             derived: Vec::with_capacity(256),
             escaped: Vec::with_capacity(256),
+            by_tag,
+            times,
         }
     }
 
@@ -77,6 +173,8 @@ impl Renderer {
             slots,
             derived,
             escaped,
+            by_tag,
+            times,
         } = self;
         let mut stats = RenderStats::default();
         let mut captured = recycle(std::mem::take(slots));
@@ -90,19 +188,41 @@ impl Renderer {
             } else {
                 payload
             };
-            for listener in &plan.listeners[tag as usize] {
-                let Some(value) = extract(&listener.matcher, payload) else {
-                    continue;
-                };
+            let grouped = &by_tag[tag as usize];
+            let mut capture = |listener: &Listener| {
+                let slot = &mut captured[listener.field];
+                // A field that keeps its first match has nothing more to learn from this tag.
+                if listener.keep == Keep::First && slot.is_some() {
+                    return;
+                }
                 // An empty value never counts as a match, so a later record can still fill the
                 // field (varnishkafka skips empty values the same way).
-                if value.is_empty() {
-                    continue;
-                }
-                let slot = &mut captured[listener.field];
-                if listener.keep == Keep::Last || slot.is_none() {
+                if let Some(value) = extract(&listener.matcher, payload).filter(|v| !v.is_empty()) {
                     *slot = Some(value);
                 }
+            };
+            // `extract` decides; the table and `may_match` only skip records it would refuse.
+            match &grouped.by_first_byte {
+                Some(table) => {
+                    let mut candidates = payload.first().map_or(0, |&b| table[usize::from(b)]);
+                    while candidates != 0 {
+                        let named = &grouped.named[candidates.trailing_zeros() as usize];
+                        candidates &= candidates - 1;
+                        if named.may_match(payload) {
+                            capture(&named.listener);
+                        }
+                    }
+                }
+                None => {
+                    for named in &grouped.named {
+                        if named.may_match(payload) {
+                            capture(&named.listener);
+                        }
+                    }
+                }
+            }
+            for listener in &grouped.others {
+                capture(listener);
             }
         });
 
@@ -128,8 +248,13 @@ impl Renderer {
                         out.extend_from_slice(&field.json_key);
                     }
                     derived.clear();
-                    let value = value_text(&field.value, captured[*index], context, derived)
-                        .filter(|text| !text.is_empty());
+                    let value = match &field.value {
+                        Value::Time(format) => {
+                            rendered_time(format, captured[*index], &mut times[*index])
+                        }
+                        other => value_text(other, captured[*index], context, derived),
+                    }
+                    .filter(|text| !text.is_empty());
                     let (text, is_default) = match value {
                         Some(text) => (text, false),
                         None => (field.default.as_slice(), true),
@@ -219,11 +344,8 @@ fn value_text<'v>(
             }
             Some(derived.as_slice())
         }
-        Value::Time(format) => {
-            let time = Timestamp::parse(captured?)?;
-            format.render(time, derived);
-            Some(derived.as_slice())
-        }
+        // Rendered through the field's cache by `rendered_time`; never asked for here.
+        Value::Time(_) => None,
         Value::BasicUser => basic_user(captured?, derived),
         Value::Hostname => Some(context.hostname),
         Value::Sequence => {
@@ -233,6 +355,25 @@ fn value_text<'v>(
         Value::Run => Some(context.run),
         Value::Constant => None,
     }
+}
+
+/// A `%t` field's text, from `cache` when the last record rendered the same time.
+fn rendered_time<'c>(
+    format: &TimeFormat,
+    captured: Option<&[u8]>,
+    cache: &'c mut RenderedTime,
+) -> Option<&'c [u8]> {
+    let time = Timestamp::parse(captured?)?;
+    let key = Timestamp {
+        seconds: time.seconds,
+        micros: if cache.uses_fraction { time.micros } else { 0 },
+    };
+    if cache.key != Some(key) {
+        cache.text.clear();
+        format.render(time, &mut cache.text);
+        cache.key = Some(key);
+    }
+    Some(cache.text.as_slice())
 }
 
 fn push_decimal(mut value: u64, out: &mut Vec<u8>) {
@@ -255,8 +396,15 @@ fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u8]> {
         Matcher::Whole => Some(payload),
         Matcher::Column(number) => column(payload, *number),
         Matcher::Named { name, column: at } => {
-            let colon = payload.iter().position(|&b| b == b':')?;
-            if !payload[..colon].eq_ignore_ascii_case(name) {
+            // The record's name is everything before its first colon. Rather than search for
+            // that colon in every header for every field that reads headers, look where it
+            // must be if the name is ours: one byte rejects nearly every other header. A name
+            // with a colon in it can never equal the text before the first colon.
+            let colon = name.len();
+            if payload.get(colon) != Some(&b':')
+                || !eq_ignore_ascii_case(&payload[..colon], name)
+                || name.contains(&b':')
+            {
                 return None;
             }
             let value = &payload[colon + 1..];
@@ -280,12 +428,64 @@ fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u8]> {
     }
 }
 
+/// `a == b` ignoring ASCII case, as `<[u8]>::eq_ignore_ascii_case`, eight bytes at a time: it
+/// runs for every header whose name might be one the format reads.
+fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (a_word, b_word) in a_words.by_ref().zip(b_words.by_ref()) {
+        if lower_ascii_word(a_word) != lower_ascii_word(b_word) {
+            return false;
+        }
+    }
+    a_words
+        .remainder()
+        .iter()
+        .zip(b_words.remainder())
+        .all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// Eight bytes (`bytes.len() == 8`) as a word with `A`..=`Z` lowered. Per byte, with `h` the
+/// byte's low seven bits: `h + (0x7f - b'Z')` sets the high bit exactly when `h > b'Z'`, and
+/// `h + (0x80 - b'A')` when `h >= b'A'`; neither sum carries into the next byte. A byte is an
+/// upper-case letter when the second is set, the first is not and its own high bit is clear;
+/// then its 0x20 bit is set.
+fn lower_ascii_word(bytes: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut array = [0_u8; 8];
+    array.copy_from_slice(bytes);
+    let word = u64::from_le_bytes(array);
+    let heptets = word & !HIGH_BITS;
+    let above_z = heptets + ONES * u64::from(0x7f - b'Z');
+    let from_a = heptets + ONES * u64::from(0x80 - b'A');
+    let upper = from_a & !above_z & !word & HIGH_BITS;
+    word | (upper >> 2)
+}
+
 /// The n-th (1-based) space-separated column, runs of spaces counting as one separator.
 fn column(payload: &[u8], number: u8) -> Option<&[u8]> {
-    payload
-        .split(|&b| b == b' ')
-        .filter(|part| !part.is_empty())
-        .nth(usize::from(number).checked_sub(1)?)
+    let mut remaining = number.checked_sub(1)?;
+    let mut index = 0;
+    loop {
+        while payload.get(index) == Some(&b' ') {
+            index += 1;
+        }
+        if index == payload.len() {
+            return None;
+        }
+        let start = index;
+        while index < payload.len() && payload[index] != b' ' {
+            index += 1;
+        }
+        if remaining == 0 {
+            return Some(&payload[start..index]);
+        }
+        remaining -= 1;
+    }
 }
 
 /// The user of an `Authorization: Basic <base64 user:password>` value, decoded into
@@ -343,6 +543,193 @@ mod tests {
         assert_eq!(column(b" a b", 1), Some(&b"a"[..]));
         assert_eq!(column(b"a b", 3), None);
         assert_eq!(column(b"a b", 0), None);
+    }
+
+    #[test]
+    fn named_records_match_on_the_text_before_their_first_colon() {
+        // The definition, written the slow way: the name is what precedes the first colon.
+        let by_definition = |name: &[u8], payload: &'static [u8]| -> Option<&'static [u8]> {
+            let colon = payload.iter().position(|&b| b == b':')?;
+            let value = &payload[colon + 1..];
+            let spaces = value.iter().take_while(|&&b| b == b' ').count();
+            payload[..colon]
+                .eq_ignore_ascii_case(name)
+                .then_some(&value[spaces..])
+        };
+        let names: &[&[u8]] = &[b"Host", b"host", b"X-A:b", b"X-A", b"A", b"Ab", b""];
+        let payloads: &[&[u8]] = &[
+            b"Host: x",
+            b"HOST:y",
+            b"Hostx: z",
+            b"Hos: t",
+            b"Host",
+            b"Host:",
+            b"X-A:b: c",
+            b"X-A: b: c",
+            b":",
+            b"A:",
+            b"a:b:c",
+            b"Ab:",
+            b"",
+            b"x-a:B:c",
+        ];
+        for name in names {
+            let matcher = Matcher::Named {
+                name: name.to_vec(),
+                column: None,
+            };
+            for payload in payloads {
+                assert_eq!(
+                    extract(&matcher, payload),
+                    by_definition(name, payload),
+                    "name {name:?}, payload {payload:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn renderers_pick_the_same_headers_as_the_definition() {
+        // The renderer skips records by name length and first and last byte before calling
+        // `extract`; that must never skip a record `extract` would accept.
+        let names = ["Host", "X-A:b", "X-A", "A", "Ab", "aB", "Accept-Language"];
+        let payloads: &[&[u8]] = &[
+            b"Host: x",
+            b"HOST:y",
+            b"Hostx: z",
+            b"Hos: t",
+            b"X-A:b: c",
+            b"X-A: b: c",
+            b"A:",
+            b"a: 1",
+            b"ab: 2",
+            b"AB:3",
+            b"Accept-Encoding: gzip",
+            b"accept-language: de",
+            b"ACCEPT-LANGUAGE:  fr",
+            b":",
+            b"",
+        ];
+        for name in names {
+            let matcher = Matcher::Named {
+                name: name.as_bytes().to_vec(),
+                column: None,
+            };
+            let plan =
+                Plan::compile(&format!("%{{{name}@v}}i"), FormatKind::String).expect("compiles");
+            let mut renderer = Renderer::new(plan);
+            for payload in payloads {
+                let mut out = Vec::new();
+                let context = Context {
+                    hostname: b"h",
+                    sequence: 1,
+                    run: b"r",
+                };
+                renderer.render(&[(crate::Tag::ReqHeader, *payload)][..], &context, &mut out);
+                let expected = extract(&matcher, payload)
+                    .filter(|value| !value.is_empty())
+                    .unwrap_or(b"-");
+                assert_eq!(out, expected, "name {name:?}, payload {payload:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn more_named_fields_than_the_first_byte_table_holds_still_match() {
+        // Past 64 `Name: value` fields on one tag the renderer tries each in turn.
+        let format: Vec<String> = (0..70).map(|n| format!("%{{N{n}}}i")).collect();
+        let plan = Plan::compile(&format.join("|"), FormatKind::String).expect("compiles");
+        let mut renderer = Renderer::new(plan);
+        let records: [(crate::Tag, &[u8]); 3] = [
+            (crate::Tag::ReqHeader, b"n5: five"),
+            (crate::Tag::ReqHeader, b"N69:last"),
+            (crate::Tag::ReqHeader, b"N7x: no"),
+        ];
+        let mut out = Vec::new();
+        let context = Context {
+            hostname: b"h",
+            sequence: 1,
+            run: b"r",
+        };
+        renderer.render(&records[..], &context, &mut out);
+        let out = String::from_utf8_lossy(&out);
+        let fields: Vec<&str> = out.split('|').collect();
+        assert_eq!(fields.len(), 70);
+        assert_eq!((fields[5], fields[69], fields[7]), ("five", "last", "-"));
+        assert!(fields.iter().filter(|field| **field == "-").count() == 68);
+    }
+
+    #[test]
+    fn time_renderings_are_reused_only_for_the_same_time() {
+        // Same second with different microseconds, then another second, in one renderer: the
+        // cache may serve the second record only when the format hides the microseconds.
+        let records: [&[u8]; 4] = [
+            b"Start: 1700000000.100000 0 0",
+            b"Start: 1700000000.200000 0 0",
+            b"Start: 1700000001.200000 0 0",
+            b"Start: 1700000001.200000 0 0",
+        ];
+        let cases: [(&str, [&str; 4]); 2] = [
+            (
+                "%{%T.%3N}t",
+                [
+                    "22:13:20.100",
+                    "22:13:20.200",
+                    "22:13:21.200",
+                    "22:13:21.200",
+                ],
+            ),
+            ("%{%T}t", ["22:13:20", "22:13:20", "22:13:21", "22:13:21"]),
+        ];
+        for (format, expected) in cases {
+            let mut renderer =
+                Renderer::new(Plan::compile(format, FormatKind::String).expect("compiles"));
+            for (record, expected) in records.iter().zip(expected) {
+                let mut out = Vec::new();
+                let context = Context {
+                    hostname: b"h",
+                    sequence: 1,
+                    run: b"r",
+                };
+                renderer.render(&[(crate::Tag::Timestamp, *record)][..], &context, &mut out);
+                assert_eq!(
+                    String::from_utf8_lossy(&out),
+                    expected,
+                    "{format} on {record:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn word_at_a_time_case_folding_agrees_with_the_standard_library() {
+        // Every byte value against its neighbours and the letters' other case, at each
+        // position of a two-word string with a tail.
+        let mut checked = 0;
+        for byte in 0..=255_u8 {
+            for other in [
+                byte,
+                byte ^ 0x20,
+                byte.wrapping_add(1),
+                byte.wrapping_sub(1),
+                byte ^ 0x80,
+            ] {
+                for position in 0..19 {
+                    let mut a = *b"Accept-Language-x1Z";
+                    let mut b = *b"aCCEPT-lANGUAGE-X1z";
+                    a[position] = byte;
+                    b[position] = other;
+                    assert_eq!(
+                        eq_ignore_ascii_case(&a, &b),
+                        a.eq_ignore_ascii_case(&b),
+                        "{byte:#x} vs {other:#x} at {position}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 256 * 5 * 19);
+        assert!(!eq_ignore_ascii_case(b"Host", b"Hos"));
     }
 
     #[test]

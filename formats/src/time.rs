@@ -240,6 +240,14 @@ impl TimeFormat {
         Ok(TimeFormat { pieces })
     }
 
+    /// Whether the output depends on the sub-second part of the time (`%N`). Without it, every
+    /// timestamp of the same second renders the same text, which the renderer caches.
+    pub(crate) fn uses_fraction(&self) -> bool {
+        self.pieces
+            .iter()
+            .any(|piece| matches!(piece, Piece::Fraction(_)))
+    }
+
     /// Writes `time` in UTC to `out`.
     pub fn render(&self, time: Timestamp, out: &mut Vec<u8>) {
         let civil = Civil::from_timestamp(time);
