@@ -61,7 +61,10 @@ pub fn client_config(config: &Config, log: Option<&Log>) -> Result<ClientConfig,
     let idempotence = find(&["enable.idempotence"]);
     let acks = find(&["request.required.acks", "acks"]);
     let idempotent = idempotence.is_none_or(|p| is_true(&p.value));
-    if let Some(acks) = acks.filter(|p| idempotent && !matches!(p.value.trim(), "all" | "-1")) {
+    // Only a number of acks below all is raised; a value that is not a number is left for
+    // librdkafka to refuse, rather than silently replaced.
+    let too_few = |value: &str| value.trim().parse::<i64>().is_ok_and(|acks| acks != -1);
+    if let Some(acks) = acks.filter(|p| idempotent && too_few(&p.value)) {
         match idempotence {
             Some(explicit) => {
                 return Err(vec![config.error_at(
@@ -97,11 +100,29 @@ fn is_true(value: &str) -> bool {
 
 /// Validates the librdkafka configuration by building a producer from it, so a typo in a
 /// `kafka.*` key fails at start-up (and in `--check-config`), not at the first produce.
+/// librdkafka stops at the first property it refuses; that one is taken out and the rest
+/// tried again, so every bad line is reported at once.
 pub fn check(config: &Config) -> Result<(), Vec<LineError>> {
-    let client = client_config(config, None)?;
-    match client.create::<BaseProducer<DefaultProducerContext>>() {
-        Ok(_producer) => Ok(()),
-        Err(error) => Err(vec![config_error(config, &error)]),
+    let mut client = client_config(config, None)?;
+    let mut errors = Vec::new();
+    loop {
+        let error = match client.create::<BaseProducer<DefaultProducerContext>>() {
+            Ok(_producer) => break,
+            Err(error) => error,
+        };
+        errors.push(config_error(config, &error));
+        match &error {
+            // Each round removes one property, so this ends.
+            KafkaError::ClientConfig(_, _, key, _) if client.get(key).is_some() => {
+                client.remove(key);
+            }
+            _ => break,
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
 

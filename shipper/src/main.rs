@@ -133,6 +133,8 @@ fn load(path: &PathBuf, overrides: &Overrides) -> Result<(Config, Plans), Vec<St
             problems.extend(errors);
         }
     }
+    // In line order, as the configuration's own problems are (librdkafka's come in no order).
+    problems.sort_by_key(|problem| problem.line);
     match plans {
         Some(plans) if problems.is_empty() => Ok((config, plans)),
         _ => Err(problems.iter().map(ToString::to_string).collect()),
