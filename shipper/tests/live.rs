@@ -167,6 +167,35 @@ fn expected_seed_record(request: &Request, response: &Response) -> Map<String, V
     map
 }
 
+/// The JSON field names a format declares (`@name`), in format order.
+fn format_fields(format: &str) -> Vec<String> {
+    format
+        .split('@')
+        .skip(1)
+        .map(|rest| {
+            rest.split(['!', '?', '}'])
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Whether the payload's keys appear in `fields` order (serde_json's map does not keep it).
+fn keys_in_order(payload: &[u8], fields: &[String]) -> bool {
+    let text = String::from_utf8_lossy(payload);
+    let mut from = 0;
+    fields
+        .iter()
+        .all(|field| match text[from..].find(&format!("\"{field}\":")) {
+            Some(at) => {
+                from += at + field.len();
+                true
+            }
+            None => false,
+        })
+}
+
 /// The request id a record carries in its query string (`?id=N...`).
 fn record_id(record: &Value) -> Option<u64> {
     let query = record.get("uri_query")?.as_str()?;
@@ -326,9 +355,16 @@ fn twenty_thousand_requests_land_once_each_in_order_in_the_hosts_partition() {
     );
 
     let by_id: BTreeMap<u64, &Request> = requests.iter().map(|r| (r.id, r)).collect();
+    let fields = format_fields(&seed_format());
+    assert_eq!(fields.len(), 18, "the seed names 18 fields: {fields:?}");
     let mut seen = BTreeSet::new();
     for message in &landed {
         let record = &message.json;
+        assert!(
+            keys_in_order(&message.payload, &fields),
+            "fields in format order: {}",
+            String::from_utf8_lossy(&message.payload)
+        );
         let id = record_id(record).unwrap_or_else(|| panic!("no id in {record}"));
         assert!(seen.insert(id), "request {id} landed twice");
         let request = by_id[&id];
