@@ -10,6 +10,8 @@ use crate::config::{
     Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
     VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
 };
+use edgeship_formats::{FormatKind, Plan};
+
 use crate::error::{ConfigError, Errors, LineError};
 use crate::keys::{classify, Target};
 use crate::raw::RawConfig;
@@ -113,6 +115,28 @@ impl PropertyList {
 }
 
 impl RawConfig {
+    /// The librdkafka properties alone (global, then topic), in effect order, without
+    /// validating anything else: so a caller can have librdkafka check them even when other
+    /// lines are bad, and report every problem of the file in one go.
+    pub fn kafka_properties(&self) -> (Vec<KafkaProperty>, Vec<KafkaProperty>) {
+        let mut global = PropertyList::default();
+        let mut topic_properties = PropertyList::default();
+        for entry in &self.entries {
+            let property = |name| KafkaProperty {
+                name,
+                value: entry.value.clone(),
+                written: entry.name.clone(),
+                line: entry.line,
+            };
+            match classify(&entry.name, &entry.value) {
+                Target::KafkaGlobal(name) => global.set(property(name)),
+                Target::KafkaTopic(name) => topic_properties.set(property(name)),
+                Target::Own(_) | Target::Refused(_) => {}
+            }
+        }
+        (global.0, topic_properties.0)
+    }
+
     /// Validates the entries into a [`Config`], applying `overrides` (command line beats file).
     /// Returns every problem at once, syntax problems included, in line order.
     pub fn resolve(&self, overrides: &Overrides) -> Result<Config, Errors> {
@@ -236,6 +260,25 @@ impl RawConfig {
             }
         };
 
+        // The formats are compiled here too (the shipper compiles them again to run them), so a
+        // bad format line is reported together with every other bad line, not after they are
+        // fixed.
+        let format = draft
+            .format
+            .take()
+            .unwrap_or_else(|| Sourced::default_value(DEFAULT_FORMAT.to_owned()));
+        let format_type = value_of(draft.format_type.take(), FormatType::String);
+        let kind = match format_type {
+            FormatType::Json => FormatKind::Json,
+            FormatType::String => FormatKind::String,
+        };
+        if let Err(problem) = Plan::compile(&format.value, kind) {
+            error(format.line, problem.to_string());
+        }
+        if let Err(problem) = Plan::compile(&key_format.value, FormatKind::String) {
+            error(key_format.line, format!("edgeship.key.format: {problem}"));
+        }
+
         if !errors.is_empty() {
             return Err(Errors::new(errors));
         }
@@ -243,10 +286,8 @@ impl RawConfig {
         Ok(Config {
             source: self.source.clone(),
             output,
-            format: draft
-                .format
-                .unwrap_or_else(|| Sourced::default_value(DEFAULT_FORMAT.to_owned())),
-            format_type: value_of(draft.format_type, FormatType::String),
+            format,
+            format_type,
             sequence_start: value_of(draft.sequence_start, SequenceStart::Number(0)),
             tag_size_max: value_of(draft.tag_size_max, 2048),
             logline_scratch_size: value_of(draft.logline_scratch_size, 4 * 1024 * 1024),

@@ -500,6 +500,36 @@ kafka.compression.codec = snappy
 }
 
 #[test]
+fn a_bad_format_is_reported_with_the_other_bad_lines() {
+    let text = "\
+output = stdout
+log.level = 9
+format.type = json
+format = %{@ok}s %{Host!bogus}i
+edgeship.key.format = %Q
+";
+    let errors = match resolve_text(text) {
+        Ok(config) => panic!("expected errors, got {config:#?}"),
+        Err(errors) => errors,
+    };
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(
+        messages[0].starts_with("t.conf:2: log.level"),
+        "{messages:#?}"
+    );
+    assert_eq!(
+        messages[1],
+        "t.conf:4: format col 15: unknown option !bogus (expected !escape or !num)"
+    );
+    assert!(
+        messages[2]
+            .starts_with("t.conf:5: edgeship.key.format: format col 1: unknown formatter %Q"),
+        "{messages:#?}"
+    );
+}
+
+#[test]
 fn file_level_problems_come_after_line_problems() {
     assert_eq!(
         messages(resolve_text("log.level = 8\n")),
@@ -743,12 +773,14 @@ topic.message.timeout.ms = 60000
 
 #[test]
 fn later_errors_can_be_located_in_the_file() {
-    let config = resolved(resolve_text("output = stdout\n\nformat = %{x!bogus}i\n"));
-    let error = config.error_at(config.format.line, "format col 5: unknown option !bogus");
-    assert_eq!(
-        error.to_string(),
-        "t.conf:3: format col 5: unknown option !bogus"
-    );
+    // A problem found after resolution (librdkafka refusing a passthrough value, say) is
+    // reported against the line that set it.
+    let config = resolved(resolve_text(
+        "output = stdout\n\nkafka.compression.codec = zip\n",
+    ));
+    let codec = &config.kafka.global[0];
+    let error = config.error_at(Some(codec.line), "librdkafka refused it");
+    assert_eq!(error.to_string(), "t.conf:3: librdkafka refused it");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgeship_conf::{Config, LineError, Partitioning, QueueFullPolicy};
+use edgeship_conf::{Config, KafkaProperty, LineError, Partitioning, QueueFullPolicy};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -36,22 +36,51 @@ use crate::stats::StatsFile;
 const OPAQUE_RECORD: usize = 0;
 const OPAQUE_HEARTBEAT: usize = 1;
 
-/// Builds librdkafka's configuration from the resolved file, with edgeship's defaults.
+/// What librdkafka's configuration is built from: the file's passthrough properties (with
+/// their lines) and the statistics interval.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaInput<'a> {
+    /// The configuration file's label, for messages.
+    pub source: &'a str,
+    /// `kafka.*` global properties.
+    pub global: &'a [KafkaProperty],
+    /// `kafka.topic.*` properties.
+    pub topic: &'a [KafkaProperty],
+    /// `log.statistics.interval`, which sets librdkafka's `statistics.interval.ms`.
+    pub statistics_interval: Option<Duration>,
+}
+
+impl<'a> KafkaInput<'a> {
+    /// The input of a resolved configuration.
+    pub fn from_config(config: &'a Config) -> KafkaInput<'a> {
+        KafkaInput {
+            source: &config.source,
+            global: &config.kafka.global,
+            topic: &config.kafka.topic_properties,
+            statistics_interval: config.statistics.interval,
+        }
+    }
+
+    fn error_at(&self, line: Option<usize>, message: impl std::fmt::Display) -> LineError {
+        LineError::new(self.source, line, message.to_string())
+    }
+}
+
+/// Builds librdkafka's configuration from the file's properties, with edgeship's defaults.
 /// Problems are reported against the file's lines.
-pub fn client_config(config: &Config, log: Option<&Log>) -> Result<ClientConfig, Vec<LineError>> {
+pub fn client_config(
+    config: &KafkaInput<'_>,
+    log: Option<&Log>,
+) -> Result<ClientConfig, Vec<LineError>> {
     let mut client = ClientConfig::new();
     client.set("client.id", "edgeship");
     client.set("queue.buffering.max.messages", "1000000");
     client.set("enable.idempotence", "true");
-    if let Some(interval) = config.statistics.interval {
+    if let Some(interval) = config.statistics_interval {
         client.set("statistics.interval.ms", interval.as_millis().to_string());
     }
     client.set_log_level(RDKafkaLogLevel::Warning);
-    let all = config
-        .kafka
-        .global
-        .iter()
-        .chain(&config.kafka.topic_properties);
+    let all = config.global.iter().chain(config.topic);
     for property in all.clone() {
         client.set(&property.name, &property.value);
     }
@@ -102,7 +131,7 @@ fn is_true(value: &str) -> bool {
 /// `kafka.*` key fails at start-up (and in `--check-config`), not at the first produce.
 /// librdkafka stops at the first property it refuses; that one is taken out and the rest
 /// tried again, so every bad line is reported at once.
-pub fn check(config: &Config) -> Result<(), Vec<LineError>> {
+pub fn check(config: &KafkaInput<'_>) -> Result<(), Vec<LineError>> {
     let mut client = client_config(config, None)?;
     let mut errors = Vec::new();
     loop {
@@ -127,13 +156,12 @@ pub fn check(config: &Config) -> Result<(), Vec<LineError>> {
 }
 
 /// Maps librdkafka's refusal to the line that set the property it names.
-fn config_error(config: &Config, error: &KafkaError) -> LineError {
+fn config_error(config: &KafkaInput<'_>, error: &KafkaError) -> LineError {
     if let KafkaError::ClientConfig(_, description, key, value) = error {
         let property = config
-            .kafka
             .global
             .iter()
-            .chain(&config.kafka.topic_properties)
+            .chain(config.topic)
             .rfind(|p| &p.name == key);
         return match property {
             Some(property) => config.error_at(
@@ -274,7 +302,8 @@ impl KafkaSink {
         log: Arc<Log>,
         stats: Arc<StatsFile>,
     ) -> Result<KafkaSink, Vec<LineError>> {
-        let client = client_config(config, Some(&log))?;
+        let input = KafkaInput::from_config(config);
+        let client = client_config(&input, Some(&log))?;
         let fatal = Arc::new(AtomicBool::new(false));
         let context = KafkaContext {
             counters: Arc::clone(&counters),
@@ -284,7 +313,7 @@ impl KafkaSink {
         };
         let producer = client
             .create_with_context(context)
-            .map_err(|error| vec![config_error(config, &error)])?;
+            .map_err(|error| vec![config_error(&input, &error)])?;
         let message_timeout = config
             .kafka
             .topic_properties

@@ -2,18 +2,19 @@
 //! and exit codes: 0 clean, 1 failed while running, 2 configuration or usage error, 130 a
 //! second signal during shutdown.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use edgeship_conf::{
-    parse_limit, parse_timeout, Config, ConfigError, Grouping, LineError, Overrides,
+    parse_limit, parse_timeout, Config, Grouping, LineError, Output, Overrides, RawConfig,
 };
+use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::Log;
 use edgeship_shipper::pipeline::{self, Ending, Plans};
-use edgeship_shipper::{kafka, signals};
+use edgeship_shipper::signals;
 use edgeship_varnishlog::Options;
 
 const EXIT_RUNTIME: u8 = 1;
@@ -111,32 +112,49 @@ fn main() -> ExitCode {
 }
 
 /// Reads, resolves and checks everything that can be checked before running: the file, the
-/// formats, and librdkafka's configuration. Returns every problem found.
-fn load(path: &PathBuf, overrides: &Overrides) -> Result<(Config, Plans), Vec<String>> {
-    let config = match Config::from_path(path, overrides) {
-        Ok(config) => config,
-        Err(ConfigError::Invalid(errors)) => {
-            return Err(errors.iter().map(ToString::to_string).collect())
-        }
-        Err(error) => return Err(vec![error.to_string()]),
-    };
+/// formats, and librdkafka's configuration. Returns every problem found, in line order.
+fn load(path: &Path, overrides: &Overrides) -> Result<(Config, Plans), Vec<String>> {
+    let raw = RawConfig::read(path).map_err(|error| vec![error.to_string()])?;
+    let resolved = raw.resolve(overrides);
     let mut problems: Vec<LineError> = Vec::new();
-    let plans = match Plans::compile(&config) {
-        Ok(plans) => Some(plans),
-        Err(errors) => {
-            problems.extend(errors);
-            None
-        }
-    };
-    if config.output == edgeship_conf::Output::Kafka {
-        if let Err(errors) = kafka::check(&config) {
+
+    // librdkafka checks the kafka.* lines even when other lines are bad, so one run reports
+    // every problem. Like varnishkafka, properties are checked whatever the output.
+    let (global, topic) = raw.kafka_properties();
+    let output_is_kafka = resolved
+        .as_ref()
+        .map_or(true, |config| config.output == Output::Kafka);
+    if output_is_kafka || !global.is_empty() || !topic.is_empty() {
+        let input = KafkaInput {
+            source: raw.source(),
+            global: &global,
+            topic: &topic,
+            statistics_interval: resolved
+                .as_ref()
+                .ok()
+                .and_then(|config| config.statistics.interval),
+        };
+        if let Err(errors) = kafka::check(&input) {
             problems.extend(errors);
         }
     }
-    // In line order, as the configuration's own problems are (librdkafka's come in no order).
-    problems.sort_by_key(|problem| problem.line);
-    match plans {
-        Some(plans) if problems.is_empty() => Ok((config, plans)),
+    let plans = match &resolved {
+        Ok(config) => match Plans::compile(config) {
+            Ok(plans) => Some(plans),
+            Err(errors) => {
+                problems.extend(errors);
+                None
+            }
+        },
+        Err(errors) => {
+            problems.extend(errors.iter().cloned());
+            None
+        }
+    };
+    // Line problems in line order, then problems of the whole file.
+    problems.sort_by_key(|problem| (problem.line.is_none(), problem.line));
+    match (resolved, plans) {
+        (Ok(config), Some(plans)) if problems.is_empty() => Ok((config, plans)),
         _ => Err(problems.iter().map(ToString::to_string).collect()),
     }
 }

@@ -713,6 +713,41 @@ fn line_of(text: &str, prefix: &str) -> usize {
 }
 
 #[test]
+fn check_config_reports_bad_keys_formats_and_kafka_properties_in_one_run() {
+    // Problems found by three different checkers (the configuration reader, the format
+    // compiler, librdkafka) come out together, in line order, so one run shows them all.
+    let dir = TempDir::new("all-together");
+    let text = "\
+output = kafka
+kafka.topic = webrequest
+log.level = 9
+format.type = json
+format = %{@ok}s %{Host!bogus}i
+kafka.compression.codec = zip
+daemonize = false
+";
+    let path = dir.write("all.conf", text);
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(2), "{stderr}");
+    let reported: Vec<&str> = stderr.lines().collect();
+    let prefix = |line: usize| format!("{}:{line}: ", path.display());
+    assert_eq!(reported.len(), 3, "{stderr}");
+    assert!(
+        reported[0].starts_with(&(prefix(3) + "log.level")),
+        "{stderr}"
+    );
+    assert!(
+        reported[1].starts_with(&(prefix(5) + "format col 15: unknown option !bogus")),
+        "{stderr}"
+    );
+    assert!(
+        reported[2]
+            .starts_with(&(prefix(6) + "kafka.compression.codec = zip: librdkafka refused it")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_config_accepts_the_production_and_example_fixtures() {
     for name in [
         "production-webrequest.conf",
