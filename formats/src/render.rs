@@ -249,6 +249,8 @@ impl Renderer {
                     }
                     derived.clear();
                     let value = match &field.value {
+                        // Most fields print what they captured; spare them the call.
+                        Value::Captured => captured[*index],
                         Value::Time(format) => {
                             rendered_time(format, captured[*index], &mut times[*index])
                         }

@@ -27,27 +27,39 @@ impl Timestamp {
             Some(b'-') => (true, &text[1..]),
             _ => (false, text),
         };
-        let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
-            Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
-            None => (digits, None),
-        };
-        if whole.is_empty() || whole.len() > 15 || !whole.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
+        // One pass: whole seconds up to an optional '.', then up to 9 fraction digits.
         let mut seconds: i64 = 0;
-        for &b in whole {
-            seconds = seconds * 10 + i64::from(b - b'0');
-        }
-        let mut micros: u32 = 0;
-        if let Some(fraction) = fraction {
-            if fraction.is_empty() || fraction.len() > 9 || !fraction.iter().all(u8::is_ascii_digit)
-            {
+        let mut index = 0;
+        while let Some(&byte) = digits.get(index) {
+            if !byte.is_ascii_digit() {
+                break;
+            }
+            if index == 15 {
                 return None;
             }
-            for position in 0..6 {
-                let digit = fraction.get(position).map_or(0, |&b| u32::from(b - b'0'));
-                micros = micros * 10 + digit;
+            seconds = seconds * 10 + i64::from(byte - b'0');
+            index += 1;
+        }
+        if index == 0 {
+            return None;
+        }
+        let mut micros: u32 = 0;
+        match digits.get(index) {
+            None => {}
+            Some(b'.') => {
+                let fraction = &digits[index + 1..];
+                if fraction.is_empty()
+                    || fraction.len() > 9
+                    || !fraction.iter().all(u8::is_ascii_digit)
+                {
+                    return None;
+                }
+                for position in 0..6 {
+                    let digit = fraction.get(position).map_or(0, |&b| u32::from(b - b'0'));
+                    micros = micros * 10 + digit;
+                }
             }
+            Some(_) => return None,
         }
         if negative {
             // -1.25 is 1.25 s before the epoch: -2 s plus 0.75 s.
@@ -513,6 +525,62 @@ mod tests {
             let parsed = Timestamp::parse(text.as_bytes()).map(|t| (t.seconds, t.micros));
             assert_eq!(parsed, *expected, "parsing {text:?}");
         }
+    }
+
+    #[test]
+    fn parsing_agrees_with_the_split_and_check_definition() {
+        // The definition: split at the first '.', 1 to 15 whole digits, 1 to 9 fraction digits.
+        fn by_definition(text: &[u8]) -> Option<(bool, i64, u32)> {
+            let (negative, digits) = match text.first() {
+                Some(b'-') => (true, &text[1..]),
+                _ => (false, text),
+            };
+            let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
+                Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+                None => (digits, None),
+            };
+            if whole.is_empty() || whole.len() > 15 || !whole.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let seconds = whole.iter().fold(0, |n, &b| n * 10 + i64::from(b - b'0'));
+            let mut micros = 0;
+            if let Some(fraction) = fraction {
+                if fraction.is_empty()
+                    || fraction.len() > 9
+                    || !fraction.iter().all(u8::is_ascii_digit)
+                {
+                    return None;
+                }
+                for position in 0..6 {
+                    micros =
+                        micros * 10 + fraction.get(position).map_or(0, |&b| u32::from(b - b'0'));
+                }
+            }
+            Some((negative, seconds, micros))
+        }
+        let pieces: [&[u8]; 9] = [b"", b"-", b"1", b"17", b".", b"5", b"x", b"123456789", b" "];
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let text = [a, b, c, d].concat();
+                        let expected =
+                            by_definition(&text).map(|(negative, seconds, micros)| {
+                                match (negative, micros) {
+                                    (false, _) => (seconds, micros),
+                                    (true, 0) => (-seconds, 0),
+                                    (true, _) => (-seconds - 1, 1_000_000 - micros),
+                                }
+                            });
+                        let parsed = Timestamp::parse(&text).map(|t| (t.seconds, t.micros));
+                        assert_eq!(parsed, expected, "{:?}", String::from_utf8_lossy(&text));
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 9 * 9 * 9 * 9);
     }
 
     #[test]
