@@ -209,6 +209,8 @@ pub struct KafkaContext {
     stats: Arc<StatsFile>,
     /// Set when librdkafka reports a fatal error: the producer cannot continue.
     fatal: Arc<AtomicBool>,
+    /// Set on every error event, so the sink asks librdkafka whether it was fatal.
+    errors_seen: Arc<AtomicBool>,
 }
 
 impl ClientContext for KafkaContext {
@@ -229,6 +231,7 @@ impl ClientContext for KafkaContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        self.errors_seen.store(true, Ordering::Relaxed);
         if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
             self.fatal.store(true, Ordering::Relaxed);
             self.log
@@ -281,6 +284,7 @@ pub struct KafkaSink {
     policy: QueueFullPolicy,
     counters: Arc<Counters>,
     fatal: Arc<AtomicBool>,
+    errors_seen: Arc<AtomicBool>,
     message_timeout: Duration,
 }
 
@@ -305,11 +309,13 @@ impl KafkaSink {
         let input = KafkaInput::from_config(config);
         let client = client_config(&input, Some(&log))?;
         let fatal = Arc::new(AtomicBool::new(false));
+        let errors_seen = Arc::new(AtomicBool::new(false));
         let context = KafkaContext {
             counters: Arc::clone(&counters),
             log,
             stats,
             fatal: Arc::clone(&fatal),
+            errors_seen: Arc::clone(&errors_seen),
         };
         let producer = client
             .create_with_context(context)
@@ -340,6 +346,7 @@ impl KafkaSink {
             policy: config.edgeship.queue_full,
             counters,
             fatal,
+            errors_seen,
             message_timeout,
         })
     }
@@ -380,7 +387,10 @@ impl KafkaSink {
                     self.producer.poll(Duration::from_millis(20));
                 }
                 Err((_error, _)) => {
-                    Counters::add(&self.counters.produce_errors, 1);
+                    // A gap in the sequence: records only (a heartbeat carries no number).
+                    if opaque == OPAQUE_RECORD {
+                        Counters::add(&self.counters.produce_errors, 1);
+                    }
                     break Sent::Dropped;
                 }
             }
@@ -400,8 +410,21 @@ impl KafkaSink {
     }
 
     /// Whether librdkafka reported a fatal error.
+    ///
+    /// The producer's event API hands a fatal error to the error callback with its underlying
+    /// code (e.g. `_GAPLESS_GUARANTEE`, `OutOfOrderSequenceNumber`), not as `_FATAL`, so after
+    /// any error event librdkafka's own record of a fatal error is consulted.
     pub fn is_fatal(&self) -> bool {
-        self.fatal.load(Ordering::Relaxed)
+        if self.fatal.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.errors_seen.swap(false, Ordering::Relaxed)
+            && self.producer.client().fatal_error().is_some()
+        {
+            self.fatal.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Waits up to the configured message timeout for every queued message to be delivered

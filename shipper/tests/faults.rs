@@ -700,3 +700,69 @@ fn an_acknowledgement_too_late_is_counted_as_maybe_persisted() {
         BTreeMap::from([(0, "/before/0"), (1, "/late/0"), (2, "/after/0")])
     );
 }
+
+#[test]
+fn a_fatal_producer_error_stops_edgeship_with_exit_1_and_counts_the_loss() {
+    let mock = mock_cluster();
+    let bootstrap = mock.bootstrap_servers();
+    let varnishd = Varnishd::start().unwrap();
+    let dir = TempDir::new("fatal");
+    // With the gap-less guarantee a refused record is fatal for the idempotent producer (the
+    // sequence would have a hole), which is one real way to reach librdkafka's fatal state.
+    let config = config(
+        &varnishd,
+        &bootstrap,
+        &dir.0,
+        "edgeship.heartbeat.interval = 3600\n\
+         kafka.enable.gapless.guarantee = true",
+    );
+    let mut edgeship = Edgeship::start(&config, &dir.0);
+    let mut reader = Reader::new(&bootstrap);
+    reader.read_until("the start heartbeat", |m| {
+        m["heartbeat"] == Value::Bool(true)
+    });
+    get(varnishd.addr(), "/before/0");
+    edgeship.wait_for_stats("/before/0 delivered", |s| {
+        counter(s, "records_delivered") == 1
+    });
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    get(varnishd.addr(), "/refused/0");
+
+    // edgeship stops by itself, without a signal, and says it failed.
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = edgeship.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "edgeship kept running after a fatal producer error:\n{}",
+            edgeship.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(1), "{}", edgeship.log());
+    assert!(
+        edgeship
+            .log()
+            .contains("stopping: the producer cannot continue"),
+        "{}",
+        edgeship.log()
+    );
+    // The last statistics say exactly what happened: one delivered, one refused; the final
+    // heartbeat could not be produced, and is not counted as a record lost at enqueue.
+    let stats = edgeship.stats().unwrap();
+    assert_eq!(counter(&stats, "records_rendered"), 2, "{stats}");
+    assert_eq!(counter(&stats, "records_delivered"), 1, "{stats}");
+    assert_eq!(counter(&stats, "delivery_failed"), 1, "{stats}");
+    assert_eq!(
+        counter(&stats, "delivery_failed_maybe_persisted"),
+        0,
+        "{stats}"
+    );
+    assert_eq!(counter(&stats, "produce_errors"), 0, "{stats}");
+    assert_eq!(counter(&stats, "undelivered_at_exit"), 0, "{stats}");
+}
