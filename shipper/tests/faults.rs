@@ -1,10 +1,11 @@
 //! Fault injection with librdkafka's mock cluster, on top of the real-broker tests in
-//! `live.rs`: the broker goes away for 10 s while a real varnishd serves traffic, and the
-//! broker answers produce requests with retriable, then permanent errors. Each test runs the
-//! real `edgeship` binary on the live log of its own varnishd (testkit), reads the topic back
-//! with a consumer, and checks that every sequence number is accounted for: in the topic
-//! exactly once, or counted as failed by the heartbeat and the statistics file, never both
-//! and never neither.
+//! `live.rs`: the broker goes away for 10 s while a real varnishd serves traffic; it answers
+//! produce requests with retriable, then permanent errors; it acknowledges too late; and a
+//! refused record makes the producer fatal. Each test runs the real `edgeship` binary on the
+//! live log of its own varnishd (testkit), reads the topic back with a consumer, and checks
+//! that every sequence number is accounted for: in the topic exactly once, or counted as
+//! certainly failed, never both and never neither (a record counted as "maybe persisted"
+//! may be either, and the late-acknowledgement test shows it landed).
 //!
 //! The mock cluster lives in this process (librdkafka's own broker threads); edgeship talks
 //! to it over loopback like to any broker.
