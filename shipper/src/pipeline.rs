@@ -351,7 +351,13 @@ impl Shipper {
                     run: self.run.as_bytes(),
                 };
                 self.key_renderer.render(&empty, &context, &mut self.key);
-                kafka.send_heartbeat(&self.record, &self.key);
+                if kafka.send_heartbeat(&self.record, &self.key) != crate::kafka::Sent::Queued {
+                    self.log.error(
+                        "heartbeat",
+                        "librdkafka refused a heartbeat at enqueue; the auditor will miss it",
+                    );
+                    return Ok(());
+                }
             }
             Sink::Stdout(out) if self.json => {
                 self.record.push(b'\n');
@@ -364,7 +370,7 @@ impl Shipper {
         }
         Counters::add(&self.counters.heartbeats_produced, 1);
         if last {
-            self.log.info("final heartbeat written");
+            self.log.info("final heartbeat handed to the output");
         }
         Ok(())
     }
