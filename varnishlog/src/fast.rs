@@ -350,16 +350,45 @@ impl Grouper {
             self.now = Instant::now();
             self.expire(out);
         }
+        self.enforce_limit(out);
+        if self.policy == CopyPolicy::Checked {
+            return self.secure_references(cursor, out);
+        }
+        true
+    }
+
+    /// While more than `-L` transactions are incomplete, forces the oldest complete.
+    #[inline]
+    fn enforce_limit(&mut self, out: &mut Output<'_>) {
         while self.outstanding > self.limit {
             match self.oldest_incomplete() {
                 Some(index) => self.complete(index, Some(ForceReason::StoreOverflow), out),
                 None => break,
             }
         }
-        if self.policy == CopyPolicy::Checked {
-            return self.secure_references(cursor, out);
-        }
-        true
+    }
+
+    /// Files one record of a synthetic log (see the `synthetic` module) with the clock at
+    /// `now`, then applies `-T` and `-L` as after a unit from a cursor. The clock is the
+    /// caller's, so tests and the fuzzer drive timeouts without sleeping; it is checked at
+    /// every record rather than every 256 units, since reading it costs nothing here.
+    ///
+    /// # Safety
+    /// `ptr` must point at a complete record (header and payload words) that stays readable
+    /// and unmodified until its transaction has been handed out or flushed, which is what the
+    /// `Stable` copy policy (the only one a synthetic log uses) relies on.
+    pub(crate) unsafe fn synthetic_record(
+        &mut self,
+        ptr: *const u32,
+        now: Instant,
+        out: &mut Output<'_>,
+    ) {
+        debug_assert_eq!(self.policy, CopyPolicy::Stable);
+        self.now = now;
+        // SAFETY: the record is complete and readable, per the caller.
+        unsafe { self.record(ptr, 0, out) };
+        self.expire(out);
+        self.enforce_limit(out);
     }
 
     /// Copies out the records of transactions whose oldest ring reference is no longer

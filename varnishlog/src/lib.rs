@@ -47,6 +47,11 @@
 //! stream that is not a regular file (`-r -`, a FIFO) is copied record by record, because
 //! libvarnishapi reads it through one reused buffer. The VSLQ path lends what `VSLQ` lends.
 //! Lent bytes are valid for the duration of the [`Visitor`] call only.
+//!
+//! # Testing the grouping without varnishd
+//! [`synthetic::group_synthetic`] runs the fast path's grouping over records built in
+//! memory (any vxids, tags, sides, payloads and clock steps), safely: for unit tests and the
+//! `vsl_grouping` fuzz target, not for reading logs.
 
 mod error;
 mod fast;
@@ -54,6 +59,7 @@ mod ffi;
 mod handle;
 mod reader;
 mod record;
+pub mod synthetic;
 mod vslq;
 
 pub use error::Error;
