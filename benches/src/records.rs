@@ -27,8 +27,60 @@ pub fn realistic(count: usize, seed: u64) -> Vec<Records> {
 }
 
 /// The bytes the records hold, payloads only: what a plain copy of the record moves.
-pub fn payload_bytes(records: &[(Tag, Vec<u8>)]) -> usize {
-    records.iter().map(|(_, payload)| payload.len()).sum()
+pub fn payload_bytes<P: AsRef<[u8]>>(records: &[(Tag, P)]) -> usize {
+    records
+        .iter()
+        .map(|(_, payload)| payload.as_ref().len())
+        .sum()
+}
+
+/// Transactions laid out the way Varnish's log holds them: every record in one buffer, in
+/// order, each an 8-byte header, the payload, a NUL, padding to a 4-byte boundary. Rendering
+/// reads payloads where the log has them, so a benchmark over separately allocated payloads
+/// would measure the allocator's scattering rather than the renderer.
+pub struct PackedLog {
+    bytes: Vec<u8>,
+    transactions: Vec<Vec<(Tag, std::ops::Range<usize>)>>,
+}
+
+impl PackedLog {
+    /// Packs `transactions` one after the other.
+    pub fn pack(transactions: &[Records]) -> PackedLog {
+        let mut bytes = Vec::new();
+        let transactions = transactions
+            .iter()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|(tag, payload)| {
+                        bytes.extend_from_slice(&[0; 8]);
+                        let start = bytes.len();
+                        bytes.extend_from_slice(payload);
+                        bytes.push(0);
+                        bytes.resize(bytes.len().next_multiple_of(4), 0);
+                        (*tag, start..start + payload.len())
+                    })
+                    .collect()
+            })
+            .collect();
+        PackedLog {
+            bytes,
+            transactions,
+        }
+    }
+
+    /// The transactions, their payloads borrowed from the packed log.
+    pub fn transactions(&self) -> Vec<Vec<(Tag, &[u8])>> {
+        self.transactions
+            .iter()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|(tag, range)| (*tag, &self.bytes[range.clone()]))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// Records under construction; `push` takes text or bytes.
@@ -411,6 +463,22 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packing_keeps_every_record_and_aligns_like_the_log() {
+        let transactions = realistic(8, 3);
+        let packed = PackedLog::pack(&transactions);
+        let borrowed = packed.transactions();
+        assert_eq!(borrowed.len(), transactions.len());
+        for (owned, borrowed) in transactions.iter().zip(&borrowed) {
+            assert_eq!(owned.len(), borrowed.len());
+            for ((tag, payload), (packed_tag, packed_payload)) in owned.iter().zip(borrowed) {
+                assert_eq!((tag, payload.as_slice()), (packed_tag, *packed_payload));
+                let offset = packed_payload.as_ptr() as usize - packed.bytes.as_ptr() as usize;
+                assert_eq!(offset % 4, 0, "payloads start on a 4-byte boundary");
+            }
+        }
+    }
 
     #[test]
     fn generation_is_deterministic_and_varied() {

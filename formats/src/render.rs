@@ -594,7 +594,17 @@ mod tests {
     fn renderers_pick_the_same_headers_as_the_definition() {
         // The renderer skips records by name length and first and last byte before calling
         // `extract`; that must never skip a record `extract` would accept.
-        let names = ["Host", "X-A:b", "X-A", "A", "Ab", "aB", "Accept-Language"];
+        let names = [
+            "Host",
+            "X-A:b",
+            "X-A",
+            "A",
+            "Ab",
+            "aB",
+            "Accept-Language",
+            "X-Connection-Properties",
+            "X-Connection-Propertie",
+        ];
         let payloads: &[&[u8]] = &[
             b"Host: x",
             b"HOST:y",
