@@ -330,8 +330,14 @@ fn value_text<'v>(
                 return None;
             }
             if *value == Value::Microseconds {
-                let micros =
-                    duration.seconds.unsigned_abs() * 1_000_000 + u64::from(duration.micros);
+                // Past u64's 18,446,744,073,709 seconds of microseconds the field is garbled,
+                // not a duration: render the default, as for any unreadable value (found by
+                // fuzzing; see tests/fuzz_regressions.rs).
+                let micros = duration
+                    .seconds
+                    .unsigned_abs()
+                    .checked_mul(1_000_000)?
+                    .checked_add(u64::from(duration.micros))?;
                 push_decimal(micros, derived);
             } else {
                 push_decimal(duration.seconds.unsigned_abs(), derived);
