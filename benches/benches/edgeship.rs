@@ -2,9 +2,12 @@
 //! (`Throughput::Elements`) next to a baseline measured in the same run, and a closing table
 //! of ratios to that baseline, which is what stays comparable on a noisy machine.
 //!
-//! Groups: `formats` (render the fixture formats; baseline: copy the same payload bytes).
-//! The `varnishlog`, `pipeline` and `auditor` groups join here as those crates land: add a
-//! function that registers its benchmarks and returns its [`Baseline`], and call it in `main`.
+//! Groups: `formats` (render the fixture formats; baseline: copy the same payload bytes);
+//! in `groups/`: `varnishlog` (read the recorded capture with the fast path; baseline:
+//! Varnish's `VSLQ` grouping), `pipeline` (the `edgeship` binary on the capture into stdout
+//! and Kafka; baseline: output `null`) and `auditor` (ingest and audit generated records;
+//! baseline: split the same bytes into lines). The capture is found or recorded (see
+//! `edgeship_benches::capture`), never committed.
 //!
 //! Run: `cargo bench -p edgeship-benches` (all groups), `cargo bench -p edgeship-benches --
 //! formats` (one group). Nothing here asserts a timing: a benchmark reports.
@@ -12,12 +15,14 @@
 // Printing the measurements is what a benchmark is for.
 #![allow(clippy::print_stdout)]
 
+mod groups;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use edgeship_benches::{fixtures, records, CONTEXT};
+use edgeship_benches::{capture, fixtures, records, CONTEXT};
 use edgeship_formats::{Context, FormatKind, Plan, Renderer};
 
 /// Records rendered per measured iteration: enough different transactions that branch
@@ -108,7 +113,8 @@ fn formats(criterion: &mut Criterion) -> Baseline {
 fn main() {
     let started = SystemTime::now();
     let mut criterion = Criterion::default().configure_from_args();
-    let baselines = [formats(&mut criterion)];
+    let mut baselines = vec![formats(&mut criterion)];
+    process_groups(&mut criterion, &mut baselines);
     criterion.final_summary();
 
     // `cargo bench` passes `--bench`; `cargo test --benches` does not and runs each benchmark
@@ -121,6 +127,32 @@ fn main() {
                 print_ratios(&directory, baseline, started);
             }
         }
+    }
+}
+
+/// The groups that need the capture, the binary or the auditor, each only when the command
+/// line's filter can select it (their set-up takes seconds to minutes).
+fn process_groups(criterion: &mut Criterion, baselines: &mut Vec<Baseline>) {
+    if groups::wanted("varnishlog") || groups::wanted("pipeline") {
+        let capture = capture::find_or_record().unwrap_or_else(|error| panic!("capture: {error}"));
+        if groups::wanted("varnishlog") {
+            baselines.push(groups::varnishlog::varnishlog(criterion, &capture));
+        }
+        if groups::wanted("pipeline") {
+            let edgeship =
+                capture::edgeship_binary().unwrap_or_else(|error| panic!("edgeship: {error}"));
+            let transactions =
+                groups::varnishlog::read_all(&capture, edgeship_varnishlog::PathChoice::Fast);
+            baselines.push(groups::pipeline::pipeline(
+                criterion,
+                &capture,
+                &edgeship,
+                transactions,
+            ));
+        }
+    }
+    if groups::wanted("auditor") {
+        baselines.push(groups::auditor::auditor(criterion));
     }
 }
 

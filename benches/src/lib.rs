@@ -7,6 +7,8 @@
 //! render exactly the records a benchmark measured.
 #![forbid(unsafe_code)]
 
+pub mod audit_lines;
+pub mod capture;
 pub mod fixtures;
 pub mod records;
 
