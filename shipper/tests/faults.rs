@@ -14,158 +14,126 @@
 // with a message), which `allow-unwrap-in-tests` does not see outside `#[test]` functions.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{
+    config_text, heartbeats, latest_statistics, raw_exchange, records, Edgeship, TempDir,
+    TopicReader, HOST, PATIENCE,
+};
 use edgeship_testkit::varnishd::Varnishd;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use serde_json::Value;
 
-const HOST: &str = "cp-fault";
 const TOPIC: &str = "webrequest_fault";
-/// How long any one wait in these tests may take before the test fails with a diagnosis
-/// (generous: the box is small and shared).
-const PATIENCE: Duration = Duration::from_secs(120);
 
-/// A private directory for one test's files, removed on drop.
-struct TempDir(PathBuf);
+/// The JSON fields the auditor reads plus the URL, which tells the tests which request a
+/// record is.
+const FORMAT: &str = "%{@hostname}l %{@sequence!num}n %{Edgeship:run@run}x \
+                      %{end:%FT%TZ@dt}t %{@uri_path}U %{@http_status}s";
 
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "edgeship-faults-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
+/// What every test sets up: a mock cluster with the topic, a private varnishd, and the real
+/// `edgeship` reading its live log and producing to the cluster. Fields drop in order: the
+/// shipper is killed (if a test failed before stopping it) before its varnishd and broker go.
+struct Fault {
+    edgeship: Edgeship,
+    varnishd: Varnishd,
+    mock: MockCluster<'static, DefaultProducerContext>,
+    bootstrap: String,
+    dir: TempDir,
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The configuration both tests use: the JSON fields the auditor reads plus the URL (which
-/// tells the tests which request a record is), statistics every second, and the mock
-/// cluster as the broker. `extra` adds lines.
-fn config(varnishd: &Varnishd, bootstrap: &str, dir: &Path, extra: &str) -> PathBuf {
-    let text = format!(
-        "output = kafka\n\
-         format.type = json\n\
-         format = %{{@hostname}}l %{{@sequence!num}}n %{{Edgeship:run@run}}x \
-         %{{end:%FT%TZ@dt}}t %{{@uri_path}}U %{{@http_status}}s\n\
-         sequence.number = 0\n\
-         log.level = 6\n\
-         log.stderr = true\n\
-         log.syslog = false\n\
-         log.kafka.msg.error = true\n\
-         log.statistics.file = {stats}\n\
-         log.statistics.interval = 1\n\
-         daemonize = false\n\
-         varnish.arg.n = {workdir}\n\
-         edgeship.hostname = {HOST}\n\
-         kafka.metadata.broker.list = {bootstrap}\n\
-         kafka.topic = {TOPIC}\n\
-         # After the broker comes back, reconnect within a second rather than librdkafka's\n\
-         # default 10 s back-off, so the test stays short.\n\
-         kafka.reconnect.backoff.max.ms = 1000\n\
-         {extra}\n",
-        stats = dir.join("stats.json").display(),
-        workdir = varnishd.workdir().display(),
-    );
-    let path = dir.join("edgeship.conf");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// The `edgeship` binary as a child process, killed on drop if still running.
-struct Edgeship {
-    child: Child,
-    stderr: PathBuf,
-    stats: PathBuf,
-}
-
-impl Edgeship {
-    fn start(config: &Path, dir: &Path) -> Edgeship {
-        let stderr = dir.join("edgeship.err");
-        let child = Command::new(env!("CARGO_BIN_EXE_edgeship"))
-            .arg("-S")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("edgeship.out")).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut edgeship = Edgeship {
-            child,
-            stderr,
-            stats: dir.join("stats.json"),
-        };
-        // Traffic sent before the reader is attached would not be read (it starts at the
-        // log's tail), so wait for the reader to say it is reading.
-        edgeship.wait_for_log("reading the Varnish log");
-        edgeship
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn wait_for_log(&mut self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        while !self.log().contains(needle) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "edgeship exited ({status}) before logging {needle:?}:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "edgeship did not log {needle:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+impl Fault {
+    /// Starts everything with the configuration every test uses (statistics every second,
+    /// the mock cluster as the broker) plus `extra` lines, and returns once edgeship reads
+    /// the log: traffic sent earlier would not be read, as it starts at the log's tail.
+    fn start(label: &str, extra: &[&str]) -> Fault {
+        let mock = MockCluster::new(1).unwrap();
+        mock.create_topic(TOPIC, 1, 1).unwrap();
+        let bootstrap = mock.bootstrap_servers();
+        let varnishd = Varnishd::start().unwrap();
+        let dir = TempDir::new(&format!("faults-{label}"));
+        let mut lines: Vec<String> = [
+            "output = kafka",
+            "sequence.number = 0",
+            "log.level = 6",
+            "log.kafka.msg.error = true",
+            "log.statistics.interval = 1",
+            &format!("kafka.metadata.broker.list = {bootstrap}"),
+            &format!("kafka.topic = {TOPIC}"),
+            // After the broker comes back, reconnect within a second rather than
+            // librdkafka's default 10 s back-off, so the test stays short.
+            "kafka.reconnect.backoff.max.ms = 1000",
+        ]
+        .iter()
+        .map(|line| (*line).to_owned())
+        .collect();
+        lines.extend(extra.iter().map(|line| (*line).to_owned()));
+        let config = dir.write("edgeship.conf", &config_text(&dir, FORMAT, &lines));
+        let edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
+        Fault {
+            edgeship,
+            varnishd,
+            mock,
+            bootstrap,
+            dir,
         }
     }
 
-    /// The latest `{"edgeship":{...}}` statistics line.
+    /// SIGTERM, as an init system stops it; the shutdown must be clean.
+    fn stop_cleanly(&mut self) {
+        let status = self.edgeship.terminate();
+        assert!(
+            status.success(),
+            "exit {status}:\n{}",
+            self.edgeship.stderr()
+        );
+    }
+
+    /// Fails the test unless edgeship's log contains `needle`; `why` says what it is.
+    fn assert_logged(&self, needle: &str, why: &str) {
+        let log = self.edgeship.stderr();
+        assert!(log.contains(needle), "{why}:\n{log}");
+    }
+
+    /// A consumer of the whole topic from its start.
+    fn reader(&self) -> TopicReader {
+        TopicReader::new(&self.bootstrap, TOPIC)
+    }
+
+    /// A consumer that has read the start heartbeat, so that what edgeship produces from
+    /// here on is only what the test causes.
+    fn reader_after_start_heartbeat(&self) -> TopicReader {
+        let mut reader = self.reader();
+        read_until(&mut reader, "the start heartbeat", |m| {
+            m["heartbeat"] == Value::Bool(true)
+        });
+        reader
+    }
+
+    /// The statistics file `config_text` names.
+    fn stats_path(&self) -> PathBuf {
+        self.dir.path().join("stats.json")
+    }
+
+    /// The latest `{"edgeship":{...}}` statistics.
     fn stats(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(&self.stats).ok()?;
-        text.lines()
-            .rev()
-            .filter(|line| line.starts_with("{\"edgeship\":"))
-            .find_map(|line| serde_json::from_str::<Value>(line).ok())
-            .map(|line| line["edgeship"].clone())
+        latest_statistics(&self.stats_path(), "edgeship")
     }
 
     /// How many Produce requests librdkafka has sent, from its latest `{ "kafka": ... }`
     /// statistics line (summed over brokers).
     fn produce_requests(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(&self.stats).ok()?;
-        let line = text
-            .lines()
-            .rev()
-            .find(|line| line.starts_with("{ \"kafka\": "))?;
-        let statistics: Value = serde_json::from_str(line).ok()?;
-        let brokers = statistics["kafka"]["brokers"].as_object()?;
+        let statistics = latest_statistics(&self.stats_path(), "kafka")?;
+        let brokers = statistics["brokers"].as_object()?;
         Some(
             brokers
                 .values()
@@ -181,139 +149,87 @@ impl Edgeship {
             if let Some(stats) = self.stats().filter(|stats| done(stats)) {
                 return stats;
             }
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.edgeship.try_status() {
                 panic!(
                     "edgeship exited ({status}) while waiting for {what}:\n{}",
-                    self.log()
+                    self.edgeship.stderr()
                 );
             }
             assert!(
                 Instant::now() < deadline,
                 "statistics never showed {what}; last {:?}\n{}",
                 self.stats(),
-                self.log()
+                self.edgeship.stderr()
             );
             std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, as an init system stops it, and the exit status after its clean shutdown.
-    fn stop(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -TERM failed");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "edgeship did not stop after SIGTERM:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Edgeship {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
 
 /// One GET to varnishd; panics unless it answers 200.
 fn get(addr: SocketAddr, path: &str) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: faults.test\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    assert!(
-        answer.starts_with(b"HTTP/1.1 200 "),
-        "varnishd answered {path} with {:?}",
-        String::from_utf8_lossy(&answer)
+    let status = raw_exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: faults.test\r\nConnection: close\r\n\r\n").as_bytes(),
     );
+    assert_eq!(status, 200, "varnishd answered {path} with {status}");
 }
 
-/// A consumer of the whole topic from its start, against the mock cluster.
-struct Reader {
-    consumer: BaseConsumer,
-    messages: Vec<Value>,
-}
-
-impl Reader {
-    fn new(bootstrap: &str) -> Reader {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "edgeship-faults")
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(TOPIC, 0, Offset::Beginning)
-            .unwrap();
-        consumer.assign(&assignment).unwrap();
-        Reader {
-            consumer,
-            messages: Vec::new(),
-        }
+/// Reads until a message satisfies `until`; every message read must be JSON keyed by the
+/// host name.
+fn read_until(reader: &mut TopicReader, what: &str, until: impl Fn(&Value) -> bool) {
+    reader.read_until(what, |messages| messages.iter().any(|m| until(&m.json)));
+    for message in &reader.messages {
+        assert_eq!(
+            message.key.as_deref(),
+            Some(HOST.as_bytes()),
+            "keyed by host name"
+        );
+        assert!(
+            serde_json::from_slice::<Value>(&message.payload).is_ok(),
+            "not JSON: {:?}",
+            String::from_utf8_lossy(&message.payload)
+        );
     }
+}
 
-    /// Reads until a message satisfies `until` (it is kept too).
-    fn read_until(&mut self, what: &str, until: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            assert!(
-                Instant::now() < deadline,
-                "the topic never showed {what}; read {} messages",
-                self.messages.len()
+/// Reads until the final heartbeat, the last thing a run produces, and returns it.
+fn read_to_final_heartbeat(reader: &mut TopicReader) -> Value {
+    read_until(reader, "the final heartbeat", |m| {
+        m["final"] == Value::Bool(true)
+    });
+    (*heartbeat_values(reader).last().unwrap()).clone()
+}
+
+/// The heartbeats read so far, in arrival order.
+fn heartbeat_values(reader: &TopicReader) -> Vec<&Value> {
+    heartbeats(&reader.messages).map(|m| &m.json).collect()
+}
+
+/// Request records by sequence number, each with how often it arrived.
+fn records_by_sequence(reader: &TopicReader) -> BTreeMap<u64, Vec<&Value>> {
+    let mut by_sequence: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
+    for message in records(&reader.messages) {
+        let sequence = message.json["sequence"].as_u64().expect("numeric sequence");
+        by_sequence.entry(sequence).or_default().push(&message.json);
+    }
+    by_sequence
+}
+
+/// Each record's URL path by sequence number, checking that each arrived exactly once.
+fn arrived_once<'a>(records: &BTreeMap<u64, Vec<&'a Value>>) -> BTreeMap<u64, &'a str> {
+    records
+        .iter()
+        .map(|(sequence, copies)| {
+            assert_eq!(
+                copies.len(),
+                1,
+                "sequence {sequence} arrived {} times",
+                copies.len()
             );
-            let Some(result) = self.consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            let message = result.unwrap();
-            assert_eq!(message.key(), Some(HOST.as_bytes()), "keyed by host name");
-            let value: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
-            let found = until(&value);
-            self.messages.push(value);
-            if found {
-                return;
-            }
-        }
-    }
-
-    fn heartbeats(&self) -> Vec<&Value> {
-        self.messages
-            .iter()
-            .filter(|m| m["heartbeat"] == Value::Bool(true))
-            .collect()
-    }
-
-    /// Request records by sequence number, each with how often it arrived.
-    fn records(&self) -> BTreeMap<u64, Vec<&Value>> {
-        let mut records: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
-        for message in &self.messages {
-            if message.get("heartbeat").is_none() {
-                let sequence = message["sequence"].as_u64().expect("numeric sequence");
-                records.entry(sequence).or_default().push(message);
-            }
-        }
-        records
-    }
+            (*sequence, copies[0]["uri_path"].as_str().unwrap())
+        })
+        .collect()
 }
 
 fn counter(object: &Value, name: &str) -> u64 {
@@ -322,10 +238,25 @@ fn counter(object: &Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no counter {name} in {object}"))
 }
 
-fn mock_cluster() -> MockCluster<'static, DefaultProducerContext> {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic(TOPIC, 1, 1).unwrap();
-    mock
+/// The final heartbeat's delivery counters, and every loss counter at zero.
+fn assert_final_counts(
+    last: &Value,
+    produced: u64,
+    delivered: u64,
+    failed: u64,
+    maybe_persisted: u64,
+) {
+    assert_eq!(counter(last, "records_produced"), produced, "{last}");
+    assert_eq!(counter(last, "records_delivered"), delivered, "{last}");
+    assert_eq!(counter(last, "delivery_failed"), failed, "{last}");
+    assert_eq!(
+        counter(last, "delivery_failed_maybe_persisted"),
+        maybe_persisted,
+        "{last}"
+    );
+    for name in NO_LOSS {
+        assert_eq!(counter(last, name), 0, "{name} in {last}");
+    }
 }
 
 /// The counters every test expects at zero: nothing lost on the way in or out.
@@ -339,24 +270,14 @@ const NO_LOSS: &[&str] = &[
 
 #[test]
 fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
-    let mock = mock_cluster();
-    let bootstrap = mock.bootstrap_servers();
-    let varnishd = Varnishd::start().unwrap();
-    let dir = TempDir::new("down");
     // Heartbeats every second keep coming during the outage too; they must queue and land.
-    let config = config(
-        &varnishd,
-        &bootstrap,
-        &dir.0,
-        "edgeship.heartbeat.interval = 1",
-    );
-    let mut edgeship = Edgeship::start(&config, &dir.0);
+    let mut fault = Fault::start("down", &["edgeship.heartbeat.interval = 1"]);
 
     // Real HTTP traffic the whole time: before, during and after the outage.
     let stop_traffic = Arc::new(AtomicBool::new(false));
     let traffic = {
         let stop = Arc::clone(&stop_traffic);
-        let addr = varnishd.addr();
+        let addr = fault.varnishd.addr();
         std::thread::spawn(move || {
             let mut sent = 0_u64;
             while !stop.load(Ordering::Relaxed) {
@@ -367,18 +288,18 @@ fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
             sent
         })
     };
-    edgeship.wait_for_stats("records delivered before the outage", |s| {
+    fault.wait_for_stats("records delivered before the outage", |s| {
         counter(s, "records_delivered") > 0
     });
-    mock.broker_down(1).unwrap();
+    fault.mock.broker_down(1).unwrap();
     let down_at = Instant::now();
     // Requests served while the broker is away are read, numbered and queued, not delivered.
-    let during = edgeship.wait_for_stats("records rendered during the outage", |s| {
+    let during = fault.wait_for_stats("records rendered during the outage", |s| {
         counter(s, "records_rendered") > counter(s, "records_delivered") + 100
     });
     std::thread::sleep(Duration::from_secs(10).saturating_sub(down_at.elapsed()));
-    let before_up = edgeship.stats().unwrap();
-    mock.broker_up(1).unwrap();
+    let before_up = fault.stats().unwrap();
+    fault.mock.broker_up(1).unwrap();
     // The outage was real: deliveries stalled while reading went on.
     assert!(
         counter(&before_up, "records_delivered") < counter(&before_up, "records_rendered"),
@@ -392,18 +313,16 @@ fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     stop_traffic.store(true, Ordering::Relaxed);
     let sent = traffic.join().unwrap();
-    let drained = edgeship.wait_for_stats("every request read and delivered", |s| {
+    let drained = fault.wait_for_stats("every request read and delivered", |s| {
         counter(s, "records_rendered") >= sent
             && counter(s, "records_delivered") == counter(s, "records_rendered")
     });
     assert_eq!(counter(&drained, "records_rendered"), sent, "{drained}");
-    let status = edgeship.stop();
-    assert!(status.success(), "exit {status}:\n{}", edgeship.log());
+    fault.stop_cleanly();
 
-    let mut reader = Reader::new(&bootstrap);
-    reader.read_until("the final heartbeat", |m| m["final"] == Value::Bool(true));
-    let heartbeats = reader.heartbeats();
-    let last = *heartbeats.last().unwrap();
+    let mut reader = fault.reader();
+    let last = read_to_final_heartbeat(&mut reader);
+    let heartbeats = heartbeat_values(&reader);
     assert!(
         heartbeats.len() >= 10,
         "one heartbeat a second, outage included: {}",
@@ -411,21 +330,11 @@ fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
     );
     assert_eq!(last["sequence_start"], 0);
     assert_eq!(last["sequence_last"], sent - 1);
-    assert_eq!(counter(last, "records_produced"), sent, "{last}");
-    assert_eq!(counter(last, "records_delivered"), sent, "{last}");
-    assert_eq!(counter(last, "delivery_failed"), 0, "{last}");
-    assert_eq!(
-        counter(last, "delivery_failed_maybe_persisted"),
-        0,
-        "{last}"
-    );
-    for name in NO_LOSS {
-        assert_eq!(counter(last, name), 0, "{name} in {last}");
-    }
+    assert_final_counts(&last, sent, sent, 0, 0);
 
     // Every sequence number exactly once, and each is the request it should be: records are
     // numbered in the order varnishd completed them, which is the order they were sent.
-    let records = reader.records();
+    let records = records_by_sequence(&reader);
     let run = last["run"].as_str().unwrap();
     let duplicated: Vec<_> = records.iter().filter(|(_, r)| r.len() > 1).collect();
     assert!(duplicated.is_empty(), "duplicates: {duplicated:?}");
@@ -444,7 +353,7 @@ fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
     assert!(heartbeats.iter().all(|h| h["run"] == run));
 
     // The statistics file's last word agrees with the final heartbeat.
-    let stats = edgeship.stats().unwrap();
+    let stats = fault.stats().unwrap();
     for name in [
         "records_produced",
         "records_delivered",
@@ -460,31 +369,18 @@ fn broker_down_for_ten_seconds_loses_and_duplicates_nothing() {
 
 #[test]
 fn produce_errors_are_retried_or_counted_exactly() {
-    let mock = mock_cluster();
-    let bootstrap = mock.bootstrap_servers();
-    let varnishd = Varnishd::start().unwrap();
-    let dir = TempDir::new("errors");
     // Only the start and the final heartbeat, so that every Produce request after the start
     // carries exactly the one record the test just sent, and each injected error hits it.
-    let config = config(
-        &varnishd,
-        &bootstrap,
-        &dir.0,
-        "edgeship.heartbeat.interval = 3600",
-    );
-    let mut edgeship = Edgeship::start(&config, &dir.0);
-    let mut reader = Reader::new(&bootstrap);
-    reader.read_until("the start heartbeat", |m| {
-        m["heartbeat"] == Value::Bool(true)
-    });
+    let mut fault = Fault::start("errors", &["edgeship.heartbeat.interval = 3600"]);
+    let mut reader = fault.reader_after_start_heartbeat();
 
     // Sends one request and waits until edgeship has the delivery report for its record, so
     // each record travels in a Produce request of its own.
     let mut settled = 0_u64;
-    let mut one = |edgeship: &mut Edgeship, path: &str| {
-        get(varnishd.addr(), path);
+    let mut one = |fault: &mut Fault, path: &str| {
+        get(fault.varnishd.addr(), path);
         settled += 1;
-        edgeship.wait_for_stats(&format!("the delivery report for {path}"), |s| {
+        fault.wait_for_stats(&format!("the delivery report for {path}"), |s| {
             counter(s, "records_delivered")
                 + counter(s, "delivery_failed")
                 + counter(s, "delivery_failed_maybe_persisted")
@@ -496,7 +392,7 @@ fn produce_errors_are_retried_or_counted_exactly() {
     // Retriable: a stale leader (metadata refresh, then retry), a broker-side timeout (retried
     // as "possibly persisted": the idempotent producer's sequence numbers keep the retry from
     // duplicating), too few in-sync replicas. One record meets all three and is delivered.
-    mock.request_errors(
+    fault.mock.request_errors(
         RDKafkaApiKey::Produce,
         &[
             RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -504,7 +400,7 @@ fn produce_errors_are_retried_or_counted_exactly() {
             RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
         ],
     );
-    let after_retries = one(&mut edgeship, "/retried/0");
+    let after_retries = one(&mut fault, "/retried/0");
     assert_eq!(
         counter(&after_retries, "records_delivered"),
         1,
@@ -518,16 +414,16 @@ fn produce_errors_are_retried_or_counted_exactly() {
 
     // Permanent: the broker refuses the record. The idempotent producer bumps its epoch and
     // carries on; the record is lost and counted as certainly not persisted.
-    mock.request_errors(
+    fault.mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
     );
-    one(&mut edgeship, "/refused/0");
-    mock.request_errors(
+    one(&mut fault, "/refused/0");
+    fault.mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED],
     );
-    let after_refusals = one(&mut edgeship, "/refused/1");
+    let after_refusals = one(&mut fault, "/refused/1");
     assert_eq!(
         counter(&after_refusals, "delivery_failed"),
         2,
@@ -535,64 +431,37 @@ fn produce_errors_are_retried_or_counted_exactly() {
     );
 
     // And the producer is still fine afterwards.
-    one(&mut edgeship, "/after/0");
-    one(&mut edgeship, "/after/1");
+    one(&mut fault, "/after/0");
+    one(&mut fault, "/after/1");
     // Each injected error was met by a Produce request of its own: the start heartbeat, four
     // attempts for the retried record, one each for the others. Nothing else is produced
     // until shutdown, so librdkafka's count settles at exactly that.
     let deadline = Instant::now() + PATIENCE;
     let produce_requests = loop {
-        match edgeship.produce_requests() {
+        match fault.produce_requests() {
             Some(count) if count >= 9 => break count,
             _ => {
                 assert!(
                     Instant::now() < deadline,
                     "librdkafka statistics never showed 9 Produce requests: {:?}",
-                    edgeship.produce_requests()
+                    fault.produce_requests()
                 );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
     };
     assert_eq!(produce_requests, 1 + 4 + 1 + 1 + 1 + 1);
-    let status = edgeship.stop();
-    assert!(status.success(), "exit {status}:\n{}", edgeship.log());
-    assert!(
-        edgeship.log().contains("delivery failed"),
-        "log.kafka.msg.error logs each failure:\n{}",
-        edgeship.log()
-    );
+    fault.stop_cleanly();
+    fault.assert_logged("delivery failed", "log.kafka.msg.error logs each failure");
 
-    reader.read_until("the final heartbeat", |m| m["final"] == Value::Bool(true));
-    let last = *reader.heartbeats().last().unwrap();
-    assert_eq!(counter(last, "records_produced"), 5, "{last}");
-    assert_eq!(counter(last, "records_delivered"), 3, "{last}");
-    assert_eq!(counter(last, "delivery_failed"), 2, "{last}");
-    assert_eq!(
-        counter(last, "delivery_failed_maybe_persisted"),
-        0,
-        "{last}"
-    );
-    for name in NO_LOSS {
-        assert_eq!(counter(last, name), 0, "{name} in {last}");
-    }
+    let last = read_to_final_heartbeat(&mut reader);
+    assert_final_counts(&last, 5, 3, 2, 0);
     assert_eq!(last["sequence_last"], 4, "{last}");
 
     // The topic holds exactly the delivered records, once each; the gaps are exactly the
     // refused ones, as many as the failure counters say.
-    let records = reader.records();
-    let arrived: BTreeMap<u64, &str> = records
-        .iter()
-        .map(|(sequence, copies)| {
-            assert_eq!(
-                copies.len(),
-                1,
-                "sequence {sequence} arrived {} times",
-                copies.len()
-            );
-            (*sequence, copies[0]["uri_path"].as_str().unwrap())
-        })
-        .collect();
+    let records = records_by_sequence(&reader);
+    let arrived = arrived_once(&records);
     assert_eq!(
         arrived,
         BTreeMap::from([(0, "/retried/0"), (3, "/after/0"), (4, "/after/1")])
@@ -601,101 +470,65 @@ fn produce_errors_are_retried_or_counted_exactly() {
     assert_eq!(gaps, BTreeSet::from([1, 2]));
     assert_eq!(
         gaps.len() as u64,
-        counter(last, "delivery_failed") + counter(last, "delivery_failed_maybe_persisted")
+        counter(&last, "delivery_failed") + counter(&last, "delivery_failed_maybe_persisted")
     );
 
     // varnishkafka's statistics line counts the same failures as kafka_drerr.
-    let text = std::fs::read_to_string(&edgeship.stats).unwrap();
-    let classic: Value = text
-        .lines()
-        .rev()
-        .find(|line| line.starts_with("{ \"varnishkafka\":"))
-        .map(|line| serde_json::from_str(line).unwrap())
-        .unwrap();
-    assert_eq!(classic["varnishkafka"]["kafka_drerr"], 2, "{classic}");
-    assert_eq!(classic["varnishkafka"]["tx"], 5, "{classic}");
+    let classic = latest_statistics(&fault.stats_path(), "varnishkafka").unwrap();
+    assert_eq!(classic["kafka_drerr"], 2, "{classic}");
+    assert_eq!(classic["tx"], 5, "{classic}");
 }
 
 #[test]
 fn an_acknowledgement_too_late_is_counted_as_maybe_persisted() {
-    let mock = mock_cluster();
-    let bootstrap = mock.bootstrap_servers();
-    let varnishd = Varnishd::start().unwrap();
-    let dir = TempDir::new("late");
     // A request times out after 1 s and a record after 2 s; the broker will answer in 4 s.
-    let config = config(
-        &varnishd,
-        &bootstrap,
-        &dir.0,
-        "edgeship.heartbeat.interval = 3600\n\
-         kafka.topic.message.timeout.ms = 2000\n\
-         kafka.topic.request.timeout.ms = 1000",
+    let mut fault = Fault::start(
+        "late",
+        &[
+            "edgeship.heartbeat.interval = 3600",
+            "kafka.topic.message.timeout.ms = 2000",
+            "kafka.topic.request.timeout.ms = 1000",
+        ],
     );
-    let mut edgeship = Edgeship::start(&config, &dir.0);
-    let mut reader = Reader::new(&bootstrap);
-    reader.read_until("the start heartbeat", |m| {
-        m["heartbeat"] == Value::Bool(true)
-    });
+    let mut reader = fault.reader_after_start_heartbeat();
     let settled = |s: &Value| {
         counter(s, "records_delivered")
             + counter(s, "delivery_failed")
             + counter(s, "delivery_failed_maybe_persisted")
     };
 
-    get(varnishd.addr(), "/before/0");
-    edgeship.wait_for_stats("/before/0 delivered", |s| settled(s) == 1);
+    get(fault.varnishd.addr(), "/before/0");
+    fault.wait_for_stats("/before/0 delivered", |s| settled(s) == 1);
     // The mock broker writes the record, then holds its answer back: librdkafka gives up on
     // a record the broker did persist. That is exactly the "maybe" case.
-    mock.broker_round_trip_time(1, Duration::from_secs(4))
+    fault
+        .mock
+        .broker_round_trip_time(1, Duration::from_secs(4))
         .unwrap();
-    get(varnishd.addr(), "/late/0");
-    let late = edgeship.wait_for_stats("the report for /late/0", |s| settled(s) == 2);
+    get(fault.varnishd.addr(), "/late/0");
+    let late = fault.wait_for_stats("the report for /late/0", |s| settled(s) == 2);
     assert_eq!(
         counter(&late, "delivery_failed_maybe_persisted"),
         1,
         "{late}"
     );
     assert_eq!(counter(&late, "delivery_failed"), 0, "{late}");
-    mock.broker_round_trip_time(1, Duration::ZERO).unwrap();
-    get(varnishd.addr(), "/after/0");
-    edgeship.wait_for_stats("/after/0 delivered", |s| settled(s) == 3);
-    let status = edgeship.stop();
-    assert!(status.success(), "exit {status}:\n{}", edgeship.log());
-    assert!(
-        edgeship.log().contains("it may have been persisted"),
-        "{}",
-        edgeship.log()
-    );
+    fault
+        .mock
+        .broker_round_trip_time(1, Duration::ZERO)
+        .unwrap();
+    get(fault.varnishd.addr(), "/after/0");
+    fault.wait_for_stats("/after/0 delivered", |s| settled(s) == 3);
+    fault.stop_cleanly();
+    fault.assert_logged("it may have been persisted", "the maybe-persisted report");
 
-    reader.read_until("the final heartbeat", |m| m["final"] == Value::Bool(true));
-    let last = *reader.heartbeats().last().unwrap();
-    assert_eq!(counter(last, "records_produced"), 3, "{last}");
-    assert_eq!(counter(last, "records_delivered"), 2, "{last}");
-    assert_eq!(counter(last, "delivery_failed"), 0, "{last}");
-    assert_eq!(
-        counter(last, "delivery_failed_maybe_persisted"),
-        1,
-        "{last}"
-    );
-    for name in NO_LOSS {
-        assert_eq!(counter(last, name), 0, "{name} in {last}");
-    }
+    let last = read_to_final_heartbeat(&mut reader);
+    assert_final_counts(&last, 3, 2, 0, 1);
     // The "maybe" record did land, once (the idempotent producer's retry did not duplicate
     // it): in the topic are the delivered records plus up to the maybe-persisted ones, and
     // nothing is missing that the counters do not allow for.
-    let records = reader.records();
-    let arrived: BTreeMap<u64, &str> = records
-        .iter()
-        .map(|(sequence, copies)| {
-            assert_eq!(
-                copies.len(),
-                1,
-                "sequence {sequence} arrived {} times",
-                copies.len()
-            );
-            (*sequence, copies[0]["uri_path"].as_str().unwrap())
-        })
-        .collect();
+    let records = records_by_sequence(&reader);
+    let arrived = arrived_once(&records);
     assert_eq!(
         arrived,
         BTreeMap::from([(0, "/before/0"), (1, "/late/0"), (2, "/after/0")])
@@ -704,58 +537,37 @@ fn an_acknowledgement_too_late_is_counted_as_maybe_persisted() {
 
 #[test]
 fn a_fatal_producer_error_stops_edgeship_with_exit_1_and_counts_the_loss() {
-    let mock = mock_cluster();
-    let bootstrap = mock.bootstrap_servers();
-    let varnishd = Varnishd::start().unwrap();
-    let dir = TempDir::new("fatal");
     // With the gap-less guarantee a refused record is fatal for the idempotent producer (the
     // sequence would have a hole), which is one real way to reach librdkafka's fatal state.
-    let config = config(
-        &varnishd,
-        &bootstrap,
-        &dir.0,
-        "edgeship.heartbeat.interval = 3600\n\
-         kafka.enable.gapless.guarantee = true",
+    let mut fault = Fault::start(
+        "fatal",
+        &[
+            "edgeship.heartbeat.interval = 3600",
+            "kafka.enable.gapless.guarantee = true",
+        ],
     );
-    let mut edgeship = Edgeship::start(&config, &dir.0);
-    let mut reader = Reader::new(&bootstrap);
-    reader.read_until("the start heartbeat", |m| {
-        m["heartbeat"] == Value::Bool(true)
-    });
-    get(varnishd.addr(), "/before/0");
-    edgeship.wait_for_stats("/before/0 delivered", |s| {
+    let _reader = fault.reader_after_start_heartbeat();
+    get(fault.varnishd.addr(), "/before/0");
+    fault.wait_for_stats("/before/0 delivered", |s| {
         counter(s, "records_delivered") == 1
     });
-    mock.request_errors(
+    fault.mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
     );
-    get(varnishd.addr(), "/refused/0");
+    get(fault.varnishd.addr(), "/refused/0");
 
-    // edgeship stops by itself, without a signal, and says it failed.
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = edgeship.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "edgeship kept running after a fatal producer error:\n{}",
-            edgeship.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(status.code(), Some(1), "{}", edgeship.log());
-    assert!(
-        edgeship
-            .log()
-            .contains("stopping: the producer cannot continue"),
-        "{}",
-        edgeship.log()
+    // edgeship stops by itself, without a signal (waiting fails the test if it keeps
+    // running after the fatal producer error), and says it failed.
+    let status = fault.edgeship.wait();
+    assert_eq!(status.code(), Some(1), "{}", fault.edgeship.stderr());
+    fault.assert_logged(
+        "stopping: the producer cannot continue",
+        "the reason it stopped",
     );
     // The last statistics say exactly what happened: one delivered, one refused; the final
     // heartbeat could not be produced, and is not counted as a record lost at enqueue.
-    let stats = edgeship.stats().unwrap();
+    let stats = fault.stats().unwrap();
     assert_eq!(counter(&stats, "records_rendered"), 2, "{stats}");
     assert_eq!(counter(&stats, "records_delivered"), 1, "{stats}");
     assert_eq!(counter(&stats, "delivery_failed"), 1, "{stats}");

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    config_text, fixture, heartbeats, kafka_lines, partition_of, read_response, records,
-    run_edgeship, seed_format, send_all, Edgeship, Landed, Request, Response, TempDir, TopicReader,
-    HOST,
+    config_text, fixture, heartbeats, kafka_lines, last_statistics, partition_of, raw_exchange,
+    read_response, records, run_edgeship, seed_format, send_all, Edgeship, Landed, Request,
+    Response, TempDir, TopicReader, HOST,
 };
 use edgeship_testkit::tansu::Tansu;
 use edgeship_testkit::varnishd::Varnishd;
@@ -965,27 +965,6 @@ fn an_invalid_kafka_property_stops_the_daemon_at_start_before_it_reads_the_log()
         !stderr.contains("starting") && !stderr.contains("reading the Varnish log"),
         "it never started reading:\n{stderr}"
     );
-}
-
-/// Sends raw bytes on a new connection and returns the answer's status code.
-fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect to varnishd");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("set a read timeout");
-    stream.write_all(bytes).expect("send");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-    read_response(&mut reader).status
-}
-
-/// The last line of the statistics file whose top-level key is `key`.
-fn last_statistics(path: &std::path::Path, key: &str) -> Value {
-    let text = std::fs::read_to_string(path).expect("read the statistics file");
-    text.lines()
-        .rev()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find_map(|json| json.get(key).cloned())
-        .unwrap_or_else(|| panic!("no {key:?} line in the statistics file:\n{text}"))
 }
 
 #[test]

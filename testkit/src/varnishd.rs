@@ -87,7 +87,7 @@ impl Builder {
 
     /// Starts varnishd and waits until it answers.
     pub fn start(self) -> io::Result<Varnishd> {
-        let workdir = unique_dir()?;
+        let workdir = unique_dir("varnishd")?;
         let vcl_path = workdir.join("edgeship-test.vcl");
         let mut varnishd = Varnishd {
             settings: self,
@@ -294,14 +294,17 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// A fresh private directory for one instance.
-fn unique_dir() -> io::Result<PathBuf> {
+/// A fresh private directory under the system temp directory, named
+/// `edgeship-{label}-{pid}-{counter}-{nanos}` so that concurrent tests and processes never
+/// share one. Public so that tests needing a scratch directory do not re-implement it; the
+/// caller removes it.
+pub fn unique_dir(label: &str) -> io::Result<PathBuf> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.subsec_nanos());
     let dir = std::env::temp_dir().join(format!(
-        "edgeship-varnishd-{}-{}-{nanos}",
+        "edgeship-{label}-{}-{}-{nanos}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));

@@ -1,19 +1,24 @@
-//! Support for the live tests (`live.rs`): the `edgeship` binary as a child process that is
-//! killed on drop, private temporary directories, an HTTP/1.1 keep-alive client over plain
-//! `TcpStream`s that remembers what each request carried, and an independent Kafka reader
-//! (rust-rdkafka's `BaseConsumer`) that reads every partition of a topic from the beginning.
+//! Support for the shipper's integration tests (`live.rs` against tansu, `faults.rs` against
+//! librdkafka's mock cluster): the `edgeship` binary as a child process that is killed on
+//! drop, private temporary directories, configuration files, an HTTP/1.1 client over plain
+//! `TcpStream`s that remembers what each request carried, the statistics file, and an
+//! independent Kafka reader (rust-rdkafka's `BaseConsumer`) that reads every partition of a
+//! topic from the beginning.
 //!
 //! Everything the tests conclude about what landed in Kafka comes from that reader, never
 //! from the shipper's own output or counters.
+
+// Each test file is its own crate and uses a different part of this module.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use edgeship_testkit::varnishd::unique_dir;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
@@ -47,17 +52,7 @@ pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     pub(crate) fn new(label: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "edgeship-live-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create a temporary directory");
-        TempDir(path)
+        TempDir(unique_dir(&format!("shipper-test-{label}")).expect("create a temporary directory"))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -377,6 +372,38 @@ pub(crate) fn read_response(reader: &mut BufReader<TcpStream>) -> Response {
     }
 }
 
+/// Sends raw bytes on a new connection and returns the answer's status code.
+pub(crate) fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect to varnishd");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    stream.write_all(bytes).expect("send");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+    read_response(&mut reader).status
+}
+
+/// The latest line of the statistics file at `path` whose top-level key is `key` (e.g.
+/// `edgeship`, `varnishkafka`, `kafka`), if there is one yet. Lines that do not parse (one
+/// being written) are passed over.
+pub(crate) fn latest_statistics(path: &Path, key: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|json| json.get(key).cloned())
+}
+
+/// As [`latest_statistics`], failing the test if there is no such line.
+pub(crate) fn last_statistics(path: &Path, key: &str) -> Value {
+    latest_statistics(path, key).unwrap_or_else(|| {
+        panic!(
+            "no {key:?} line in the statistics file:\n{}",
+            std::fs::read_to_string(path).expect("read the statistics file")
+        )
+    })
+}
+
 /// One message read back from Kafka.
 #[derive(Debug, Clone)]
 pub(crate) struct Landed {
@@ -572,7 +599,7 @@ pub(crate) fn partition_of(key: &str, partitions: i32) -> i32 {
 /// to standard error, statistics into the test directory, and `extra` lines appended.
 pub(crate) fn config_text(dir: &TempDir, format: &str, extra: &[String]) -> String {
     let mut text = format!(
-        "# written by shipper/tests/live.rs\n\
+        "# written by the shipper's integration tests (shipper/tests)\n\
          format.type = json\n\
          format = {format}\n\
          edgeship.hostname = {HOST}\n\
