@@ -736,7 +736,9 @@ impl Auditor {
     fn group_row(&self, run: &RunState, hour: i64, stats: Option<&HourStats>, lost: u64) -> Row {
         let (actual, duplicate) = stats.map_or((0, 0), |s| (s.actual, s.duplicate));
         let distinct = actual - duplicate;
-        let expected = distinct + lost;
+        // Numbers near both ends of the u64 range can leave more missing numbers than a u64
+        // holds: the counts saturate rather than overflow.
+        let expected = distinct.saturating_add(lost);
         let percent_lost = percent(lost, expected);
         let status = if lost > 0 && percent_lost >= self.config.error_percent {
             Status::Error
@@ -755,7 +757,9 @@ impl Auditor {
             sequence_max: stats.filter(|s| s.actual > 0).map(|s| s.max),
             count_actual: actual,
             count_expected: expected,
-            count_different: expected as i64 - actual as i64,
+            count_different: (i128::from(expected) - i128::from(actual))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+                as i64,
             count_duplicate: duplicate,
             count_null_sequence: stats.map_or(0, |s| s.null_sequence),
             count_incomplete: stats.map_or(0, |s| s.incomplete),
@@ -984,7 +988,8 @@ fn place_segment(
             }
         }
         if b != i64::MIN && b != i64::MAX {
-            *lost.entry(b).or_default() += (lo - n + 1) as u64;
+            let missing = lost.entry(b).or_default();
+            *missing = missing.saturating_add(((lo - n) as u64).saturating_add(1));
         }
         n = lo + 1;
     }
@@ -1012,8 +1017,8 @@ fn rollups(rows: &[Row], config: &Config) -> Vec<Rollup> {
             Status::Silent => r.rows_silent += 1,
         }
         r.count_actual += row.count_actual;
-        r.count_expected += row.count_expected;
-        r.count_lost += row.count_lost;
+        r.count_expected = r.count_expected.saturating_add(row.count_expected);
+        r.count_lost = r.count_lost.saturating_add(row.count_lost);
         r.count_duplicate += row.count_duplicate;
         r.count_null_sequence += row.count_null_sequence;
         r.count_incomplete += row.count_incomplete;

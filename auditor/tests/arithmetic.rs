@@ -537,3 +537,27 @@ fn memory_grows_with_gaps_and_groups_not_records() {
     let report = auditor.finish();
     assert_eq!(report.rows.iter().map(|r| r.count_lost).sum::<u64>(), 30);
 }
+
+/// Found by the `audit_record` fuzz target: numbers at the ends of the `u64` range put more
+/// numbers between them than the counts can hold. The counts saturate instead of overflowing
+/// (a panic in debug builds, nonsense in release ones).
+#[test]
+fn numbers_at_the_ends_of_the_range_saturate_the_counts() {
+    let t0 = base_time();
+    for (high, lost, expected, different) in [
+        (u64::MAX, u64::MAX - 1, u64::MAX, i64::MAX),
+        ((1 << 63) + 5, (1 << 63) + 4, (1 << 63) + 6, i64::MAX),
+        (1 << 62, (1 << 62) - 1, (1 << 62) + 1, (1 << 62) - 1),
+    ] {
+        let report = audit(&lines("cp1001", Some(RUN_A), &[(0, t0), (high, t0 + 1)]));
+        let rows = rows_of(&report, "cp1001");
+        assert_eq!(rows.len(), 1, "{high}: {rows:?}");
+        let row = &rows[0];
+        assert_eq!(row.count_actual, 2, "{high}: {row:?}");
+        assert_eq!(row.count_lost, lost, "{high}: {row:?}");
+        assert_eq!(row.count_expected, expected, "{high}: {row:?}");
+        assert_eq!(row.count_different, different, "{high}: {row:?}");
+        assert_eq!(row.status, Status::Error, "{high}: {row:?}");
+        assert_eq!(report.hours[0].count_lost, lost, "{high}");
+    }
+}
