@@ -44,7 +44,10 @@ pub(crate) fn wanted(group: &str) -> bool {
     }
     match filter {
         None => true,
-        Some(filter) => filter.starts_with(group) || group.contains(filter.as_str()),
+        // Alternatives (`varnishlog|pipeline`) are checked one by one.
+        Some(filter) => filter
+            .split('|')
+            .any(|alternative| alternative.starts_with(group) || group.contains(alternative)),
     }
 }
 
