@@ -203,6 +203,16 @@ impl Report {
             .unwrap_or(Status::Ok)
     }
 
+    /// The rows of one hour. Rows are sorted by hour first, so this is a binary search: a
+    /// linear filter per hour made writing a report quadratic in the hours it spans (found by
+    /// the `audit_record` fuzz target: one record dated 40 years ahead, 350,000 silent hours,
+    /// took minutes).
+    fn rows_of_hour(&self, hour: i64) -> &[Row] {
+        let start = self.rows.partition_point(|row| row.hour < hour);
+        let length = self.rows[start..].partition_point(|row| row.hour == hour);
+        &self.rows[start..start + length]
+    }
+
     /// Writes the readable table: rows per hour followed by the hour's roll-up.
     pub fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
         let with_topic = self.rows.iter().any(|r| r.topic.is_some());
@@ -214,7 +224,7 @@ impl Report {
         let mut rollup_lines: Vec<(usize, String)> = Vec::new();
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
         for rollup in &self.hours {
-            for row in self.rows.iter().filter(|r| r.hour == rollup.hour) {
+            for row in self.rows_of_hour(rollup.hour) {
                 table.push(vec![
                     format_hour(row.hour),
                     row.topic.clone().unwrap_or_else(|| "-".into()),
@@ -303,7 +313,7 @@ impl Report {
     pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
         let mut line = String::with_capacity(512);
         for rollup in &self.hours {
-            for row in self.rows.iter().filter(|r| r.hour == rollup.hour) {
+            for row in self.rows_of_hour(rollup.hour) {
                 line.clear();
                 line.push_str("{\"kind\":\"row\"");
                 json_field(
@@ -396,7 +406,7 @@ impl Report {
              count_lost,percent_lost"
         )?;
         for rollup in &self.hours {
-            for row in self.rows.iter().filter(|r| r.hour == rollup.hour) {
+            for row in self.rows_of_hour(rollup.hour) {
                 let opt = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
                 writeln!(
                     out,

@@ -561,3 +561,77 @@ fn numbers_at_the_ends_of_the_range_saturate_the_counts() {
         assert_eq!(report.hours[0].count_lost, lost, "{high}");
     }
 }
+
+/// Found by the `audit_record` fuzz target: a second host's heartbeat dated far ahead (here
+/// two years) makes the first host silent in every hour in between, one row each. The table,
+/// JSON and CSV list every row once under its own hour (writing them used to scan all rows per
+/// hour, quadratic in the hours: minutes for a forty-year gap).
+#[test]
+fn a_far_future_heartbeat_lists_every_silent_hour_once() {
+    let t0 = base_time();
+    let hours: i64 = 2 * 365 * 24;
+    let input = vec![
+        heartbeat("cp1001", RUN_A, t0, 0, None, false),
+        heartbeat("cp1002", RUN_B, t0, 0, None, false),
+        heartbeat("cp1002", RUN_B, t0 + hours * HOUR, 0, None, false),
+    ];
+    let report = audit(&input);
+    let silent: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| r.kind == RowKind::Silent && r.hostname.as_deref() == Some("cp1001"))
+        .collect();
+    assert_eq!(
+        silent.len() as i64,
+        hours,
+        "one silent row per hour after the first"
+    );
+    assert!(silent.windows(2).all(|w| w[1].hour == w[0].hour + 1));
+
+    let mut table = Vec::new();
+    report.write_table(&mut table).expect("writing to a Vec");
+    let table = String::from_utf8(table).expect("UTF-8");
+    let silent_lines = table
+        .lines()
+        .filter(|line| line.contains("cp1001") && line.contains("SILENT"))
+        .count();
+    assert_eq!(
+        silent_lines,
+        report
+            .rows
+            .iter()
+            .filter(|r| r.hostname.as_deref() == Some("cp1001") && r.kind == RowKind::Silent)
+            .count()
+    );
+    assert_eq!(
+        table.lines().filter(|line| line.starts_with("== ")).count(),
+        report.hours.len()
+    );
+    // Each hour's rows come right before that hour's roll-up line, with the same hour.
+    let mut pending: Vec<&str> = Vec::new();
+    let mut rows_seen = 0;
+    for line in table.lines() {
+        if let Some(rest) = line.strip_prefix("== ") {
+            let hour = rest.split(' ').next().expect("an hour");
+            assert!(
+                pending.iter().all(|row_hour| *row_hour == hour),
+                "{hour}: {pending:?}"
+            );
+            rows_seen += pending.len();
+            pending.clear();
+        } else if line.contains("cp100") {
+            pending.push(line.split_whitespace().next().expect("an hour column"));
+        }
+    }
+    assert!(
+        pending.is_empty(),
+        "rows after the last roll-up: {pending:?}"
+    );
+    assert_eq!(rows_seen, report.rows.len());
+
+    let mut csv = Vec::new();
+    report.write_csv(&mut csv).expect("writing to a Vec");
+    let csv = String::from_utf8(csv).expect("UTF-8");
+    let csv_rows = csv.lines().filter(|line| line.contains("cp100")).count();
+    assert_eq!(csv_rows, report.rows.len(), "one line per row");
+}
