@@ -57,7 +57,10 @@ fn check_against_serde(line: &[u8]) {
     let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(line) else {
         return;
     };
-    if !object.get("sequence").is_some_and(serde_json::Value::is_u64) {
+    if !object
+        .get("sequence")
+        .is_some_and(serde_json::Value::is_u64)
+    {
         return;
     }
     let mut auditor = Auditor::new(Config::default());

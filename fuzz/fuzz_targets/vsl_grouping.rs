@@ -180,7 +180,11 @@ fuzz_target!(|input: Input<'_>| {
             seen.records.iter().all(|record| record.2 == seen.vxid),
             "a record of another vxid: {seen:?}"
         );
-        assert_eq!(seen.records.first().map(|r| r.0), Some(TAG_BEGIN), "{seen:?}");
+        assert_eq!(
+            seen.records.first().map(|r| r.0),
+            Some(TAG_BEGIN),
+            "{seen:?}"
+        );
         assert_eq!(seen.records.last().map(|r| r.0), Some(TAG_END), "{seen:?}");
         // Forced transactions end with the two synthetic records, which were never logged.
         let real = if seen.forced {
@@ -188,7 +192,10 @@ fuzz_target!(|input: Input<'_>| {
         } else {
             &seen.records[..]
         };
-        let history = logged.get(&seen.vxid).map(Vec::as_slice).unwrap_or_default();
+        let history = logged
+            .get(&seen.vxid)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let at = position.entry(seen.vxid).or_default();
         for record in real {
             let found = history[*at..]
