@@ -170,42 +170,62 @@ fn criterion_directory() -> Option<PathBuf> {
     Some(executable.ancestors().nth(3)?.join("criterion"))
 }
 
-/// Median nanoseconds per iteration from a benchmark's estimates, if it ran in this process
-/// (older files, from a run with another filter, would make the ratio compare two runs).
-fn median_nanoseconds(directory: &Path, since: SystemTime) -> Option<f64> {
-    let path = directory.join("new/estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None;
-    }
-    let text = std::fs::read_to_string(&path).ok()?;
-    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
+/// Nanoseconds per iteration of one benchmark, from criterion's files.
+struct Timing {
+    /// Criterion's median estimate.
+    median: f64,
+    /// The fastest sample: on a shared machine, the one least disturbed by other processes
+    /// (on this 2-core VM a busy neighbour can double a sample's time even when this thread
+    /// is never descheduled).
+    fastest: f64,
+}
+
+/// A benchmark's timing, if it ran in this process (older files, from a run with another
+/// filter, would make the ratio compare two runs).
+fn timing(directory: &Path, since: SystemTime) -> Option<Timing> {
+    let read = |name: &str| -> Option<serde_json::Value> {
+        let path = directory.join("new").join(name);
+        let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+        if modified < since {
+            return None;
+        }
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()
+    };
+    let median = read("estimates.json")?["median"]["point_estimate"].as_f64()?;
+    let samples = read("sample.json")?;
+    let (iterations, times) = (samples["iters"].as_array()?, samples["times"].as_array()?);
+    let fastest = iterations
+        .iter()
+        .zip(times)
+        .filter_map(|(iterations, time)| Some(time.as_f64()? / iterations.as_f64()?))
+        .fold(f64::INFINITY, f64::min);
+    Some(Timing { median, fastest })
 }
 
 fn print_ratios(directory: &Path, baseline: &Baseline, since: SystemTime) {
     let group = directory.join(baseline.group);
-    let Some(baseline_ns) = median_nanoseconds(&group.join(&baseline.baseline), since) else {
+    let Some(reference) = timing(&group.join(&baseline.baseline), since) else {
         return;
     };
     let per_second = |nanoseconds: f64| baseline.records_per_iteration as f64 * 1e9 / nanoseconds;
     println!(
-        "\n{}: medians, records per second per core and time relative to {}",
+        "\n{}: records per second and time relative to {} (median; fastest sample)",
         baseline.group, baseline.baseline
     );
-    println!(
-        "  {:<22} {:>14.0} records/s  1.00x",
-        baseline.baseline,
-        per_second(baseline_ns)
-    );
+    let line = |name: &str, timing: &Timing| {
+        println!(
+            "  {:<22} {:>12.0} records/s {:>6.2}x  | {:>12.0} records/s {:>6.2}x",
+            name,
+            per_second(timing.median),
+            timing.median / reference.median,
+            per_second(timing.fastest),
+            timing.fastest / reference.fastest,
+        );
+    };
+    line(&baseline.baseline, &reference);
     for name in &baseline.compared {
-        if let Some(nanoseconds) = median_nanoseconds(&group.join(name), since) {
-            println!(
-                "  {:<22} {:>14.0} records/s  {:.2}x",
-                name,
-                per_second(nanoseconds),
-                nanoseconds / baseline_ns
-            );
+        if let Some(timing) = timing(&group.join(name), since) {
+            line(name, &timing);
         }
     }
 }
