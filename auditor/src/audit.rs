@@ -702,6 +702,14 @@ impl Auditor {
 
     /// The first and last hour reported: the window's, or where there is no bound, the hours
     /// of the events read.
+    /// The hours the report will cover, first and last (inclusive): the `--from`/`--to`
+    /// window where given, else from the earliest to the latest hour with any event. Every
+    /// host with a heartbeat history gets a row for each silent hour in it, so callers bound
+    /// it before calling [`Auditor::finish`].
+    pub fn span_hours(&self) -> Option<(i64, i64)> {
+        self.window_hours()
+    }
+
     fn window_hours(&self) -> Option<(i64, i64)> {
         let mut seen: Option<(i64, i64)> = None;
         for run in self.runs.iter().flatten() {

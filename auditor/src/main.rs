@@ -94,6 +94,12 @@ struct Args {
     #[arg(short = 'X', value_name = "KEY=VALUE", help_heading = "Kafka")]
     properties: Vec<String>,
 
+    /// Most hours a report may span without --from/--to. An input whose events lie further
+    /// apart (a clock far off, or months of data) is refused with exit code 3 rather than
+    /// reported as a row per silent hour; audit it in windows instead.
+    #[arg(long, default_value_t = 744, value_name = "HOURS")]
+    max_hours: u32,
+
     /// Window start, UTC (2026-11-23T14, 2026-11-23T14:30, or a full timestamp). Kafka is
     /// positioned there by time; with files, earlier records only count as present.
     #[arg(long, value_name = "TIME")]
@@ -223,6 +229,19 @@ fn run(args: &Args) -> Result<u8> {
             }
             read_files(&mut auditor, &args.files, &mut progress)?;
             progress.clear();
+        }
+    }
+    if args.from.is_none() && args.to.is_none() {
+        if let Some((first, last)) = auditor.span_hours() {
+            let hours = last.saturating_sub(first).saturating_add(1);
+            if hours > i64::from(args.max_hours) {
+                bail!(
+                    "the input spans {hours} hours (from hour {first} to hour {last} since the \
+                     epoch), more than --max-hours {}: audit it in windows with --from/--to, or \
+                     raise --max-hours",
+                    args.max_hours
+                );
+            }
         }
     }
     let report = auditor.finish();

@@ -217,6 +217,48 @@ fn a_silent_host_exits_two() {
 }
 
 #[test]
+fn an_input_spanning_centuries_is_refused_not_reported_hour_by_hour() {
+    // Found by the audit_record fuzz target: two heartbeats of one host far apart made a row
+    // for every silent hour between them (gigabytes). Without a window the span is bounded.
+    let scratch = Scratch::new();
+    let t0 = base_time();
+    let far = t0 + 2000 * 365 * 24 * 3600;
+    let text = format!(
+        "{}\n{}\n",
+        heartbeat("cp1001", RUN, t0, 0, None, false),
+        heartbeat("cp1001", RUN, far, 0, None, false)
+    );
+    let path = scratch.write("centuries.json", text.as_bytes());
+    let out = run_path(&path, &["--output", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("--max-hours 744"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no partial report");
+
+    // With a window, the same input is audited (only the window's hours are rows).
+    let out = run_path(
+        &path,
+        &[
+            "--output",
+            "json",
+            "--from",
+            "2025-06-01T11",
+            "--to",
+            "2025-06-01T14",
+        ],
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And a raised limit is the operator's explicit choice (still refused here: too far).
+    let out = run_path(&path, &["--max-hours", "1000"]);
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
 fn the_audit_that_cannot_run_exits_three_with_the_reason() {
     let out = run(&["/nonexistent/edgeship/records.json"]);
     assert_eq!(out.status.code(), Some(3));
