@@ -430,6 +430,9 @@ fn closest_own_key(name: &str, max_distance: usize) -> Option<&'static str> {
         .iter()
         .map(|key| key.name)
         .chain(ALIASES.iter().map(|(alias, _)| *alias))
+        // Lengths further apart than the allowed edits can never be within them; skipping
+        // those keeps a long garbage key from costing a full distance table per candidate.
+        .filter(|candidate| candidate.len().abs_diff(lower.len()) <= max_distance)
         .map(|candidate| {
             (
                 edit_distance(&lower, &candidate.to_ascii_lowercase()),

@@ -340,8 +340,9 @@ fn value_text<'v>(
         Value::Captured => captured,
         Value::Microseconds | Value::Seconds => {
             let duration = Timestamp::parse(captured?)?;
-            // varnishkafka leaves a zero duration unset, so it renders the default.
-            if duration.seconds <= 0 && duration.micros == 0 {
+            // varnishkafka leaves a zero duration unset, so it renders the default; Varnish never
+            // logs a negative one, so one is a garbled field and renders the default too.
+            if duration.seconds < 0 || (duration.seconds == 0 && duration.micros == 0) {
                 return None;
             }
             if *value == Value::Microseconds {

@@ -171,6 +171,15 @@ fn durations_follow_varnishkafka() {
         &[(Tag::Timestamp, b"Resp: 1700000012.5 12.5 12.5")],
     );
     assert_eq!(render("%D|%T", Text, &long), "12500000|12.500000");
+    let negative = with(
+        without(cache_hit(), Tag::Timestamp),
+        &[(Tag::Timestamp, b"Resp: 1700000001.0 -1.25 0.0")],
+    );
+    assert_eq!(
+        render("%D|%T", Text, &negative),
+        "-|-",
+        "a negative duration is garbled"
+    );
     // %{Label}D reads another timestamp label.
     assert_eq!(render("%{Process}D", Text, &cache_hit()), "141");
 }
