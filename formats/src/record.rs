@@ -47,6 +47,24 @@ impl Tag {
     /// How many distinct values `Tag` has, for tables indexed by tag.
     pub const COUNT: usize = Tag::Other as usize + 1;
 
+    /// Every tag, in `Tag as usize` order (for tests, benches and fuzzing that pick tags).
+    pub const ALL: [Tag; Tag::COUNT] = [
+        Tag::Begin,
+        Tag::ReqStart,
+        Tag::ReqMethod,
+        Tag::ReqUrl,
+        Tag::ReqProtocol,
+        Tag::ReqHeader,
+        Tag::RespStatus,
+        Tag::RespHeader,
+        Tag::ReqAcct,
+        Tag::Timestamp,
+        Tag::VclCall,
+        Tag::VclLog,
+        Tag::Vsl,
+        Tag::Other,
+    ];
+
     /// Maps a Varnish tag name (as in `VSL_tags[]`, e.g. `"ReqHeader"`) to a [`Tag`].
     pub fn from_varnish_name(name: &str) -> Tag {
         match name {
@@ -111,4 +129,16 @@ pub struct Context<'a> {
     pub sequence: u64,
     /// The run identifier of this process start, rendered by `%{Edgeship:run}x`.
     pub run: &'a [u8],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_tag_once_in_declaration_order() {
+        for (index, tag) in Tag::ALL.iter().enumerate() {
+            assert_eq!(*tag as usize, index, "{tag:?}");
+        }
+    }
 }

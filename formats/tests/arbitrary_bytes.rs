@@ -7,22 +7,7 @@ use common::{fixture_format, CONTEXT};
 use edgeship_formats::{FormatKind, Plan, Renderer, Tag};
 use proptest::prelude::*;
 
-const TAGS: [Tag; 14] = [
-    Tag::Begin,
-    Tag::ReqStart,
-    Tag::ReqMethod,
-    Tag::ReqUrl,
-    Tag::ReqProtocol,
-    Tag::ReqHeader,
-    Tag::RespStatus,
-    Tag::RespHeader,
-    Tag::ReqAcct,
-    Tag::Timestamp,
-    Tag::VclCall,
-    Tag::VclLog,
-    Tag::Vsl,
-    Tag::Other,
-];
+const TAGS: [Tag; Tag::COUNT] = Tag::ALL;
 
 /// Every formatter and option, with names the generated payloads can hit.
 const EVERYTHING: &str =
