@@ -40,6 +40,10 @@ pub struct Renderer {
     by_tag: [TagListeners; Tag::COUNT],
     /// The last text each `%t` field rendered, indexed by field (unused for other fields).
     times: Vec<RenderedTime>,
+    /// Whether any field reads the log. A plan that does not (a message key of `%l`, say)
+    /// renders from the context alone, without walking the transaction's records; it then
+    /// cuts and counts no `tag.size.max` truncations either, having read nothing.
+    reads_log: bool,
 }
 
 /// A `%t` field's last rendering. A busy cache host serves thousands of requests in the same
@@ -154,6 +158,7 @@ impl Renderer {
     /// A renderer for `plan`.
     pub fn new(plan: Plan) -> Renderer {
         let slots = Vec::with_capacity(plan.fields.len());
+        let reads_log = plan.listeners.iter().any(|listeners| !listeners.is_empty());
         let by_tag = std::array::from_fn(|tag| TagListeners::of(&plan.listeners[tag]));
         let times = plan
             .fields
@@ -170,6 +175,7 @@ impl Renderer {
             escaped: Vec::with_capacity(256),
             by_tag,
             times,
+            reads_log,
         }
     }
 
@@ -193,53 +199,58 @@ impl Renderer {
             escaped,
             by_tag,
             times,
+            reads_log,
         } = self;
         let mut stats = RenderStats::default();
         let mut captured = recycle(std::mem::take(slots));
         captured.resize(plan.fields.len(), None);
 
         let max_tag_size = plan.max_tag_size;
-        transaction.for_each_record(|tag, payload| {
-            let payload = if payload.len() > max_tag_size {
-                stats.truncated_tags += 1;
-                &payload[..max_tag_size]
-            } else {
-                payload
-            };
-            let grouped = &by_tag[tag as usize];
-            let mut capture = |listener: &Listener| {
-                let slot = &mut captured[listener.field];
-                // A field that keeps its first match has nothing more to learn from this tag.
-                if listener.keep == Keep::First && slot.is_some() {
-                    return;
+        if *reads_log {
+            transaction.for_each_record(|tag, payload| {
+                let payload = if payload.len() > max_tag_size {
+                    stats.truncated_tags += 1;
+                    &payload[..max_tag_size]
+                } else {
+                    payload
+                };
+                let grouped = &by_tag[tag as usize];
+                let mut capture = |listener: &Listener| {
+                    let slot = &mut captured[listener.field];
+                    // A field that keeps its first match has nothing more to learn from this tag.
+                    if listener.keep == Keep::First && slot.is_some() {
+                        return;
+                    }
+                    // An empty value never counts as a match, so a later record can still fill the
+                    // field (varnishkafka skips empty values the same way).
+                    if let Some(value) =
+                        extract(&listener.matcher, payload).filter(|v| !v.is_empty())
+                    {
+                        *slot = Some(value);
+                    }
+                };
+                // `extract` decides; the table and `may_match` only skip records it would refuse.
+                let mut candidates = payload
+                    .get(..4)
+                    .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
+                while candidates != 0 {
+                    let named = &grouped.named[candidates.trailing_zeros() as usize];
+                    candidates &= candidates - 1;
+                    if named.may_match(payload) {
+                        capture(&named.listener);
+                    }
                 }
-                // An empty value never counts as a match, so a later record can still fill the
-                // field (varnishkafka skips empty values the same way).
-                if let Some(value) = extract(&listener.matcher, payload).filter(|v| !v.is_empty()) {
-                    *slot = Some(value);
+                for &index in &grouped.unbucketed {
+                    let named = &grouped.named[index];
+                    if named.may_match(payload) {
+                        capture(&named.listener);
+                    }
                 }
-            };
-            // `extract` decides; the table and `may_match` only skip records it would refuse.
-            let mut candidates = payload
-                .get(..4)
-                .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
-            while candidates != 0 {
-                let named = &grouped.named[candidates.trailing_zeros() as usize];
-                candidates &= candidates - 1;
-                if named.may_match(payload) {
-                    capture(&named.listener);
+                for listener in &grouped.others {
+                    capture(listener);
                 }
-            }
-            for &index in &grouped.unbucketed {
-                let named = &grouped.named[index];
-                if named.may_match(payload) {
-                    capture(&named.listener);
-                }
-            }
-            for listener in &grouped.others {
-                capture(listener);
-            }
-        });
+            });
+        }
 
         let json = plan.kind == FormatKind::Json;
         if json {
