@@ -27,12 +27,14 @@
 //! - `!escape` writes what varnishkafka documented, not its buggy octal output.
 #![forbid(unsafe_code)]
 
+mod capture;
 pub mod escape;
 mod parse;
 pub mod record;
 mod render;
 pub mod time;
 
+pub use capture::{CaptureStats, Capturer};
 pub use parse::{FormatError, FormatKind, FormatWarning, Plan};
 pub use record::{Context, Tag, Transaction};
 pub use render::{RenderStats, Renderer};

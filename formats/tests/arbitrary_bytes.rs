@@ -1,10 +1,11 @@
 //! Arbitrary bytes in every tag payload still render valid JSON, for the fixture formats and
-//! for a format that exercises every formatter and option.
+//! for a format that exercises every formatter and option; and capturing several plans' fields
+//! in one pass renders exactly what each plan renders alone.
 
 mod common;
 
 use common::{fixture_format, CONTEXT};
-use edgeship_formats::{FormatKind, Plan, Renderer, Tag};
+use edgeship_formats::{Capturer, FormatKind, Plan, Renderer, Tag};
 use proptest::prelude::*;
 
 const TAGS: [Tag; Tag::COUNT] = Tag::ALL;
@@ -76,5 +77,49 @@ proptest! {
         let mut out = Vec::new();
         renderer.render(&records, &CONTEXT, &mut out);
         prop_assert_eq!(out.iter().filter(|&&b| b == b'\t').count(), 2);
+    }
+
+    #[test]
+    fn one_capture_for_several_plans_renders_what_each_renders_alone(
+        records in transaction(),
+        limits in (1_usize..80, 1_usize..80),
+    ) {
+        // What the shipper does: its reader thread captures the record and key formats'
+        // fields together, its rendering thread renders each plan from its share of them.
+        let plans = [
+            Plan::compile(EVERYTHING, FormatKind::Json).expect("compiles").with_max_tag_size(limits.0),
+            Plan::compile(&fixture_format("production-webrequest.conf"), FormatKind::String)
+                .expect("compiles")
+                .with_max_tag_size(limits.1),
+            Plan::compile("%l", FormatKind::String).expect("compiles"),
+            Plan::compile("%{H}i-%{h}o", FormatKind::String).expect("compiles"),
+        ];
+        let mut capturer = Capturer::new(&plans.iter().collect::<Vec<_>>());
+        let mut renderers: Vec<Renderer> = plans.iter().cloned().map(Renderer::new).collect();
+        let firsts: Vec<usize> = (0..plans.len()).map(|plan| capturer.first_field(plan)).collect();
+        let (rendered, truncated) = capturer.capture_with(&records, |values, stats| {
+            let rendered: Vec<Vec<u8>> = renderers
+                .iter_mut()
+                .zip(&firsts)
+                .map(|(renderer, &first)| {
+                    let mut out = Vec::new();
+                    renderer.render_captured(|field| values[first + field], &CONTEXT, &mut out);
+                    out
+                })
+                .collect();
+            (rendered, stats.truncated_tags)
+        });
+        let mut most_truncated = 0;
+        for (renderer, captured) in renderers.iter_mut().zip(&rendered) {
+            let mut alone = Vec::new();
+            let stats = renderer.render(&records, &CONTEXT, &mut alone);
+            most_truncated = most_truncated.max(stats.truncated_tags);
+            prop_assert_eq!(
+                String::from_utf8_lossy(captured),
+                String::from_utf8_lossy(&alone)
+            );
+        }
+        // The capture counts records cut by the smallest limit, which cuts the most.
+        prop_assert_eq!(truncated, most_truncated);
     }
 }

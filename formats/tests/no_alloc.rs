@@ -1,10 +1,11 @@
 //! The render path allocates nothing per record once its buffers have grown: a counting global
-//! allocator watches thousands of renders of varied records, for both output kinds.
+//! allocator watches thousands of renders of varied records, for both output kinds, rendered
+//! whole or captured first (as the shipper does) and rendered from the captured values.
 
 mod common;
 
 use common::{cache_hit, fixture_format, timed_out, with, CONTEXT};
-use edgeship_formats::{FormatKind, Plan, Renderer, Tag};
+use edgeship_formats::{Capturer, FormatKind, Plan, Renderer, Tag};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 /// Counts every allocation of the process. This test binary runs without libtest's harness
@@ -53,12 +54,17 @@ fn rendering_allocates_nothing_per_record() {
         ),
     ];
     for (format, kind) in formats {
-        let mut renderer = Renderer::new(Plan::compile(&format, kind).expect("compiles"));
+        let plan = Plan::compile(&format, kind).expect("compiles");
+        let mut capturer = Capturer::new(&[&plan]);
+        let mut renderer = Renderer::new(plan);
         let mut out = Vec::with_capacity(64 * 1024);
         // Warm-up: one pass lets the scratch buffers reach their working size.
         for record in &records {
             out.clear();
             renderer.render(record, &CONTEXT, &mut out);
+            capturer.capture_with(record, |values, _| {
+                renderer.render_captured(|field| values[field], &CONTEXT, &mut out)
+            });
         }
         let region = Region::new(GLOBAL);
         let mut rendered_bytes = 0;
@@ -68,7 +74,14 @@ fn rendering_allocates_nothing_per_record() {
                 sequence: round,
                 ..CONTEXT
             };
-            renderer.render(&records[round as usize % records.len()], &context, &mut out);
+            let record = &records[round as usize % records.len()];
+            if round % 2 == 0 {
+                renderer.render(record, &context, &mut out);
+            } else {
+                capturer.capture_with(record, |values, _| {
+                    renderer.render_captured(|field| values[field], &context, &mut out)
+                });
+            }
             rendered_bytes += out.len();
         }
         let change = region.change();

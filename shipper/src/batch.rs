@@ -1,125 +1,141 @@
-//! Batches: transactions copied out of the Varnish log so they can cross from the reader
-//! thread to the rendering thread.
+//! Batches: what the reader thread captured from many transactions, handed to the rendering
+//! thread in one piece.
 //!
 //! A transaction borrowed from the log is only valid during the reader's callback, so the
-//! reader copies the records the format language can read (tags other than
-//! [`Tag::Other`]) into one byte arena per batch. Batches travel over a bounded channel and
-//! come back empty over a second one, so in steady state nothing is allocated: the arenas keep
-//! their capacity from batch to batch.
+//! reader captures there, with the records still in its cache, the value of every field the
+//! formats read (an [`edgeship_formats::Capturer`] for the record and key formats together)
+//! and copies those values, and nothing else of the records, into one byte arena per batch.
+//! That is a fraction of the records' bytes: the rendering thread reads only what it writes.
+//!
+//! Batches travel over a bounded channel and come back empty over a second one, so in steady
+//! state nothing is allocated: the arenas keep their capacity from batch to batch.
 
-use edgeship_formats::{Tag, Transaction};
+use edgeship_formats::CaptureStats;
 
-/// One record's place in the arena.
+/// One field's value in the arena; `length == NONE` when nothing matched.
 #[derive(Debug, Clone, Copy)]
-struct RecordSpan {
-    tag: Tag,
+struct ValueSpan {
     start: u32,
     length: u32,
 }
 
-/// One transaction's records in the batch.
-#[derive(Debug, Clone, Copy)]
-struct TransactionSpan {
-    first_record: u32,
-    end_record: u32,
-}
+const NONE: u32 = u32::MAX;
 
-/// Many transactions' records, copied into one arena.
-#[derive(Debug, Default)]
+/// Many transactions' captured values, copied into one arena.
+#[derive(Debug)]
 pub struct Batch {
+    /// Values per transaction (the capturer's field count).
+    stride: usize,
     bytes: Vec<u8>,
-    records: Vec<RecordSpan>,
-    transactions: Vec<TransactionSpan>,
+    /// `stride` spans per transaction, transaction after transaction.
+    values: Vec<ValueSpan>,
+    transactions: usize,
+    /// Records cut at `tag.size.max` while capturing this batch's transactions.
+    truncated_tags: u64,
 }
 
 /// A batch fills up at this many transactions...
 pub const MAX_TRANSACTIONS: usize = 512;
-/// ...or this many bytes of payload, whichever comes first.
+/// ...or this many bytes of values, whichever comes first.
 pub const MAX_BYTES: usize = 1 << 20;
 
 impl Batch {
-    /// An empty batch with room for a typical full one.
-    pub fn new() -> Batch {
+    /// An empty batch for transactions of `stride` values each, with room for a typical full
+    /// one.
+    pub fn new(stride: usize) -> Batch {
         Batch {
-            bytes: Vec::with_capacity(MAX_BYTES / 2),
-            records: Vec::with_capacity(MAX_TRANSACTIONS * 32),
-            transactions: Vec::with_capacity(MAX_TRANSACTIONS),
+            stride,
+            bytes: Vec::with_capacity(MAX_BYTES / 4),
+            values: Vec::with_capacity(MAX_TRANSACTIONS * stride),
+            transactions: 0,
+            truncated_tags: 0,
         }
     }
 
-    /// Copies one transaction's readable records in.
-    pub fn push<'r>(&mut self, records: impl Iterator<Item = (Tag, &'r [u8])>) {
-        let first_record = self.records.len() as u32;
-        for (tag, payload) in records {
-            if tag == Tag::Other {
-                continue;
-            }
-            let start = self.bytes.len() as u32;
-            self.bytes.extend_from_slice(payload);
-            self.records.push(RecordSpan {
-                tag,
-                start,
-                length: payload.len() as u32,
-            });
+    /// Copies one transaction's captured values in (`values.len()` must be the stride; extra
+    /// values are ignored, missing ones are `None`).
+    pub fn push(&mut self, values: &[Option<&[u8]>], stats: CaptureStats) {
+        for index in 0..self.stride {
+            let span = match values.get(index).copied().flatten() {
+                // A value past 4 GiB cannot be a field of one record; were it ever captured it
+                // renders as unmatched rather than wrapping the arena's offsets.
+                Some(value) if value.len() < NONE as usize => {
+                    let start = self.bytes.len() as u32;
+                    self.bytes.extend_from_slice(value);
+                    ValueSpan {
+                        start,
+                        length: value.len() as u32,
+                    }
+                }
+                _ => ValueSpan {
+                    start: 0,
+                    length: NONE,
+                },
+            };
+            self.values.push(span);
         }
-        self.transactions.push(TransactionSpan {
-            first_record,
-            end_record: self.records.len() as u32,
-        });
+        self.transactions += 1;
+        self.truncated_tags += u64::from(stats.truncated_tags);
     }
 
     /// Whether the batch should be sent now.
     pub fn is_full(&self) -> bool {
-        self.transactions.len() >= MAX_TRANSACTIONS || self.bytes.len() >= MAX_BYTES
+        self.transactions >= MAX_TRANSACTIONS || self.bytes.len() >= MAX_BYTES
     }
 
     /// How many transactions it holds.
     pub fn len(&self) -> usize {
-        self.transactions.len()
+        self.transactions
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.transactions.is_empty()
+        self.transactions == 0
+    }
+
+    /// Records cut at `tag.size.max` in its transactions.
+    pub fn truncated_tags(&self) -> u64 {
+        self.truncated_tags
     }
 
     /// Empties it, keeping its capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();
-        self.records.clear();
-        self.transactions.clear();
+        self.values.clear();
+        self.transactions = 0;
+        self.truncated_tags = 0;
     }
 
     /// Its transactions in reading order.
-    pub fn transactions(&self) -> impl Iterator<Item = BatchTransaction<'_>> + '_ {
-        self.transactions.iter().map(move |span| BatchTransaction {
+    pub fn transactions(&self) -> impl Iterator<Item = Captured<'_>> + '_ {
+        (0..self.transactions).map(move |index| Captured {
             batch: self,
-            span: *span,
+            first: index * self.stride,
         })
     }
 }
 
-/// One transaction of a [`Batch`], readable by the renderer.
+/// One transaction of a [`Batch`]: the values captured for it.
 #[derive(Debug, Clone, Copy)]
-pub struct BatchTransaction<'b> {
+pub struct Captured<'b> {
     batch: &'b Batch,
-    span: TransactionSpan,
+    first: usize,
 }
 
-impl Transaction for BatchTransaction<'_> {
-    fn for_each_record<'a, F>(&'a self, mut visit: F)
-    where
-        F: FnMut(Tag, &'a [u8]),
-    {
-        let records =
-            &self.batch.records[self.span.first_record as usize..self.span.end_record as usize];
-        for record in records {
-            let start = record.start as usize;
-            visit(
-                record.tag,
-                &self.batch.bytes[start..start + record.length as usize],
-            );
+impl<'b> Captured<'b> {
+    /// The value of the capturer's `field`-th field, or `None` when nothing matched (or
+    /// `field` is past the stride).
+    #[inline]
+    pub fn value(&self, field: usize) -> Option<&'b [u8]> {
+        if field >= self.batch.stride {
+            return None;
         }
+        let span = self.batch.values.get(self.first + field)?;
+        if span.length == NONE {
+            return None;
+        }
+        let start = span.start as usize;
+        self.batch.bytes.get(start..start + span.length as usize)
     }
 }
 
@@ -128,36 +144,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transactions_come_back_as_pushed_without_other_tags() {
-        let mut batch = Batch::new();
-        batch.push(
-            [
-                (Tag::ReqMethod, &b"GET"[..]),
-                (Tag::Other, b"skipped"),
-                (Tag::ReqUrl, b"/a"),
-            ]
-            .into_iter(),
-        );
-        batch.push([(Tag::ReqMethod, &b"POST"[..])].into_iter());
-        let seen: Vec<Vec<(Tag, Vec<u8>)>> = batch
+    fn values_come_back_as_pushed() {
+        let mut batch = Batch::new(3);
+        let stats = CaptureStats { truncated_tags: 2 };
+        batch.push(&[Some(&b"GET"[..]), None, Some(b"/a")], stats);
+        batch.push(&[None, Some(&b"x"[..])], CaptureStats::default());
+        let seen: Vec<Vec<Option<&[u8]>>> = batch
             .transactions()
-            .map(|transaction| {
-                let mut records = Vec::new();
-                transaction.for_each_record(|tag, payload| records.push((tag, payload.to_vec())));
-                records
-            })
+            .map(|transaction| (0..4).map(|field| transaction.value(field)).collect())
             .collect();
         assert_eq!(
             seen,
             vec![
-                vec![
-                    (Tag::ReqMethod, b"GET".to_vec()),
-                    (Tag::ReqUrl, b"/a".to_vec())
-                ],
-                vec![(Tag::ReqMethod, b"POST".to_vec())],
+                vec![Some(&b"GET"[..]), None, Some(b"/a"), None],
+                vec![None, Some(&b"x"[..]), None, None],
             ]
         );
+        assert_eq!((batch.len(), batch.truncated_tags()), (2, 2));
         batch.clear();
         assert!(batch.is_empty());
+        assert_eq!(batch.truncated_tags(), 0);
+    }
+
+    #[test]
+    fn empty_values_stay_distinct_from_no_value() {
+        let mut batch = Batch::new(2);
+        batch.push(&[Some(&b""[..]), None], CaptureStats::default());
+        let transaction = batch.transactions().next().expect("one transaction");
+        assert_eq!(transaction.value(0), Some(&b""[..]));
+        assert_eq!(transaction.value(1), None);
     }
 }

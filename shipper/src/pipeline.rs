@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use crossbeam_channel::RecvTimeoutError;
 use edgeship_conf::{Config, FormatType, Output};
-use edgeship_formats::{Context, FormatKind, Plan, RenderStats, Renderer};
+use edgeship_formats::{Capturer, Context, FormatKind, Plan, RenderStats, Renderer};
 
 use crate::batch::Batch;
 use crate::counters::Counters;
@@ -138,8 +138,13 @@ pub fn run(
     let (full_tx, full_rx) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES);
     let (empty_tx, empty_rx) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES + 2);
     let stop_reader = Arc::new(AtomicBool::new(false));
+    // The reader thread captures both formats' fields in one pass; the key's come after the
+    // record's.
+    let capturer = Capturer::new(&[&plans.record, &plans.key]);
+    let key_fields = capturer.first_field(1);
     let reader = ReaderThread::start(
         reader_options,
+        capturer,
         full_tx,
         empty_rx,
         Arc::clone(&stop_reader),
@@ -150,6 +155,7 @@ pub fn run(
     let mut shipper = Shipper {
         renderer: Renderer::new(plans.record),
         key_renderer: Renderer::new(plans.key),
+        key_fields,
         json: config.format_type == FormatType::Json,
         sink,
         counters: Arc::clone(&counters),
@@ -259,6 +265,8 @@ fn join(errors: &[edgeship_conf::LineError]) -> String {
 struct Shipper {
     renderer: Renderer,
     key_renderer: Renderer,
+    /// Where the key format's fields start among a batch transaction's values.
+    key_fields: usize,
     json: bool,
     sink: Sink,
     counters: Arc<Counters>,
@@ -287,14 +295,20 @@ impl Shipper {
             };
             self.next_sequence = self.next_sequence.wrapping_add(1);
             self.record.clear();
-            render_stats += self
-                .renderer
-                .render(&transaction, &context, &mut self.record);
+            render_stats += self.renderer.render_captured(
+                |field| transaction.value(field),
+                &context,
+                &mut self.record,
+            );
             match &mut self.sink {
                 Sink::Kafka(kafka) => {
                     self.key.clear();
-                    self.key_renderer
-                        .render(&transaction, &context, &mut self.key);
+                    let key_fields = self.key_fields;
+                    self.key_renderer.render_captured(
+                        |field| transaction.value(key_fields + field),
+                        &context,
+                        &mut self.key,
+                    );
                     if kafka.send(&self.record, &self.key) == crate::kafka::Sent::Queued {
                         produced += 1;
                     }
@@ -314,10 +328,7 @@ impl Shipper {
         let counters = &self.counters;
         Counters::add(&counters.records_rendered, batch.len() as u64);
         Counters::add(&counters.records_produced, produced);
-        Counters::add(
-            &counters.truncated_tags,
-            u64::from(render_stats.truncated_tags),
-        );
+        Counters::add(&counters.truncated_tags, batch.truncated_tags());
         Counters::add(
             &counters.invalid_numbers,
             u64::from(render_stats.invalid_numbers),
@@ -344,13 +355,14 @@ impl Shipper {
         match &mut self.sink {
             Sink::Kafka(kafka) => {
                 self.key.clear();
-                let empty: Vec<(edgeship_formats::Tag, &[u8])> = Vec::new();
                 let context = Context {
                     hostname: self.hostname.as_bytes(),
                     sequence: self.next_sequence,
                     run: self.run.as_bytes(),
                 };
-                self.key_renderer.render(&empty, &context, &mut self.key);
+                // A heartbeat has no log records: every field the key reads is unmatched.
+                self.key_renderer
+                    .render_captured(|_| None, &context, &mut self.key);
                 if kafka.send_heartbeat(&self.record, &self.key) != crate::kafka::Sent::Queued {
                     self.log.error(
                         "heartbeat",

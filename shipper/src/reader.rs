@@ -1,5 +1,6 @@
-//! The reader thread: drives the Varnish log reader, copies client requests into batches, and
-//! hands full batches to the rendering thread over a bounded channel.
+//! The reader thread: drives the Varnish log reader, captures the fields the formats read from
+//! each client request into batches, and hands full batches to the rendering thread over a
+//! bounded channel.
 //!
 //! Back-pressure lives here: when the channel is full, `send` blocks, the reader stops
 //! draining the log, and if the log then wraps under it the overrun is counted by the reader
@@ -11,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use edgeship_formats::Capturer;
 use edgeship_varnishlog::{Event, Options, Outcome, Reader, RequestTransaction, Visitor};
 
 use crate::batch::Batch;
@@ -29,7 +31,8 @@ pub struct ReaderThread {
 
 impl ReaderThread {
     /// Starts reading on a new thread, once the log is open (errors opening it are start-up
-    /// errors, returned here).
+    /// errors, returned here). `capturer` finds the values of the formats' fields in each
+    /// transaction; batches carry those values.
     ///
     /// Full batches go to `full`; empty ones are taken back from `empty` when available (a new
     /// one is made otherwise). The thread ends at the end of a file, or when `stop` is set; in
@@ -37,6 +40,7 @@ impl ReaderThread {
     /// its last batch, then drops `full`, which tells the renderer it has everything.
     pub fn start(
         options: Options,
+        capturer: Capturer,
         full: Sender<Batch>,
         empty: Receiver<Batch>,
         stop: Arc<AtomicBool>,
@@ -64,7 +68,8 @@ impl ReaderThread {
                 ));
                 let _ = opened_tx.send(Ok(()));
                 let mut filler = Filler {
-                    batch: Batch::new(),
+                    batch: Batch::new(capturer.field_count()),
+                    capturer,
                     full,
                     empty,
                     counters,
@@ -125,9 +130,10 @@ fn read_until_done(
     Ok(())
 }
 
-/// The visitor: copies each client request into the current batch.
+/// The visitor: captures each client request's field values into the current batch.
 struct Filler {
     batch: Batch,
+    capturer: Capturer,
     full: Sender<Batch>,
     empty: Receiver<Batch>,
     counters: Arc<Counters>,
@@ -142,7 +148,10 @@ impl Filler {
         if self.batch.is_empty() || self.disconnected {
             return;
         }
-        let next = self.empty.try_recv().unwrap_or_else(|_| Batch::new());
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Batch::new(self.capturer.field_count()));
         let batch = std::mem::replace(&mut self.batch, next);
         Counters::add(&self.counters.transactions_read, batch.len() as u64);
         if self.full.send(batch).is_err() {
@@ -171,11 +180,10 @@ impl Visitor for Filler {
             Counters::add(&self.counters.esi_skipped, 1);
             return;
         }
-        self.batch.push(
-            transaction
-                .records()
-                .map(|record| (record.tag, record.payload)),
-        );
+        // hot path: capture while the records are in this core's cache, copy only the values.
+        let batch = &mut self.batch;
+        self.capturer
+            .capture_with(transaction, |values, stats| batch.push(values, stats));
         if self.batch.is_full() {
             self.send();
         }

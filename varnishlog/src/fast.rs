@@ -241,6 +241,9 @@ impl Grouper {
             }
             // Without batch mode a batch header is followed by its records one by one.
         } else {
+            if self.policy == CopyPolicy::Stable {
+                prefetch_ahead(ptr);
+            }
             // SAFETY: the cursor's current record is complete and readable.
             unsafe { self.record(ptr, rec.priv_, out) };
         }
@@ -502,6 +505,28 @@ impl Grouper {
         self.in_log.clear();
         self.last = None;
     }
+}
+
+/// How far ahead of the current record a mapped file is prefetched, in bytes: a page, some
+/// hundred records, so the next page is in cache (and its address translated) by the time the
+/// cursor gets there.
+const PREFETCH_DISTANCE: usize = 4096;
+
+/// Asks the CPU to start loading the log `PREFETCH_DISTANCE` bytes ahead of `ptr`. A mapped
+/// file is read front to back, one record at a time, and each new page otherwise stalls the
+/// reader on memory (the hottest instruction of the whole read loop, measured). A prefetch
+/// never faults, so an address past the end of the mapping is harmless.
+#[inline(always)]
+fn prefetch_ahead(ptr: *const u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let ahead = ptr.cast::<i8>().wrapping_add(PREFETCH_DISTANCE);
+        // SAFETY: a prefetch is a hint that never dereferences or faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
 }
 
 /// The payload bytes of a record, without the trailing NUL.

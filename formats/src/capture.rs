@@ -1,0 +1,465 @@
+//! Capturing: one pass over a transaction's records finds each field's value (borrowed from
+//! the record, not copied), for one plan or several at once.
+//!
+//! Capturing is the half of rendering that reads the log; [`crate::Renderer`] does the other
+//! half (writing the fields in format order). They are separate so that a program can capture
+//! where the records are (the shipper's reader thread, with the log's bytes still in its cache)
+//! and hand over only the captured values, which are a fraction of the records' bytes.
+//!
+//! Several plans (a record format and a message key format, say) share one [`Capturer`]: their
+//! fields are numbered one after the other, plan by plan, so one walk over the records serves
+//! them all.
+
+use crate::parse::{Keep, Listener, Matcher, Plan};
+use crate::record::{Tag, Transaction};
+
+/// Finds the values of every field of one or more plans in a transaction's records.
+#[derive(Debug, Clone)]
+pub struct Capturer {
+    /// The plans' listeners regrouped for lookup, indexed by `Tag as usize`; their field
+    /// numbers are offset by the plan's first field (see [`Capturer::first_field`]).
+    by_tag: [TagListeners; Tag::COUNT],
+    /// Where each plan's fields start, and (last entry) how many fields there are in all.
+    starts: Vec<usize>,
+    /// The smallest `tag.size.max` of the plans: a record longer than this is counted as cut.
+    smallest_limit: usize,
+    /// Whether any field reads the log. Without one, capturing does not walk the records.
+    reads_log: bool,
+    /// Scratch slots for [`Capturer::capture_with`], stored empty between calls (see
+    /// [`recycle`]).
+    scratch: Vec<Option<&'static [u8]>>,
+}
+
+/// What capturing noticed that the operator must be able to count.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Records of the transaction longer than `tag.size.max`, cut before matching.
+    pub truncated_tags: u32,
+}
+
+/// A listener with the `tag.size.max` of its plan.
+#[derive(Debug, Clone)]
+struct Limited {
+    listener: Listener,
+    limit: usize,
+}
+
+/// One tag's listeners, arranged so that a header record the format does not read costs one
+/// table look-up and one branch that is nearly always "no". A realistic transaction has
+/// sixty-odd header records and the production format reads sixteen headers; trying each
+/// header against each name cost most of the rendering time, mostly in mispredicted branches.
+#[derive(Debug, Clone)]
+struct TagListeners {
+    /// `Name: value` listeners.
+    named: Vec<NamedListener>,
+    /// Candidates among the first 64 of `named` (bit `i` for `named[i]`), by
+    /// [`prefix_bucket`] of the record's first four bytes. A record whose name is one of them
+    /// has the same four first bytes up to ASCII case (the name's own, or a three-byte name and
+    /// its colon), so it always finds its listener here; other records mostly find 0.
+    by_prefix: [u64; PREFIX_BUCKETS],
+    /// Indices into `named` the table cannot hold (names under three bytes, and listeners
+    /// past the 64th), tried on every record of the tag.
+    unbucketed: Vec<usize>,
+    /// Every other listener of the tag.
+    others: Vec<Limited>,
+}
+
+const PREFIX_BUCKETS: usize = 64;
+
+/// A record's (or a name's) first four bytes with ASCII case folded away (`| 0x20` on each
+/// byte: two bytes equal ignoring ASCII case stay equal), hashed to a bucket. Collisions only
+/// add candidates, which `may_match` and `extract` then refuse.
+fn prefix_bucket(head: &[u8]) -> usize {
+    let mut bytes = [0_u8; 4];
+    bytes.copy_from_slice(&head[..4]);
+    let folded = u32::from_le_bytes(bytes) | 0x2020_2020;
+    (folded.wrapping_mul(0x9e37_79b1) >> (32 - PREFIX_BUCKETS.trailing_zeros())) as usize
+}
+
+/// What rules a record out for a `Name: value` listener before its name is compared: a colon
+/// must follow the name, and the name's first and last bytes must match (ASCII case ignored).
+/// That rejects nearly every other header with three byte comparisons.
+#[derive(Debug, Clone)]
+struct NamedListener {
+    limited: Limited,
+    length: usize,
+    /// The name's first and last bytes in lower case (unused for an empty name).
+    first: u8,
+    last: u8,
+}
+
+impl NamedListener {
+    fn may_match(&self, payload: &[u8]) -> bool {
+        payload.get(self.length) == Some(&b':')
+            && (self.length == 0
+                || (payload[0].to_ascii_lowercase() == self.first
+                    && payload[self.length - 1].to_ascii_lowercase() == self.last))
+    }
+}
+
+impl TagListeners {
+    fn new() -> TagListeners {
+        TagListeners {
+            named: Vec::new(),
+            by_prefix: [0; PREFIX_BUCKETS],
+            unbucketed: Vec::new(),
+            others: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, limited: Limited) {
+        let Matcher::Named { name, .. } = &limited.listener.matcher else {
+            self.others.push(limited);
+            return;
+        };
+        let index = self.named.len();
+        // The four bytes a matching record starts with: the name's, or its colon's too.
+        let mut head = name.clone();
+        head.push(b':');
+        if index < 64 && head.len() >= 4 {
+            self.by_prefix[prefix_bucket(&head)] |= 1 << index;
+        } else {
+            self.unbucketed.push(index);
+        }
+        self.named.push(NamedListener {
+            length: name.len(),
+            first: name.first().map_or(0, u8::to_ascii_lowercase),
+            last: name.last().map_or(0, u8::to_ascii_lowercase),
+            limited,
+        });
+    }
+}
+
+impl Capturer {
+    /// A capturer for the fields of `plans`, numbered plan after plan.
+    pub fn new(plans: &[&Plan]) -> Capturer {
+        let mut by_tag: [TagListeners; Tag::COUNT] = std::array::from_fn(|_| TagListeners::new());
+        let mut starts = Vec::with_capacity(plans.len() + 1);
+        let mut next = 0;
+        let mut smallest_limit = usize::MAX;
+        let mut reads_log = false;
+        for plan in plans {
+            starts.push(next);
+            for (tag, listeners) in plan.listeners.iter().enumerate() {
+                for listener in listeners {
+                    let mut listener = listener.clone();
+                    listener.field += next;
+                    by_tag[tag].add(Limited {
+                        listener,
+                        limit: plan.max_tag_size,
+                    });
+                    reads_log = true;
+                    smallest_limit = smallest_limit.min(plan.max_tag_size);
+                }
+            }
+            next += plan.fields.len();
+        }
+        starts.push(next);
+        Capturer {
+            by_tag,
+            starts,
+            smallest_limit,
+            reads_log,
+            scratch: Vec::with_capacity(next),
+        }
+    }
+
+    /// How many fields the plans have in all: the length [`Capturer::capture`] needs.
+    pub fn field_count(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    /// Where the fields of the `plan`-th plan given to [`Capturer::new`] start (the total
+    /// field count past the last plan).
+    pub fn first_field(&self, plan: usize) -> usize {
+        self.starts
+            .get(plan)
+            .copied()
+            .unwrap_or_else(|| self.field_count())
+    }
+
+    /// Whether any field reads the log. When none does (a message key of `%l`, say),
+    /// [`Capturer::capture`] does not walk the records, and so cuts and counts nothing.
+    pub fn reads_log(&self) -> bool {
+        self.reads_log
+    }
+
+    /// Fills `slots` (one per field, see [`Capturer::field_count`]; extra slots are left
+    /// alone, missing ones are not captured) with each field's value in `transaction`, or
+    /// `None` where nothing matched. Values borrow from the transaction.
+    pub fn capture<'a, T: Transaction + ?Sized>(
+        &self,
+        transaction: &'a T,
+        slots: &mut [Option<&'a [u8]>],
+    ) -> CaptureStats {
+        let mut stats = CaptureStats::default();
+        let count = self.field_count().min(slots.len());
+        let slots = &mut slots[..count];
+        slots.fill(None);
+        if !self.reads_log {
+            return stats;
+        }
+        let smallest_limit = self.smallest_limit;
+        transaction.for_each_record(|tag, payload| {
+            if payload.len() > smallest_limit {
+                stats.truncated_tags += 1;
+            }
+            let grouped = &self.by_tag[tag as usize];
+            // `extract` decides; the table and `may_match` only skip records it would refuse.
+            let mut candidates = payload
+                .get(..4)
+                .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
+            while candidates != 0 {
+                let named = &grouped.named[candidates.trailing_zeros() as usize];
+                candidates &= candidates - 1;
+                if named.may_match(payload) {
+                    capture_one(&named.limited, payload, slots);
+                }
+            }
+            for &index in &grouped.unbucketed {
+                let named = &grouped.named[index];
+                if named.may_match(payload) {
+                    capture_one(&named.limited, payload, slots);
+                }
+            }
+            for limited in &grouped.others {
+                capture_one(limited, payload, slots);
+            }
+        });
+        stats
+    }
+}
+
+impl Capturer {
+    /// Captures `transaction` into the capturer's own reused slots (one per field, see
+    /// [`Capturer::field_count`]) and calls `then` with them: for callers that have nowhere to
+    /// keep slots borrowing from each transaction. Allocates nothing once the slots have grown.
+    pub fn capture_with<'a, T, R>(
+        &mut self,
+        transaction: &'a T,
+        then: impl FnOnce(&[Option<&'a [u8]>], CaptureStats) -> R,
+    ) -> R
+    where
+        T: Transaction + ?Sized,
+    {
+        let mut slots = recycle(std::mem::take(&mut self.scratch));
+        slots.resize(self.field_count(), None);
+        let stats = self.capture(transaction, &mut slots);
+        let result = then(&slots, stats);
+        self.scratch = recycle(slots);
+        result
+    }
+}
+
+/// Empties a vector of borrowed slices and hands back its allocation for slices of another
+/// lifetime. Collecting a vector's own `into_iter()` through a `map` to an element of the same
+/// size reuses the allocation (the standard library's in-place iteration), so per-record slots
+/// cost no allocation; `tests/no_alloc.rs` checks that this holds.
+pub(crate) fn recycle<'to>(mut slots: Vec<Option<&[u8]>>) -> Vec<Option<&'to [u8]>> {
+    slots.clear();
+    slots.into_iter().map(|_| None).collect()
+}
+
+/// Offers one record to one listener.
+#[inline]
+fn capture_one<'a>(limited: &Limited, payload: &'a [u8], slots: &mut [Option<&'a [u8]>]) {
+    let listener = &limited.listener;
+    let Some(slot) = slots.get_mut(listener.field) else {
+        return;
+    };
+    // A field that keeps its first match has nothing more to learn from this tag.
+    if listener.keep == Keep::First && slot.is_some() {
+        return;
+    }
+    let payload = payload.get(..limited.limit).unwrap_or(payload);
+    // An empty value never counts as a match, so a later record can still fill the field
+    // (varnishkafka skips empty values the same way).
+    if let Some(value) = extract(&listener.matcher, payload).filter(|v| !v.is_empty()) {
+        *slot = Some(value);
+    }
+}
+
+/// Cuts a field's value out of one record's payload.
+pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u8]> {
+    match matcher {
+        Matcher::Whole => Some(payload),
+        Matcher::Column(number) => column(payload, *number),
+        Matcher::Named { name, column: at } => {
+            // The record's name is everything before its first colon. Rather than search for
+            // that colon in every header for every field that reads headers, look where it
+            // must be if the name is ours: one byte rejects nearly every other header. A name
+            // with a colon in it can never equal the text before the first colon.
+            let colon = name.len();
+            if payload.get(colon) != Some(&b':')
+                || !eq_ignore_ascii_case(&payload[..colon], name)
+                || name.contains(&b':')
+            {
+                return None;
+            }
+            let value = &payload[colon + 1..];
+            let spaces = value.iter().take_while(|&&b| b == b' ').count();
+            let value = &value[spaces..];
+            match at {
+                Some(number) => column(value, *number),
+                None => Some(value),
+            }
+        }
+        Matcher::Prefix(prefix) => payload.starts_with(prefix).then_some(payload),
+        Matcher::Handling => matches!(payload, b"HIT" | b"MISS" | b"PASS").then_some(payload),
+        Matcher::UrlPath => Some(match payload.iter().position(|&b| b == b'?') {
+            Some(question) => &payload[..question],
+            None => payload,
+        }),
+        Matcher::UrlQuery => {
+            let question = payload.iter().position(|&b| b == b'?')?;
+            Some(&payload[question..])
+        }
+    }
+}
+
+/// `a == b` ignoring ASCII case, as `<[u8]>::eq_ignore_ascii_case`, eight bytes at a time: it
+/// runs for every header whose name might be one the format reads.
+fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (a_word, b_word) in a_words.by_ref().zip(b_words.by_ref()) {
+        if lower_ascii_word(a_word) != lower_ascii_word(b_word) {
+            return false;
+        }
+    }
+    a_words
+        .remainder()
+        .iter()
+        .zip(b_words.remainder())
+        .all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// Eight bytes (`bytes.len() == 8`) as a word with `A`..=`Z` lowered. Per byte, with `h` the
+/// byte's low seven bits: `h + (0x7f - b'Z')` sets the high bit exactly when `h > b'Z'`, and
+/// `h + (0x80 - b'A')` when `h >= b'A'`; neither sum carries into the next byte. A byte is an
+/// upper-case letter when the second is set, the first is not and its own high bit is clear;
+/// then its 0x20 bit is set.
+fn lower_ascii_word(bytes: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut array = [0_u8; 8];
+    array.copy_from_slice(bytes);
+    let word = u64::from_le_bytes(array);
+    let heptets = word & !HIGH_BITS;
+    let above_z = heptets + ONES * u64::from(0x7f - b'Z');
+    let from_a = heptets + ONES * u64::from(0x80 - b'A');
+    let upper = from_a & !above_z & !word & HIGH_BITS;
+    word | (upper >> 2)
+}
+
+/// The n-th (1-based) space-separated column, runs of spaces counting as one separator.
+fn column(payload: &[u8], number: u8) -> Option<&[u8]> {
+    let mut remaining = number.checked_sub(1)?;
+    let mut index = 0;
+    loop {
+        while payload.get(index) == Some(&b' ') {
+            index += 1;
+        }
+        if index == payload.len() {
+            return None;
+        }
+        let start = index;
+        while index < payload.len() && payload[index] != b' ' {
+            index += 1;
+        }
+        if remaining == 0 {
+            return Some(&payload[start..index]);
+        }
+        remaining -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_collapse_runs_of_spaces() {
+        assert_eq!(column(b"a  b c", 2), Some(&b"b"[..]));
+        assert_eq!(column(b" a b", 1), Some(&b"a"[..]));
+        assert_eq!(column(b"a b", 3), None);
+        assert_eq!(column(b"a b", 0), None);
+    }
+
+    #[test]
+    fn named_records_match_on_the_text_before_their_first_colon() {
+        // The definition, written the slow way: the name is what precedes the first colon.
+        let by_definition = |name: &[u8], payload: &'static [u8]| -> Option<&'static [u8]> {
+            let colon = payload.iter().position(|&b| b == b':')?;
+            let value = &payload[colon + 1..];
+            let spaces = value.iter().take_while(|&&b| b == b' ').count();
+            payload[..colon]
+                .eq_ignore_ascii_case(name)
+                .then_some(&value[spaces..])
+        };
+        let names: &[&[u8]] = &[b"Host", b"host", b"X-A:b", b"X-A", b"A", b"Ab", b""];
+        let payloads: &[&[u8]] = &[
+            b"Host: x",
+            b"HOST:y",
+            b"Hostx: z",
+            b"Hos: t",
+            b"Host",
+            b"Host:",
+            b"X-A:b: c",
+            b"X-A: b: c",
+            b":",
+            b"A:",
+            b"a:b:c",
+            b"Ab:",
+            b"",
+            b"x-a:B:c",
+        ];
+        for name in names {
+            let matcher = Matcher::Named {
+                name: name.to_vec(),
+                column: None,
+            };
+            for payload in payloads {
+                assert_eq!(
+                    extract(&matcher, payload),
+                    by_definition(name, payload),
+                    "name {name:?}, payload {payload:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn word_at_a_time_case_folding_agrees_with_the_standard_library() {
+        // Every byte value against its neighbours and the letters' other case, at each
+        // position of a two-word string with a tail.
+        let mut checked = 0;
+        for byte in 0..=255_u8 {
+            for other in [
+                byte,
+                byte ^ 0x20,
+                byte.wrapping_add(1),
+                byte.wrapping_sub(1),
+                byte ^ 0x80,
+            ] {
+                for position in 0..19 {
+                    let mut a = *b"Accept-Language-x1Z";
+                    let mut b = *b"aCCEPT-lANGUAGE-X1z";
+                    a[position] = byte;
+                    b[position] = other;
+                    assert_eq!(
+                        eq_ignore_ascii_case(&a, &b),
+                        a.eq_ignore_ascii_case(&b),
+                        "{byte:#x} vs {other:#x} at {position}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 256 * 5 * 19);
+        assert!(!eq_ignore_ascii_case(b"Host", b"Hos"));
+    }
+}
