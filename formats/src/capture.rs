@@ -21,8 +21,6 @@ pub struct Capturer {
     by_tag: [TagListeners; Tag::COUNT],
     /// Where each plan's fields start, and (last entry) how many fields there are in all.
     starts: Vec<usize>,
-    /// The smallest `tag.size.max` of the plans: a record longer than this is counted as cut.
-    smallest_limit: usize,
     /// Whether any field reads the log. Without one, capturing does not walk the records.
     reads_log: bool,
     /// Scratch slots for [`Capturer::capture_with`], stored empty between calls (see
@@ -33,7 +31,8 @@ pub struct Capturer {
 /// What capturing noticed that the operator must be able to count.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CaptureStats {
-    /// Records of the transaction longer than `tag.size.max`, cut before matching.
+    /// Records of the transaction longer than `tag.size.max`, cut before matching (records of
+    /// tags no field reads are neither cut nor counted).
     pub truncated_tags: u32,
 }
 
@@ -62,6 +61,9 @@ struct TagListeners {
     unbucketed: Vec<usize>,
     /// Every other listener of the tag.
     others: Vec<Limited>,
+    /// The smallest `tag.size.max` of the plans that read the tag: a longer record is cut for
+    /// at least one field, and counted once.
+    smallest_limit: usize,
 }
 
 const PREFIX_BUCKETS: usize = 64;
@@ -82,7 +84,11 @@ fn prefix_bucket(head: &[u8]) -> usize {
 #[derive(Debug, Clone)]
 struct NamedListener {
     limited: Limited,
-    length: usize,
+    /// The name in ASCII lower case (never with a colon: such a name cannot match, and
+    /// [`TagListeners::add`] does not file it).
+    lower: Vec<u8>,
+    /// `column` of the `Named` matcher.
+    column: Option<u8>,
     /// The name's first and last bytes in lower case (unused for an empty name).
     first: u8,
     last: u8,
@@ -90,10 +96,27 @@ struct NamedListener {
 
 impl NamedListener {
     fn may_match(&self, payload: &[u8]) -> bool {
-        payload.get(self.length) == Some(&b':')
-            && (self.length == 0
+        let length = self.lower.len();
+        payload.get(length) == Some(&b':')
+            && (length == 0
                 || (payload[0].to_ascii_lowercase() == self.first
-                    && payload[self.length - 1].to_ascii_lowercase() == self.last))
+                    && payload[length - 1].to_ascii_lowercase() == self.last))
+    }
+
+    /// What `extract` returns for this listener's `Named` matcher, for a record that passed
+    /// [`NamedListener::may_match`] (so a colon follows the name's length), without looking at
+    /// the matcher again: the name is compared in words against its lower-case copy.
+    #[inline]
+    fn value<'a>(&self, payload: &'a [u8]) -> Option<&'a [u8]> {
+        let length = self.lower.len();
+        if !eq_lower(&payload[..length], &self.lower) {
+            return None;
+        }
+        let value = skip_spaces(&payload[length + 1..]);
+        match self.column {
+            Some(number) => column(value, number),
+            None => Some(value),
+        }
     }
 }
 
@@ -104,14 +127,20 @@ impl TagListeners {
             by_prefix: [0; PREFIX_BUCKETS],
             unbucketed: Vec::new(),
             others: Vec::new(),
+            smallest_limit: usize::MAX,
         }
     }
 
     fn add(&mut self, limited: Limited) {
-        let Matcher::Named { name, .. } = &limited.listener.matcher else {
+        self.smallest_limit = self.smallest_limit.min(limited.limit);
+        let Matcher::Named { name, column } = &limited.listener.matcher else {
             self.others.push(limited);
             return;
         };
+        if name.contains(&b':') {
+            // The name of a record is what precedes its first colon: this one never matches.
+            return;
+        }
         let index = self.named.len();
         // The four bytes a matching record starts with: the name's, or its colon's too.
         let mut head = name.clone();
@@ -122,7 +151,8 @@ impl TagListeners {
             self.unbucketed.push(index);
         }
         self.named.push(NamedListener {
-            length: name.len(),
+            lower: name.to_ascii_lowercase(),
+            column: *column,
             first: name.first().map_or(0, u8::to_ascii_lowercase),
             last: name.last().map_or(0, u8::to_ascii_lowercase),
             limited,
@@ -136,7 +166,6 @@ impl Capturer {
         let mut by_tag: [TagListeners; Tag::COUNT] = std::array::from_fn(|_| TagListeners::new());
         let mut starts = Vec::with_capacity(plans.len() + 1);
         let mut next = 0;
-        let mut smallest_limit = usize::MAX;
         let mut reads_log = false;
         for plan in plans {
             starts.push(next);
@@ -149,7 +178,6 @@ impl Capturer {
                         limit: plan.max_tag_size,
                     });
                     reads_log = true;
-                    smallest_limit = smallest_limit.min(plan.max_tag_size);
                 }
             }
             next += plan.fields.len();
@@ -158,7 +186,6 @@ impl Capturer {
         Capturer {
             by_tag,
             starts,
-            smallest_limit,
             reads_log,
             scratch: Vec::with_capacity(next),
         }
@@ -176,6 +203,18 @@ impl Capturer {
             .get(plan)
             .copied()
             .unwrap_or_else(|| self.field_count())
+    }
+
+    /// The tags some field reads, in `Tag as usize` order: records of other tags cannot change
+    /// what [`Capturer::capture`] finds (nor what it counts), so a caller may leave them out.
+    pub fn tags(&self) -> Vec<Tag> {
+        Tag::ALL
+            .into_iter()
+            .filter(|&tag| {
+                let listeners = &self.by_tag[tag as usize];
+                !(listeners.named.is_empty() && listeners.others.is_empty())
+            })
+            .collect()
     }
 
     /// Whether any field reads the log. When none does (a message key of `%l`, say),
@@ -199,12 +238,15 @@ impl Capturer {
         if !self.reads_log {
             return stats;
         }
-        let smallest_limit = self.smallest_limit;
         transaction.for_each_record(|tag, payload| {
-            if payload.len() > smallest_limit {
+            let grouped = &self.by_tag[tag as usize];
+            if grouped.named.is_empty() && grouped.others.is_empty() {
+                // No field reads the tag: nothing to find, nothing cut.
+                return;
+            }
+            if payload.len() > grouped.smallest_limit {
                 stats.truncated_tags += 1;
             }
-            let grouped = &self.by_tag[tag as usize];
             // `extract` decides; the table and `may_match` only skip records it would refuse.
             let mut candidates = payload
                 .get(..4)
@@ -212,15 +254,10 @@ impl Capturer {
             while candidates != 0 {
                 let named = &grouped.named[candidates.trailing_zeros() as usize];
                 candidates &= candidates - 1;
-                if named.may_match(payload) {
-                    capture_one(&named.limited, payload, slots);
-                }
+                capture_named(named, payload, slots);
             }
             for &index in &grouped.unbucketed {
-                let named = &grouped.named[index];
-                if named.may_match(payload) {
-                    capture_one(&named.limited, payload, slots);
-                }
+                capture_named(&grouped.named[index], payload, slots);
             }
             for limited in &grouped.others {
                 capture_one(limited, payload, slots);
@@ -260,6 +297,25 @@ pub(crate) fn recycle<'to>(mut slots: Vec<Option<&[u8]>>) -> Vec<Option<&'to [u8
     slots.into_iter().map(|_| None).collect()
 }
 
+/// Offers one record to one `Name: value` listener.
+#[inline]
+fn capture_named<'a>(named: &NamedListener, payload: &'a [u8], slots: &mut [Option<&'a [u8]>]) {
+    let listener = &named.limited.listener;
+    let Some(slot) = slots.get_mut(listener.field) else {
+        return;
+    };
+    if listener.keep == Keep::First && slot.is_some() {
+        return;
+    }
+    let payload = payload.get(..named.limited.limit).unwrap_or(payload);
+    if !named.may_match(payload) {
+        return;
+    }
+    if let Some(value) = named.value(payload).filter(|v| !v.is_empty()) {
+        *slot = Some(value);
+    }
+}
+
 /// Offers one record to one listener.
 #[inline]
 fn capture_one<'a>(limited: &Limited, payload: &'a [u8], slots: &mut [Option<&'a [u8]>]) {
@@ -296,9 +352,7 @@ pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u
             {
                 return None;
             }
-            let value = &payload[colon + 1..];
-            let spaces = value.iter().take_while(|&&b| b == b' ').count();
-            let value = &value[spaces..];
+            let value = skip_spaces(&payload[colon + 1..]);
             match at {
                 Some(number) => column(value, *number),
                 None => Some(value),
@@ -337,17 +391,69 @@ fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
         .all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
+/// `bytes` without its leading spaces.
+#[inline]
+fn skip_spaces(bytes: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while bytes.get(start) == Some(&b' ') {
+        start += 1;
+    }
+    &bytes[start..]
+}
+
+/// `a == lower` ignoring ASCII case, where `lower` is already in lower case and as long as
+/// `a`: a word at a time, the last word overlapping the one before rather than finishing byte
+/// by byte (names are short: most are one or two words and a few bytes).
+#[inline]
+fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
+    let length = a.len();
+    if length != lower.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize, width: usize| {
+        let mut array = [0_u8; 8];
+        array[..width].copy_from_slice(&bytes[at..at + width]);
+        u64::from_le_bytes(array)
+    };
+    match length {
+        0..=3 => a
+            .iter()
+            .zip(lower)
+            .all(|(x, y)| x.to_ascii_lowercase() == *y),
+        4..=7 => {
+            let last = length - 4;
+            lower_ascii(word(a, 0, 4)) == word(lower, 0, 4)
+                && lower_ascii(word(a, last, 4)) == word(lower, last, 4)
+        }
+        _ => {
+            let mut at = 0;
+            while at + 8 <= length {
+                if lower_ascii(word(a, at, 8)) != word(lower, at, 8) {
+                    return false;
+                }
+                at += 8;
+            }
+            at == length || lower_ascii(word(a, length - 8, 8)) == word(lower, length - 8, 8)
+        }
+    }
+}
+
 /// Eight bytes (`bytes.len() == 8`) as a word with `A`..=`Z` lowered. Per byte, with `h` the
 /// byte's low seven bits: `h + (0x7f - b'Z')` sets the high bit exactly when `h > b'Z'`, and
 /// `h + (0x80 - b'A')` when `h >= b'A'`; neither sum carries into the next byte. A byte is an
 /// upper-case letter when the second is set, the first is not and its own high bit is clear;
 /// then its 0x20 bit is set.
 fn lower_ascii_word(bytes: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let mut array = [0_u8; 8];
     array.copy_from_slice(bytes);
-    let word = u64::from_le_bytes(array);
+    lower_ascii(u64::from_le_bytes(array))
+}
+
+/// A word with the `A`..=`Z` among its bytes lowered (see [`lower_ascii_word`]).
+#[inline(always)]
+fn lower_ascii(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let heptets = word & !HIGH_BITS;
     let above_z = heptets + ONES * u64::from(0x7f - b'Z');
     let from_a = heptets + ONES * u64::from(0x80 - b'A');
@@ -461,5 +567,31 @@ mod tests {
         }
         assert_eq!(checked, 256 * 5 * 19);
         assert!(!eq_ignore_ascii_case(b"Host", b"Hos"));
+    }
+
+    #[test]
+    fn lower_case_name_comparison_agrees_with_the_standard_library() {
+        // Every length from empty to past two words, with one byte changed at each position
+        // to its other case, a neighbour, or a high byte.
+        let name = b"Accept-Language-X1";
+        let mut checked = 0;
+        for length in 0..=name.len() {
+            let lower = name[..length].to_ascii_lowercase();
+            for position in 0..length {
+                for change in [0x20_u8, 0x01, 0x80, 0x00] {
+                    let mut record = name[..length].to_vec();
+                    record[position] ^= change;
+                    assert_eq!(
+                        eq_lower(&record, &lower),
+                        record.eq_ignore_ascii_case(&lower),
+                        "{record:?} vs {lower:?}"
+                    );
+                    checked += 1;
+                }
+            }
+            assert!(eq_lower(&name[..length], &lower));
+            assert!(!eq_lower(&name[..length], &name[..length.saturating_sub(1)]) || length == 0);
+        }
+        assert!(checked > 600);
     }
 }

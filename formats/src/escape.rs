@@ -16,11 +16,10 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 /// strict parsers refuse.
 pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    // Most values are plain ASCII that needs no escape: one pass finds where that stops, and
-    // the prefix is copied without the UTF-8 check. It ends on an ASCII boundary, so the rest
-    // is valid UTF-8 exactly when it was valid as a whole.
-    let plain = plain_json_run_end(bytes, 0, HIGH_BITS);
-    out.extend_from_slice(&bytes[..plain]);
+    // Most values are plain ASCII that needs no escape: it is copied word by word while the
+    // scan runs, without the UTF-8 check. The copied prefix ends on an ASCII boundary, so the
+    // rest is valid UTF-8 exactly when it was valid as a whole.
+    let plain = copy_plain_ascii(bytes, out);
     if plain == bytes.len() {
         out.push(b'"');
         return;
@@ -45,6 +44,84 @@ pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
+}
+
+/// Appends the longest prefix of `bytes` that is ASCII needing no JSON escape to `out`, and
+/// returns its length.
+///
+/// Eight bytes at a time, and always eight bytes to `out` (then cut back to the prefix): a
+/// copy of a fixed size is a couple of instructions, where a copy of a length known only at
+/// run time is a call into `memcpy`, and this runs for every string field of every record.
+/// The last few bytes are read as the value's last eight (overlapping what was scanned), or
+/// gathered when the value is shorter than a word, so no value needs a byte-by-byte loop.
+fn copy_plain_ascii(bytes: &[u8], out: &mut Vec<u8>) -> usize {
+    let mut index = 0;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let word = load_word(chunk);
+        let stops = escape_stops(word, HIGH_BITS);
+        if stops != 0 {
+            return index + push_word_prefix(word, first_stop(stops), out);
+        }
+        out.extend_from_slice(&word.to_le_bytes());
+        index += 8;
+    }
+    let left = bytes.len() - index;
+    if left == 0 {
+        return index;
+    }
+    let tail = match bytes.len().checked_sub(8) {
+        // The last eight bytes, shifted so that the unscanned ones come first.
+        Some(last) => load_word(&bytes[last..]) >> (8 * (8 - left)),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0, |word, (at, &byte)| word | u64::from(byte) << (8 * at)),
+    };
+    // The bytes past the value are filled with a letter, which never stops the scan.
+    let padding = (ONES * u64::from(b'a')) & (u64::MAX << (8 * left));
+    let word = tail | padding;
+    let plain = first_stop(escape_stops(word, HIGH_BITS)).min(left);
+    index + push_word_prefix(word, plain, out)
+}
+
+/// Eight bytes (`chunk.len() == 8`) as a little-endian word.
+#[inline(always)]
+fn load_word(chunk: &[u8]) -> u64 {
+    let mut word = [0_u8; 8];
+    word.copy_from_slice(chunk);
+    u64::from_le_bytes(word)
+}
+
+/// Appends the first `length` (at most 8) bytes of `word` to `out`.
+#[inline(always)]
+fn push_word_prefix(word: u64, length: usize, out: &mut Vec<u8>) -> usize {
+    let end = out.len() + length;
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(end);
+    length
+}
+
+/// The high bit of each byte of `word` that JSON needs escaped (control characters, `"` and
+/// `\`), and of each byte from 0x80 up when `stop_at_high` is [`HIGH_BITS`] (not 0).
+///
+/// The usual bit tricks on a `u64` ("determine if a word has a byte less than n"):
+/// `(w - 0x01..01 * n) & !w & 0x80..80` marks bytes below `n` (n <= 128), and
+/// `has_zero(w ^ 0x01..01 * c)` bytes equal to `c`. A borrow can also mark a byte above a
+/// true stop, never one below it, so the lowest mark (see [`first_stop`]) is always exact.
+/// Bytes from 0x80 up trigger neither test, so UTF-8 text passes unless asked to stop.
+#[inline(always)]
+fn escape_stops(word: u64, stop_at_high: u64) -> u64 {
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS;
+    let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
+    control | quote | backslash | (word & stop_at_high)
+}
+
+/// The index of the first marked byte of [`escape_stops`]' result (8 when none is).
+#[inline(always)]
+fn first_stop(stops: u64) -> usize {
+    (stops.trailing_zeros() / 8) as usize
 }
 
 /// Escapes already-valid UTF-8; only ASCII bytes ever need it, so multi-byte characters are
@@ -88,26 +165,13 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The index of the first byte at or after `from` that JSON needs escaped, or `bytes.len()`.
 /// With `stop_at_high` set to [`HIGH_BITS`] (not 0), bytes from 0x80 up stop the run too.
-///
-/// Header values are long and almost never need escaping, so this looks at eight bytes at a
-/// time, with the usual bit tricks on a `u64` ("determine if a word has a byte less than n"):
-/// `(w - 0x01..01 * n) & !w & 0x80..80` is non-zero exactly when some byte of `w` is below
-/// `n` (n <= 128), and `has_zero(w ^ 0x01..01 * c)` when some byte equals `c`. Bytes from 0x80
-/// up never trigger either test, so UTF-8 text passes at full speed unless asked to stop. A
-/// word that may hold a stop is then searched byte by byte, which also gives the exact
-/// position.
+/// Eight bytes at a time (see [`escape_stops`]), then byte by byte for the last few.
 fn plain_json_run_end(bytes: &[u8], from: usize, stop_at_high: u64) -> usize {
-    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
     let mut index = from;
     while let Some(chunk) = bytes.get(index..index + 8) {
-        let mut word = [0_u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS;
-        let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
-        let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
-        if control | quote | backslash | (word & stop_at_high) != 0 {
-            break;
+        let stops = escape_stops(load_word(chunk), stop_at_high);
+        if stops != 0 {
+            return index + first_stop(stops);
         }
         index += 8;
     }
@@ -279,6 +343,16 @@ mod tests {
                             first(|b| needs_json_escape(b) || b >= 0x80),
                             "{bytes:?} from {from}, stopping at high bytes"
                         );
+                        // The copying scan, after what `out` already held.
+                        let mut out = b"before".to_vec();
+                        let plain = copy_plain_ascii(&bytes[from..], &mut out);
+                        assert_eq!(
+                            from + plain,
+                            first(|b| needs_json_escape(b) || b >= 0x80),
+                            "{bytes:?} from {from}, copying"
+                        );
+                        assert_eq!(out[..6], *b"before");
+                        assert_eq!(out[6..], bytes[from..from + plain], "copied {bytes:?}");
                     }
                 }
             }

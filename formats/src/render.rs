@@ -15,7 +15,8 @@ use crate::time::{TimeFormat, Timestamp};
 /// What rendering one record noticed that the operator must be able to count.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RenderStats {
-    /// Records of the transaction longer than `tag.size.max`, cut before matching.
+    /// Records of the transaction longer than `tag.size.max`, cut before matching (records of
+    /// tags no field reads are neither cut nor counted).
     pub truncated_tags: u32,
     /// `!num` values that were not JSON numbers, replaced by the default (or `null`).
     pub invalid_numbers: u32,
