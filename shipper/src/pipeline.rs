@@ -91,7 +91,7 @@ impl Plans {
 pub fn run(
     config: &Config,
     plans: Plans,
-    reader_options: edgeship_varnishlog::Options,
+    mut reader_options: edgeship_varnishlog::Options,
     flags: &Flags,
     log: Arc<Log>,
 ) -> anyhow::Result<Ending> {
@@ -142,6 +142,8 @@ pub fn run(
     // record's.
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
     let key_fields = capturer.first_field(1);
+    // The reader keeps only the records the formats read.
+    reader_options.only_tags = Some(capturer.tags());
     let reader = ReaderThread::start(
         reader_options,
         capturer,

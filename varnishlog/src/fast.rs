@@ -281,7 +281,7 @@ impl Grouper {
             }
         };
         self.last = Some((vxid, slot));
-        if self.slots[slot as usize].keep {
+        if self.slots[slot as usize].keep && out.tags.wanted(tag) {
             self.keep(slot, ptr, log_priv, word0);
         }
         if tag == ffi::SLT_END {
@@ -450,8 +450,12 @@ impl Grouper {
         let slot = &mut self.slots[index as usize];
         if slot.keep {
             if let Some(reason) = forced {
-                slot.records.push(Location::Forced(reason));
-                slot.records.push(Location::SynthEnd);
+                if out.tags.wanted(ffi::SLT_VSL) {
+                    slot.records.push(Location::Forced(reason));
+                }
+                if out.tags.wanted(ffi::SLT_END) {
+                    slot.records.push(Location::SynthEnd);
+                }
                 out.forced(slot.vxid, reason);
             }
             let transaction = RequestTransaction {

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use edgeship_formats::Tag;
+
 use crate::error::Error;
 use crate::fast::{CopyPolicy, Grouper, Output};
 use crate::ffi::sys;
@@ -73,6 +75,12 @@ pub struct Options {
     pub reattach_backoff: Duration,
     /// Longest wait between reattach attempts.
     pub reattach_backoff_max: Duration,
+    /// When set, yielded transactions hold only the records whose tag is listed (as
+    /// `formats::Tag`; [`Tag::Other`] stands for every tag the format language does not read),
+    /// including the synthetic `VSL` and `End` records of a forced transaction. Grouping still
+    /// sees every record. A caller that reads a few tags (a format reads a third of a request's
+    /// records) saves the reader keeping, and itself walking, the rest. `None` keeps all.
+    pub only_tags: Option<Vec<Tag>>,
 }
 
 impl Options {
@@ -98,6 +106,7 @@ impl Options {
             tail: true,
             reattach_backoff: Duration::from_millis(100),
             reattach_backoff_max: Duration::from_secs(2),
+            only_tags: None,
         }
     }
 }
@@ -241,7 +250,8 @@ impl Reader {
             return Err(Error::Options("-L must be at least 1".to_owned()));
         }
         let vsl = VslData::new()?;
-        let tags = TagTable::from_varnish();
+        let mut tags = TagTable::from_varnish();
+        tags.keep_only(options.only_tags.as_deref());
         let engine = match path {
             ReadPath::Fast => Engine::Fast {
                 grouper: Grouper::new(options.timeout, options.limit as usize),

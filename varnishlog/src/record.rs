@@ -153,11 +153,13 @@ pub(crate) enum Location {
     SynthEnd,
 }
 
-/// Maps Varnish's numeric tags to [`Tag`] once, from `VSL_tags[]`.
+/// Maps Varnish's numeric tags to [`Tag`] once, from `VSL_tags[]`, and says which the caller
+/// wants kept in yielded transactions (all, unless [`crate::Options::only_tags`] is set).
 #[derive(Debug, Clone)]
 pub(crate) struct TagTable {
     tags: [Tag; 256],
     names: [Option<&'static str>; 256],
+    wanted: [bool; 256],
 }
 
 impl TagTable {
@@ -178,7 +180,24 @@ impl TagTable {
                 names[index] = Some(name);
             }
         }
-        TagTable { tags, names }
+        TagTable {
+            tags,
+            names,
+            wanted: [true; 256],
+        }
+    }
+
+    /// Keeps only records whose [`Tag`] is in `only` (every record when `None`).
+    pub(crate) fn keep_only(&mut self, only: Option<&[Tag]>) {
+        for (index, wanted) in self.wanted.iter_mut().enumerate() {
+            *wanted = only.is_none_or(|only| only.contains(&self.tags[index]));
+        }
+    }
+
+    /// Whether records of this Varnish tag are kept in yielded transactions.
+    #[inline]
+    pub(crate) fn wanted(&self, varnish_tag: u8) -> bool {
+        self.wanted[usize::from(varnish_tag)]
     }
 
     #[inline]

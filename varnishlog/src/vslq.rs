@@ -97,6 +97,9 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             continue;
         }
         context.records.clear();
+        // The last two records, kept or not: a forced transaction ends with Varnish's `VSL`
+        // diagnostic and an `End synth`, whatever the caller keeps.
+        let mut tail: [Option<*const u32>; 2] = [None, None];
         loop {
             // SAFETY: the transaction's cursor is valid for this call.
             let status = unsafe { sys::VSL_Next(transaction.c) };
@@ -105,17 +108,20 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             }
             // SAFETY: after `vsl_more` the cursor's `rec` points at a complete record, kept
             // by VSLQ until the callback returns.
-            context
-                .records
-                .push(Location::Log(unsafe { (*transaction.c).rec.ptr }));
+            let ptr = unsafe { (*transaction.c).rec.ptr };
+            tail = [tail[1], Some(ptr)];
+            // SAFETY: as above, the record's header word is readable.
+            if context.out.tags.wanted(ffi::vsl_tag(unsafe { *ptr })) {
+                context.records.push(Location::Log(ptr));
+            }
         }
-        let forced = match context.records.as_slice() {
-            [.., Location::Log(diagnostic), Location::Log(end)] => {
+        let forced = match tail {
+            [Some(diagnostic), Some(end)] => {
                 // SAFETY: as above; both records are alive for this call.
                 let (diagnostic, end) = unsafe {
                     (
-                        decode(*diagnostic, context.out.tags),
-                        decode(*end, context.out.tags),
+                        decode(diagnostic, context.out.tags),
+                        decode(end, context.out.tags),
                     )
                 };
                 // vsl_dispatch.c closes a forced transaction with `VSL <reason>` and

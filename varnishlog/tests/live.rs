@@ -185,9 +185,20 @@ fn read_for(reader: &mut Reader, collect: &mut Collect, how_long: Duration) {
 
 /// Reads a whole file with the given path.
 fn read_file(file: &Path, path: PathChoice, limit: u32) -> (Collect, ReadPath) {
+    read_file_keeping(file, path, limit, None)
+}
+
+/// Reads a whole file with the given path, keeping only records of these tags.
+fn read_file_keeping(
+    file: &Path,
+    path: PathChoice,
+    limit: u32,
+    only_tags: Option<&[Tag]>,
+) -> (Collect, ReadPath) {
     let mut options = Options::file(file);
     options.path = path;
     options.limit = limit;
+    options.only_tags = only_tags.map(<[Tag]>::to_vec);
     let mut reader = Reader::open(options).expect("open capture");
     let mut collect = Collect::default();
     while reader.read(&mut collect, 500).expect("read capture") != Outcome::EndOfFile {}
@@ -492,6 +503,42 @@ fn live_requests_yield_one_transaction_each_on_both_paths_and_in_captures() {
     assert_eq!(
         synthetic_tail(slow[0]),
         Some((&b"store overflow"[..], &b"synth"[..]))
+    );
+
+    // Keeping only some tags yields, on both paths, the same transactions with exactly the
+    // records of those tags (synthetic ones of forced transactions included), and nothing
+    // else changes: grouping, forcing and events are those of the full read.
+    for only in [
+        &[Tag::ReqUrl, Tag::Timestamp, Tag::Vsl][..],
+        &[Tag::Other],
+        &[],
+    ] {
+        let expected: Vec<Owned> = limited
+            .transactions
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.records.retain(|r| only.contains(&r.0));
+                t.client_records.retain(|r| only.contains(&r.0));
+                t
+            })
+            .collect();
+        for path in [PathChoice::Fast, PathChoice::Vslq] {
+            let (kept, _) = read_file_keeping(&dir.join("raw.vsl"), path, 2, Some(only));
+            assert_same(
+                &kept.transactions,
+                &expected,
+                &format!("{path:?} keeping {only:?}"),
+            );
+            assert_eq!(kept.events, limited.events, "{path:?} keeping {only:?}");
+        }
+    }
+    assert!(
+        limited
+            .transactions
+            .iter()
+            .any(|t| t.records.iter().any(|r| r.0 == Tag::Other)),
+        "the full read has records the filter leaves out"
     );
 }
 
