@@ -82,6 +82,9 @@ impl Hasher for VxidHasher {
 
 type VxidMap = HashMap<u32, u32, BuildHasherDefault<VxidHasher>>;
 
+/// No vxid: [`ffi::vsl_id`] masks vxids to 30 bits, so no record carries this one.
+const NO_VXID: u32 = u32::MAX;
+
 /// One transaction being assembled (or a free slot waiting for reuse).
 struct Slot {
     vxid: u32,
@@ -164,8 +167,10 @@ pub(crate) struct Grouper {
     /// (slot, seq) of transactions holding ring references, oldest reference first.
     in_log: VecDeque<(u32, u64)>,
     next_seq: u64,
-    /// The last vxid looked up and its slot: consecutive records mostly share a vxid.
-    last: Option<(u32, u32)>,
+    /// The last vxid looked up ([`NO_VXID`] when none) and its slot: consecutive records
+    /// mostly share a vxid.
+    last_vxid: u32,
+    last_slot: u32,
     timeout: Duration,
     limit: usize,
     now: Instant,
@@ -183,7 +188,8 @@ impl Grouper {
             outstanding: 0,
             in_log: VecDeque::new(),
             next_seq: 1,
-            last: None,
+            last_vxid: NO_VXID,
+            last_slot: 0,
             timeout,
             limit,
             now: Instant::now(),
@@ -254,21 +260,49 @@ impl Grouper {
     ///
     /// # Safety
     /// `ptr` must point at a complete record returned by the cursor.
-    #[inline]
+    #[inline(always)]
     unsafe fn record(&mut self, ptr: *const u32, log_priv: u32, out: &mut Output<'_>) {
         // SAFETY: the header words are readable per the caller.
         let (word0, word1) = unsafe { (*ptr, *ptr.add(1)) };
         let vxid = ffi::vsl_id(word1);
-        if vxid == 0 {
-            // Non-transactional records (CLI, backend health) belong to no transaction.
-            return;
-        }
         let tag = ffi::vsl_tag(word0);
-        let slot = match self.last {
-            Some((last_vxid, slot)) if last_vxid == vxid => Some(slot),
-            _ => self.by_vxid.get(&vxid).copied(),
+        // Most records belong to the transaction of the record before them.
+        let slot = if vxid == self.last_vxid {
+            self.last_slot
+        } else {
+            // SAFETY: as above.
+            match unsafe { self.look_up(vxid, tag, ptr, word0, out) } {
+                Some(slot) => slot,
+                None => return,
+            }
         };
-        let slot = match slot {
+        if self.slots[slot as usize].keep && out.tags.wanted(tag) {
+            self.keep(slot, ptr, log_priv, word0);
+        }
+        if tag == ffi::SLT_END {
+            self.complete(slot, None, out);
+        }
+    }
+
+    /// The slot of a record's transaction when it is not the last one looked up: found, or
+    /// started at its `Begin`. `None` for records of no transaction (vxid 0: CLI, backend
+    /// health) and for those whose `Begin` was never seen (counted).
+    ///
+    /// # Safety
+    /// `ptr` must point at a complete record whose first word is `word0`.
+    #[inline(never)]
+    unsafe fn look_up(
+        &mut self,
+        vxid: u32,
+        tag: u8,
+        ptr: *const u32,
+        word0: u32,
+        out: &mut Output<'_>,
+    ) -> Option<u32> {
+        if vxid == 0 {
+            return None;
+        }
+        let slot = match self.by_vxid.get(&vxid).copied() {
             Some(slot) => slot,
             None if tag == ffi::SLT_BEGIN => {
                 // SAFETY: the record is complete; only its payload is read.
@@ -277,16 +311,12 @@ impl Grouper {
             }
             None => {
                 out.counters.records_skipped += 1;
-                return;
+                return None;
             }
         };
-        self.last = Some((vxid, slot));
-        if self.slots[slot as usize].keep && out.tags.wanted(tag) {
-            self.keep(slot, ptr, log_priv, word0);
-        }
-        if tag == ffi::SLT_END {
-            self.complete(slot, None, out);
-        }
+        self.last_vxid = vxid;
+        self.last_slot = slot;
+        Some(slot)
     }
 
     fn begin(&mut self, vxid: u32, payload: &[u8]) -> u32 {
@@ -318,7 +348,7 @@ impl Grouper {
         index
     }
 
-    #[inline]
+    #[inline(always)]
     fn keep(&mut self, index: u32, ptr: *const u32, log_priv: u32, word0: u32) {
         let slot = &mut self.slots[index as usize];
         match self.policy {
@@ -476,8 +506,8 @@ impl Grouper {
         slot.copies.clear();
         slot.oldest_in_log = None;
         self.by_vxid.remove(&vxid);
-        if matches!(self.last, Some((_, last)) if last == index) {
-            self.last = None;
+        if self.last_vxid != NO_VXID && self.last_slot == index {
+            self.last_vxid = NO_VXID;
         }
         self.outstanding -= 1;
         self.free.push(index);
@@ -507,7 +537,7 @@ impl Grouper {
         }
         self.incomplete.clear();
         self.in_log.clear();
-        self.last = None;
+        self.last_vxid = NO_VXID;
     }
 }
 
