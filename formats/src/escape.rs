@@ -16,6 +16,12 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 /// strict parsers refuse.
 pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
+    json_string_rest(bytes, out);
+}
+
+/// [`json_string`] without its opening quote: the escaped text and the closing quote, for a
+/// caller that wrote the quote with the text before it.
+pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
     // Most values are plain ASCII that needs no escape: it is copied word by word while the
     // scan runs, without the UTF-8 check. The copied prefix ends on an ASCII boundary, so the
     // rest is valid UTF-8 exactly when it was valid as a whole.
