@@ -21,16 +21,60 @@ pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// [`json_string`] without its opening quote: the escaped text and the closing quote, for a
 /// caller that wrote the quote with the text before it.
+///
+/// Most values are plain ASCII that needs no escape. They are scanned and copied eight bytes
+/// at a time, always eight bytes to `out` (then cut back): a copy of a fixed size is a couple
+/// of instructions, where a copy of a length known only at run time is a call into `memcpy`.
+/// The last few bytes are read as the value's last eight (overlapping what was scanned), or
+/// gathered when the value is shorter than a word, and the closing quote rides in the same
+/// word. At the first byte that needs more (an escape, or any byte from 0x80 up, which needs
+/// the UTF-8 check) the rest goes to [`json_string_slow`]; the prefix copied so far ends on
+/// an ASCII boundary, so the rest is valid UTF-8 exactly when the whole was.
+#[inline]
 pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
-    // Most values are plain ASCII that needs no escape: it is copied word by word while the
-    // scan runs, without the UTF-8 check. The copied prefix ends on an ASCII boundary, so the
-    // rest is valid UTF-8 exactly when it was valid as a whole.
-    let plain = copy_plain_ascii(bytes, out);
-    if plain == bytes.len() {
+    let mut index = 0;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let word = load_word(chunk);
+        let stops = escape_stops(word, HIGH_BITS);
+        if stops != 0 {
+            let plain = first_stop(stops);
+            push_word_prefix(word, plain, out);
+            json_string_slow(&bytes[index + plain..], out);
+            return;
+        }
+        out.extend_from_slice(&word.to_le_bytes());
+        index += 8;
+    }
+    let left = bytes.len() - index;
+    if left == 0 {
         out.push(b'"');
         return;
     }
-    let mut rest = &bytes[plain..];
+    let tail = match bytes.len().checked_sub(8) {
+        // The last eight bytes, shifted so that the unscanned ones come first.
+        Some(last) => load_word(&bytes[last..]) >> (8 * (8 - left)),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0, |word, (at, &byte)| word | u64::from(byte) << (8 * at)),
+    };
+    // The bytes past the value are filled with a letter, which never stops the scan.
+    let padding = (ONES * u64::from(b'a')) & (u64::MAX << (8 * left));
+    let stops = escape_stops(tail | padding, HIGH_BITS);
+    if stops == 0 {
+        push_word_prefix(tail | u64::from(b'"') << (8 * left), left + 1, out);
+        return;
+    }
+    let plain = first_stop(stops);
+    push_word_prefix(tail, plain, out);
+    json_string_slow(&bytes[index + plain..], out);
+}
+
+/// The rest of a JSON string from its first byte that is not plain ASCII, and the closing
+/// quote: valid UTF-8 is escaped where JSON requires it, each invalid sequence becomes U+FFFD.
+#[cold]
+#[inline(never)]
+fn json_string_slow(mut rest: &[u8], out: &mut Vec<u8>) {
     loop {
         match std::str::from_utf8(rest) {
             Ok(valid) => {
@@ -52,42 +96,12 @@ pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Appends the longest prefix of `bytes` that is ASCII needing no JSON escape to `out`, and
-/// returns its length.
-///
-/// Eight bytes at a time, and always eight bytes to `out` (then cut back to the prefix): a
-/// copy of a fixed size is a couple of instructions, where a copy of a length known only at
-/// run time is a call into `memcpy`, and this runs for every string field of every record.
-/// The last few bytes are read as the value's last eight (overlapping what was scanned), or
-/// gathered when the value is shorter than a word, so no value needs a byte-by-byte loop.
-fn copy_plain_ascii(bytes: &[u8], out: &mut Vec<u8>) -> usize {
-    let mut index = 0;
-    while let Some(chunk) = bytes.get(index..index + 8) {
-        let word = load_word(chunk);
-        let stops = escape_stops(word, HIGH_BITS);
-        if stops != 0 {
-            return index + push_word_prefix(word, first_stop(stops), out);
-        }
-        out.extend_from_slice(&word.to_le_bytes());
-        index += 8;
-    }
-    let left = bytes.len() - index;
-    if left == 0 {
-        return index;
-    }
-    let tail = match bytes.len().checked_sub(8) {
-        // The last eight bytes, shifted so that the unscanned ones come first.
-        Some(last) => load_word(&bytes[last..]) >> (8 * (8 - left)),
-        None => bytes
-            .iter()
-            .enumerate()
-            .fold(0, |word, (at, &byte)| word | u64::from(byte) << (8 * at)),
-    };
-    // The bytes past the value are filled with a letter, which never stops the scan.
-    let padding = (ONES * u64::from(b'a')) & (u64::MAX << (8 * left));
-    let word = tail | padding;
-    let plain = first_stop(escape_stops(word, HIGH_BITS)).min(left);
-    index + push_word_prefix(word, plain, out)
+/// Appends the first `length` (at most 8) bytes of `word` to `out`.
+#[inline(always)]
+fn push_word_prefix(word: u64, length: usize, out: &mut Vec<u8>) {
+    let end = out.len() + length;
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(end);
 }
 
 /// Eight bytes (`chunk.len() == 8`) as a little-endian word.
@@ -96,15 +110,6 @@ fn load_word(chunk: &[u8]) -> u64 {
     let mut word = [0_u8; 8];
     word.copy_from_slice(chunk);
     u64::from_le_bytes(word)
-}
-
-/// Appends the first `length` (at most 8) bytes of `word` to `out`.
-#[inline(always)]
-fn push_word_prefix(word: u64, length: usize, out: &mut Vec<u8>) -> usize {
-    let end = out.len() + length;
-    out.extend_from_slice(&word.to_le_bytes());
-    out.truncate(end);
-    length
 }
 
 /// The high bit of each byte of `word` that JSON needs escaped (control characters, `"` and
@@ -322,8 +327,12 @@ mod tests {
     fn the_word_at_a_time_scan_finds_the_first_escape() {
         // Neighbours of the special bytes (0x20, 0x21, 0x23, 0x5b, 0x5d) and high bytes are
         // where a wrong bit trick would misfire; every position crosses word boundaries.
-        let filler = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xdc, 0xff, b'a'];
-        for special in [0x00, 0x08, 0x1f, b'"', b'\\', b'\n'] {
+        let with_high = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xdc, 0xff, b'a'];
+        let ascii = [b' ', b'!', b'#', b'[', b']', 0x7f, b'a', b'~'];
+        for (filler, special) in [&with_high[..], &ascii]
+            .into_iter()
+            .flat_map(|filler| [0x00, 0x08, 0x1f, b'"', b'\\', b'\n', 0xc3].map(|s| (filler, s)))
+        {
             for length in 0..=27 {
                 for position in 0..=length {
                     let mut bytes: Vec<u8> = (0..length)
@@ -349,16 +358,12 @@ mod tests {
                             first(|b| needs_json_escape(b) || b >= 0x80),
                             "{bytes:?} from {from}, stopping at high bytes"
                         );
-                        // The copying scan, after what `out` already held.
-                        let mut out = b"before".to_vec();
-                        let plain = copy_plain_ascii(&bytes[from..], &mut out);
-                        assert_eq!(
-                            from + plain,
-                            first(|b| needs_json_escape(b) || b >= 0x80),
-                            "{bytes:?} from {from}, copying"
-                        );
-                        assert_eq!(out[..6], *b"before");
-                        assert_eq!(out[6..], bytes[from..from + plain], "copied {bytes:?}");
+                        // The word-at-a-time writer against the byte-by-byte one alone.
+                        let mut fast = b"before".to_vec();
+                        json_string(&bytes[from..], &mut fast);
+                        let mut slow = b"before\"".to_vec();
+                        json_string_slow(&bytes[from..], &mut slow);
+                        assert_eq!(fast, slow, "{bytes:?} from {from}");
                     }
                 }
             }
