@@ -289,6 +289,10 @@ impl Shipper {
     fn ship(&mut self, batch: &Batch) -> anyhow::Result<()> {
         let mut render_stats = RenderStats::default();
         let mut produced = 0_u64;
+        // Standard output gets the whole batch in one write: records are rendered one after
+        // the other into `record`, each with its newline, rather than copied into a buffer.
+        let whole_batch = matches!(self.sink, Sink::Stdout(_));
+        self.record.clear();
         for transaction in batch.transactions() {
             let context = Context {
                 hostname: self.hostname.as_bytes(),
@@ -296,7 +300,9 @@ impl Shipper {
                 run: self.run.as_bytes(),
             };
             self.next_sequence = self.next_sequence.wrapping_add(1);
-            self.record.clear();
+            if !whole_batch {
+                self.record.clear();
+            }
             render_stats += self.renderer.render_captured(
                 |field| transaction.value(field),
                 &context,
@@ -315,17 +321,17 @@ impl Shipper {
                         produced += 1;
                     }
                 }
-                Sink::Stdout(out) => {
+                Sink::Stdout(_) => {
                     self.record.push(b'\n');
-                    out.write_all(&self.record)
-                        .context("writing records to standard output")?;
                     produced += 1;
                 }
                 Sink::Null => {}
             }
         }
         if let Sink::Stdout(out) = &mut self.sink {
-            out.flush().context("writing records to standard output")?;
+            out.write_all(&self.record)
+                .and_then(|()| out.flush())
+                .context("writing records to standard output")?;
         }
         let counters = &self.counters;
         Counters::add(&counters.records_rendered, batch.len() as u64);
