@@ -237,59 +237,60 @@ pub fn varnish_escape(bytes: &[u8], out: &mut Vec<u8>) {
 /// Whether `bytes` is a number that JSON consumers can read: JSON's grammar, and a finite
 /// value as a double (`1e400` is grammatical but most parsers refuse it).
 pub fn is_usable_json_number(bytes: &[u8]) -> bool {
-    if !is_json_number(bytes) {
-        return false;
+    match json_number_shape(bytes) {
+        None => false,
+        // Short plain numbers always fit; only long ones or exponents need the slower check.
+        Some(false) if bytes.len() <= 15 => true,
+        Some(_) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+            .is_some_and(f64::is_finite),
     }
-    // Short plain numbers always fit; only long ones or exponents need the slower check.
-    if bytes.len() <= 15 && !bytes.iter().any(|&b| b == b'e' || b == b'E') {
-        return true;
-    }
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.parse::<f64>().ok())
-        .is_some_and(f64::is_finite)
 }
 
 /// Whether `bytes` is a number in JSON's grammar: `-? (0 | [1-9][0-9]*) (.[0-9]+)?
 /// ([eE][+-]?[0-9]+)?`. Varnish writes durations like `0.000141` and counts like `512`, which
 /// pass; `-`, `abc`, `+1`, `01`, `.5`, `inf` do not.
 pub fn is_json_number(bytes: &[u8]) -> bool {
-    let mut index = 0;
-    let at = |index: usize| bytes.get(index).copied();
-    if at(index) == Some(b'-') {
-        index += 1;
-    }
-    match at(index) {
-        Some(b'0') => index += 1,
-        Some(b'1'..=b'9') => {
-            while matches!(at(index), Some(b'0'..=b'9')) {
-                index += 1;
-            }
-        }
-        _ => return false,
-    }
-    if at(index) == Some(b'.') {
-        index += 1;
-        if !matches!(at(index), Some(b'0'..=b'9')) {
-            return false;
-        }
-        while matches!(at(index), Some(b'0'..=b'9')) {
+    json_number_shape(bytes).is_some()
+}
+
+/// `Some(has_exponent)` when `bytes` is a number in JSON's grammar (see [`is_json_number`]),
+/// in one pass.
+fn json_number_shape(bytes: &[u8]) -> Option<bool> {
+    let digits_from = |mut index: usize| {
+        while matches!(bytes.get(index), Some(b'0'..=b'9')) {
             index += 1;
         }
+        index
+    };
+    let mut index = usize::from(bytes.first() == Some(&b'-'));
+    index = match bytes.get(index) {
+        Some(b'0') => index + 1,
+        Some(b'1'..=b'9') => digits_from(index + 1),
+        _ => return None,
+    };
+    if bytes.get(index) == Some(&b'.') {
+        let end = digits_from(index + 1);
+        if end == index + 1 {
+            return None;
+        }
+        index = end;
     }
-    if matches!(at(index), Some(b'e' | b'E')) {
+    let mut exponent = false;
+    if matches!(bytes.get(index), Some(b'e' | b'E')) {
+        exponent = true;
         index += 1;
-        if matches!(at(index), Some(b'+' | b'-')) {
+        if matches!(bytes.get(index), Some(b'+' | b'-')) {
             index += 1;
         }
-        if !matches!(at(index), Some(b'0'..=b'9')) {
-            return false;
+        let end = digits_from(index);
+        if end == index {
+            return None;
         }
-        while matches!(at(index), Some(b'0'..=b'9')) {
-            index += 1;
-        }
+        index = end;
     }
-    index == bytes.len()
+    (index == bytes.len()).then_some(exponent)
 }
 
 #[cfg(test)]

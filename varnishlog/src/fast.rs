@@ -44,7 +44,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::ffi::{self, sys};
-use crate::handle::{Cursor, Validity};
+use crate::handle::{Cursor, Next, Validity};
 use crate::reader::{Counters, Event, Visitor};
 use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable};
 
@@ -203,6 +203,11 @@ impl Grouper {
     pub(crate) fn set_policy(&mut self, policy: CopyPolicy) {
         debug_assert_eq!(self.outstanding, 0);
         self.policy = policy;
+    }
+
+    /// Whether records stay where the cursor found them (a mapped file).
+    pub(crate) fn is_stable(&self) -> bool {
+        self.policy == CopyPolicy::Stable
     }
 
     /// How many transactions are incomplete.
@@ -370,6 +375,49 @@ impl Grouper {
                 let offset = slot.copies.len() as u32;
                 slot.copies.extend_from_slice(words);
                 slot.records.push(Location::Copied(offset));
+            }
+        }
+    }
+
+    /// Reads a mapped file (policy `Stable`, no batch mode) until the cursor has no record
+    /// (returning what it said) or `budget` transactions have been yielded (`Next::More`):
+    /// [`Grouper::unit`]'s work with everything that cannot change for such a cursor decided
+    /// once, outside the loop. This loop runs for every record of a capture.
+    ///
+    /// # Safety
+    /// The cursor must read a regular file it mapped whole (`VSL_Check` said valid for its
+    /// first record), without `VSL_COPT_BATCH`, and the policy must be `Stable`.
+    pub(crate) unsafe fn read_mapped(
+        &mut self,
+        cursor: &mut Cursor,
+        out: &mut Output<'_>,
+        budget: usize,
+    ) -> Result<Next, crate::error::Error> {
+        debug_assert_eq!(self.policy, CopyPolicy::Stable);
+        loop {
+            let next = cursor.next()?;
+            if next != Next::More {
+                return Ok(next);
+            }
+            let rec = cursor.record();
+            let ptr = rec.ptr;
+            // SAFETY: the cursor just returned this record, so its header is readable.
+            let word0 = unsafe { *ptr };
+            // Without batch mode a batch header is followed by its records one by one.
+            if ffi::vsl_tag(word0) != ffi::SLT_BATCH {
+                prefetch_ahead(ptr);
+                // SAFETY: the cursor's current record is complete and stays mapped for the
+                // cursor's lifetime.
+                unsafe { self.record(ptr, rec.priv_, out) };
+            }
+            self.units = self.units.wrapping_add(1);
+            if self.units % 256 == 0 {
+                self.now = Instant::now();
+                self.expire(out);
+            }
+            self.enforce_limit(out);
+            if out.yielded >= budget {
+                return Ok(Next::More);
             }
         }
     }

@@ -388,28 +388,36 @@ impl Reader {
                         continue;
                     };
                     let batch_mode = vsm.is_some();
-                    let next = loop {
-                        let next = active.next()?;
-                        if next != Next::More {
-                            break next;
-                        }
-                        let rec = active.record();
-                        if *probe_policy {
-                            *probe_policy = false;
-                            if active.check(&rec) == Validity::NotSupported {
-                                // A stream read through the cursor's reused buffer.
-                                grouper.set_policy(CopyPolicy::Always);
+                    let mapped = !batch_mode && !*probe_policy && grouper.is_stable();
+                    let next = if mapped {
+                        // SAFETY: a file cursor (no batch mode) whose first record `VSL_Check`
+                        // declared valid: the cursor mapped the file, and the grouper's policy
+                        // says so.
+                        unsafe { grouper.read_mapped(active, &mut out, budget)? }
+                    } else {
+                        loop {
+                            let next = active.next()?;
+                            if next != Next::More {
+                                break next;
                             }
-                        }
-                        // SAFETY: `rec` is the cursor's current record after `More`, and
-                        // `batch_mode` matches how the cursor was opened (batches for live
-                        // logs only).
-                        let intact = unsafe { grouper.unit(active, rec, batch_mode, &mut out) };
-                        if !intact {
-                            break Next::Overrun;
-                        }
-                        if out.yielded >= budget {
-                            break Next::More;
+                            let rec = active.record();
+                            if *probe_policy {
+                                *probe_policy = false;
+                                if active.check(&rec) == Validity::NotSupported {
+                                    // A stream read through the cursor's reused buffer.
+                                    grouper.set_policy(CopyPolicy::Always);
+                                }
+                            }
+                            // SAFETY: `rec` is the cursor's current record after `More`, and
+                            // `batch_mode` matches how the cursor was opened (batches for live
+                            // logs only).
+                            let intact = unsafe { grouper.unit(active, rec, batch_mode, &mut out) };
+                            if !intact {
+                                break Next::Overrun;
+                            }
+                            if out.yielded >= budget {
+                                break Next::More;
+                            }
                         }
                     };
                     match next {
