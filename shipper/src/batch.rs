@@ -55,8 +55,10 @@ impl Batch {
     /// Copies one transaction's captured values in (`values.len()` must be the stride; extra
     /// values are ignored, missing ones are `None`).
     pub fn push(&mut self, values: &[Option<&[u8]>], stats: CaptureStats) {
-        for index in 0..self.stride {
-            let span = match values.get(index).copied().flatten() {
+        let values = &values[..values.len().min(self.stride)];
+        self.values.reserve(self.stride);
+        for value in values {
+            let span = match *value {
                 // A value past 4 GiB cannot be a field of one record; were it ever captured it
                 // renders as unmatched rather than wrapping the arena's offsets.
                 Some(value) if value.len() < NONE as usize => {
@@ -73,6 +75,12 @@ impl Batch {
                 },
             };
             self.values.push(span);
+        }
+        for _ in values.len()..self.stride {
+            self.values.push(ValueSpan {
+                start: 0,
+                length: NONE,
+            });
         }
         self.transactions += 1;
         self.truncated_tags += u64::from(stats.truncated_tags);
@@ -164,6 +172,18 @@ mod tests {
         batch.clear();
         assert!(batch.is_empty());
         assert_eq!(batch.truncated_tags(), 0);
+    }
+
+    #[test]
+    fn values_of_every_length_are_copied_exactly() {
+        let text: Vec<u8> = (0..100_u8).map(|i| b'a' + i % 26).collect();
+        let mut batch = Batch::new(1);
+        for length in 0..text.len() {
+            batch.push(&[Some(&text[..length])], CaptureStats::default());
+        }
+        for (length, transaction) in batch.transactions().enumerate() {
+            assert_eq!(transaction.value(0), Some(&text[..length]), "length {length}");
+        }
     }
 
     #[test]
