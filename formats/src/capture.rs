@@ -474,14 +474,35 @@ fn column(payload: &[u8], number: u8) -> Option<&[u8]> {
             return None;
         }
         let start = index;
-        while index < payload.len() && payload[index] != b' ' {
-            index += 1;
-        }
+        index = next_space(payload, index);
         if remaining == 0 {
             return Some(&payload[start..index]);
         }
         remaining -= 1;
     }
+}
+
+/// The index of the first space at or after `from`, or `bytes.len()`: eight bytes at a time
+/// (`has_zero(w ^ 0x2020..20)`, whose lowest mark is always exact), then byte by byte.
+/// Timestamps are read by column, and their columns are ten to twenty bytes long.
+fn next_space(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut index = from;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let mut array = [0_u8; 8];
+        array.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(array) ^ (ONES * u64::from(b' '));
+        let spaces = word.wrapping_sub(ONES) & !word & HIGH_BITS;
+        if spaces != 0 {
+            return index + (spaces.trailing_zeros() / 8) as usize;
+        }
+        index += 8;
+    }
+    while index < bytes.len() && bytes[index] != b' ' {
+        index += 1;
+    }
+    index
 }
 
 #[cfg(test)]
@@ -594,5 +615,27 @@ mod tests {
             assert!(!eq_lower(&name[..length], &name[..length.saturating_sub(1)]) || length == 0);
         }
         assert!(checked > 600);
+    }
+
+    #[test]
+    fn the_next_space_is_found_at_every_position() {
+        for length in 0..=20 {
+            for at in 0..=length {
+                let mut bytes = vec![b'x'; length];
+                if at < length {
+                    bytes[at] = b' ';
+                }
+                // Neighbours of the space's value that a wrong bit trick would take for it.
+                for filler in [b'!', 0x1f, 0xa0] {
+                    let mut bytes = bytes.clone();
+                    for byte in bytes.iter_mut().filter(|b| **b != b' ') {
+                        *byte = filler;
+                    }
+                    for from in 0..=at.min(length) {
+                        assert_eq!(next_space(&bytes, from), at, "{bytes:?} from {from}");
+                    }
+                }
+            }
+        }
     }
 }
