@@ -266,19 +266,23 @@ impl Grouper {
     /// # Safety
     /// `ptr` must point at a complete record returned by the cursor.
     #[inline(always)]
-    unsafe fn record(&mut self, ptr: *const u32, log_priv: u32, out: &mut Output<'_>) {
+    ///
+    /// Returns whether the record began or completed a transaction: only then can the count
+    /// of incomplete transactions (`-L`) or of those handed out have changed.
+    unsafe fn record(&mut self, ptr: *const u32, log_priv: u32, out: &mut Output<'_>) -> bool {
         // SAFETY: the header words are readable per the caller.
         let (word0, word1) = unsafe { (*ptr, *ptr.add(1)) };
         let vxid = ffi::vsl_id(word1);
         let tag = ffi::vsl_tag(word0);
         // Most records belong to the transaction of the record before them.
-        let slot = if vxid == self.last_vxid {
-            self.last_slot
+        let (slot, began) = if vxid == self.last_vxid {
+            (self.last_slot, false)
         } else {
             // SAFETY: as above.
+            let outstanding = self.outstanding;
             match unsafe { self.look_up(vxid, tag, ptr, word0, out) } {
-                Some(slot) => slot,
-                None => return,
+                Some(slot) => (slot, self.outstanding != outstanding),
+                None => return false,
             }
         };
         if self.slots[slot as usize].keep && out.tags.wanted(tag) {
@@ -286,7 +290,9 @@ impl Grouper {
         }
         if tag == ffi::SLT_END {
             self.complete(slot, None, out);
+            return true;
         }
+        began
     }
 
     /// The slot of a record's transaction when it is not the last one looked up: found, or
@@ -404,20 +410,25 @@ impl Grouper {
             // SAFETY: the cursor just returned this record, so its header is readable.
             let word0 = unsafe { *ptr };
             // Without batch mode a batch header is followed by its records one by one.
+            let mut changed = false;
             if ffi::vsl_tag(word0) != ffi::SLT_BATCH {
                 prefetch_ahead(ptr);
                 // SAFETY: the cursor's current record is complete and stays mapped for the
                 // cursor's lifetime.
-                unsafe { self.record(ptr, rec.priv_, out) };
+                changed = unsafe { self.record(ptr, rec.priv_, out) };
             }
             self.units = self.units.wrapping_add(1);
             if self.units % 256 == 0 {
                 self.now = Instant::now();
                 self.expire(out);
+                changed = true;
             }
-            self.enforce_limit(out);
-            if out.yielded >= budget {
-                return Ok(Next::More);
+            // The limit and the budget can only be crossed when a transaction began or ended.
+            if changed {
+                self.enforce_limit(out);
+                if out.yielded >= budget {
+                    return Ok(Next::More);
+                }
             }
         }
     }
