@@ -278,8 +278,8 @@ impl Grouper {
         let (slot, began) = if vxid == self.last_vxid {
             (self.last_slot, false)
         } else {
-            // SAFETY: as above.
             let outstanding = self.outstanding;
+            // SAFETY: as above.
             match unsafe { self.look_up(vxid, tag, ptr, word0, out) } {
                 Some(slot) => (slot, self.outstanding != outstanding),
                 None => return false,
