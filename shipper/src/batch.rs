@@ -182,7 +182,11 @@ mod tests {
             batch.push(&[Some(&text[..length])], CaptureStats::default());
         }
         for (length, transaction) in batch.transactions().enumerate() {
-            assert_eq!(transaction.value(0), Some(&text[..length]), "length {length}");
+            assert_eq!(
+                transaction.value(0),
+                Some(&text[..length]),
+                "length {length}"
+            );
         }
     }
 

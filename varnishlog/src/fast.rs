@@ -23,8 +23,10 @@
 //! # Where record bytes live, and when they are copied
 //! Records are referenced where the cursor found them, never copied, when that memory stays
 //! put until the transaction is handed out:
-//! - a regular file is mapped whole by the cursor (`VSL_Check` says valid for every record),
-//!   so references into it are stable for the cursor's lifetime: no copying at all;
+//! - a regular file, once libvarnishapi has opened and checked it (`VSL_Check` says valid),
+//!   is mapped by the fast path itself and walked record by record (the `mapped` module), as
+//!   a batch from the ring is: references into that mapping are stable for the reader's
+//!   lifetime, so nothing is copied, and no library call is made per record;
 //! - a live log is a ring that varnishd keeps overwriting. Like `VSLQ` (its shm reference
 //!   list and `vtx_buffer`), each transaction holding references into the ring is queued in
 //!   the order of its oldest reference; after every unit the oldest is checked with
@@ -45,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use crate::ffi::{self, sys};
 use crate::handle::{Cursor, Next, Validity};
+use crate::mapped::{MappedLog, Walk};
 use crate::reader::{Counters, Event, Visitor};
 use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable};
 
@@ -203,11 +206,6 @@ impl Grouper {
     pub(crate) fn set_policy(&mut self, policy: CopyPolicy) {
         debug_assert_eq!(self.outstanding, 0);
         self.policy = policy;
-    }
-
-    /// Whether records stay where the cursor found them (a mapped file).
-    pub(crate) fn is_stable(&self) -> bool {
-        self.policy == CopyPolicy::Stable
     }
 
     /// How many transactions are incomplete.
@@ -385,37 +383,33 @@ impl Grouper {
         }
     }
 
-    /// Reads a mapped file (policy `Stable`, no batch mode) until the cursor has no record
-    /// (returning what it said) or `budget` transactions have been yielded (`Next::More`):
-    /// [`Grouper::unit`]'s work with everything that cannot change for such a cursor decided
-    /// once, outside the loop. This loop runs for every record of a capture.
-    ///
-    /// # Safety
-    /// The cursor must read a regular file it mapped whole (`VSL_Check` said valid for its
-    /// first record), without `VSL_COPT_BATCH`, and the policy must be `Stable`.
-    pub(crate) unsafe fn read_mapped(
+    /// Reads a capture file through edgeship's own mapping of it (see the `mapped` module)
+    /// until the file ends (`Next::Eof`), a record runs past its end (`Next::Io`), or `budget`
+    /// transactions have been yielded (`Next::More`): [`Grouper::unit`]'s work for a file,
+    /// without a library call per record, and with everything that cannot change for a file
+    /// decided outside the loop. This loop runs for every record of a capture.
+    pub(crate) fn read_mapped(
         &mut self,
-        cursor: &mut Cursor,
+        log: &mut MappedLog,
         out: &mut Output<'_>,
         budget: usize,
-    ) -> Result<Next, crate::error::Error> {
+    ) -> Next {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
         loop {
-            let next = cursor.next()?;
-            if next != Next::More {
-                return Ok(next);
-            }
-            let rec = cursor.record();
-            let ptr = rec.ptr;
-            // SAFETY: the cursor just returned this record, so its header is readable.
+            let ptr = match log.next() {
+                Walk::Record(ptr) => ptr,
+                Walk::End => return Next::Eof,
+                Walk::Truncated => return Next::Io,
+            };
+            // SAFETY: `MappedLog` hands out complete records inside its mapping.
             let word0 = unsafe { *ptr };
-            // Without batch mode a batch header is followed by its records one by one.
             let mut changed = false;
+            // A batch header (a capture of batches) is followed by its records one by one.
             if ffi::vsl_tag(word0) != ffi::SLT_BATCH {
                 prefetch_ahead(ptr);
-                // SAFETY: the cursor's current record is complete and stays mapped for the
-                // cursor's lifetime.
-                changed = unsafe { self.record(ptr, rec.priv_, out) };
+                // SAFETY: the record is complete and stays mapped as long as the log, which
+                // outlives every transaction that references it.
+                changed = unsafe { self.record(ptr, 0, out) };
             }
             self.units = self.units.wrapping_add(1);
             if self.units % 256 == 0 {
@@ -427,7 +421,7 @@ impl Grouper {
             if changed {
                 self.enforce_limit(out);
                 if out.yielded >= budget {
-                    return Ok(Next::More);
+                    return Next::More;
                 }
             }
         }

@@ -39,8 +39,9 @@
 //! thread that reads.
 //!
 //! # Where the bytes a transaction lends come from
-//! Nothing is copied per record in the common cases. A regular file is mapped by
-//! libvarnishapi, and the fast path points into the mapping. A live log is a ring: records
+//! Nothing is copied per record in the common cases. A regular file is opened and checked by
+//! libvarnishapi, then mapped by the fast path itself and walked record by record like a
+//! batch from the live ring (the `mapped` module); transactions point into that mapping. A live log is a ring: records
 //! are pointed to where varnishd wrote them, and a transaction still incomplete when the
 //! writer comes within half the ring of its oldest record has its records copied into a
 //! reused per-transaction buffer first (the rule `VSLQ` applies with `VSL_Check`). Only a
@@ -57,6 +58,7 @@ mod error;
 mod fast;
 mod ffi;
 mod handle;
+mod mapped;
 mod reader;
 mod record;
 pub mod synthetic;

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::fast::{CopyPolicy, Grouper, Output};
 use crate::ffi::sys;
 use crate::handle::{Cursor, Next, Validity, VslData, Vslq, Vsm};
+use crate::mapped::MappedLog;
 use crate::record::{ForceReason, Location, RequestTransaction, TagTable};
 use crate::vslq;
 
@@ -193,7 +194,9 @@ pub enum Outcome {
     EndOfFile,
 }
 
-/// The engine behind the reader.
+/// The engine behind the reader. One per reader, built once: the size of the fast path's
+/// state does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Engine {
     Fast {
         grouper: Grouper,
@@ -202,6 +205,10 @@ enum Engine {
         /// A file cursor was just installed: ask `VSL_Check` at the first record whether the
         /// cursor mapped the file (references stay valid) or reads through a reused buffer.
         probe_policy: bool,
+        /// A regular file mapped by the fast path itself, read from here on instead of the
+        /// cursor (see the `mapped` module). Transactions point into it: it lives as long as
+        /// the engine.
+        mapped: Option<MappedLog>,
     },
     Vslq {
         /// Owns its cursor once attached.
@@ -257,6 +264,7 @@ impl Reader {
                 grouper: Grouper::new(options.timeout, options.limit as usize),
                 cursor: None,
                 probe_policy: false,
+                mapped: None,
             },
             ReadPath::Vslq => {
                 vsl.arg(b'T', &format!("{}", options.timeout.as_secs_f64()))?;
@@ -383,17 +391,14 @@ impl Reader {
                     grouper,
                     cursor,
                     probe_policy,
+                    mapped,
                 } => {
                     let Some(active) = cursor.as_mut() else {
                         continue;
                     };
                     let batch_mode = vsm.is_some();
-                    let mapped = !batch_mode && !*probe_policy && grouper.is_stable();
-                    let next = if mapped {
-                        // SAFETY: a file cursor (no batch mode) whose first record `VSL_Check`
-                        // declared valid: the cursor mapped the file, and the grouper's policy
-                        // says so.
-                        unsafe { grouper.read_mapped(active, &mut out, budget)? }
+                    let next = if let Some(log) = mapped.as_mut() {
+                        grouper.read_mapped(log, &mut out, budget)
                     } else {
                         loop {
                             let next = active.next()?;
@@ -403,9 +408,22 @@ impl Reader {
                             let rec = active.record();
                             if *probe_policy {
                                 *probe_policy = false;
-                                if active.check(&rec) == Validity::NotSupported {
+                                match active.check(&rec) {
                                     // A stream read through the cursor's reused buffer.
-                                    grouper.set_policy(CopyPolicy::Always);
+                                    Validity::NotSupported => {
+                                        grouper.set_policy(CopyPolicy::Always)
+                                    }
+                                    // A file the cursor mapped: map it here too and walk it
+                                    // from this, its first record.
+                                    _ => {
+                                        if let Source::File(path) = &options.source {
+                                            // SAFETY: `rec` is the cursor's current record.
+                                            *mapped = unsafe { MappedLog::open(path, rec.ptr) };
+                                            if mapped.is_some() {
+                                                break Next::More;
+                                            }
+                                        }
+                                    }
                                 }
                             }
                             // SAFETY: `rec` is the cursor's current record after `More`, and
@@ -531,10 +549,12 @@ impl Reader {
 /// Gives a fresh cursor to the engine.
 fn install(engine: &mut Engine, cursor: Cursor, live: bool) {
     match engine {
+        // A file is installed once; its mapping (if any) stays as long as the engine.
         Engine::Fast {
             grouper,
             cursor: slot,
             probe_policy,
+            ..
         } => {
             grouper.set_policy(if live {
                 CopyPolicy::Checked

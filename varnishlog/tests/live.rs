@@ -928,4 +928,42 @@ fn a_stream_read_through_a_reused_buffer_is_copied_and_reads_the_same() {
             &format!("{path:?} FIFO"),
         );
     }
+
+    // A capture cut short, in the middle of a record or of a record's header: the fast path
+    // (which walks a regular file in its own mapping) and the VSLQ path (libvarnishapi's
+    // cursor) both hand out what they completed before the cut and then report a read error
+    // for the file; a cut on a record boundary is just a shorter capture.
+    let bytes = std::fs::read(&file).expect("read the capture");
+    // Records are whole 4-byte words: a cut that is not a multiple of 4 is inside a record.
+    let word = |at: usize| at - at % 4;
+    for cut in [
+        bytes.len() - 3,
+        word(bytes.len() / 2) + 1,
+        word(bytes.len() / 3) + 2,
+        word(bytes.len() / 4) + 3,
+    ] {
+        let cut_file = varnishd.workdir().join(format!("cut-{cut}.vsl"));
+        std::fs::write(&cut_file, &bytes[..cut]).expect("write the cut capture");
+        let mut seen = Vec::new();
+        for path in [PathChoice::Fast, PathChoice::Vslq] {
+            let mut options = Options::file(&cut_file);
+            options.path = path;
+            let mut reader = Reader::open(options).expect("open the cut capture");
+            let mut collect = Collect::default();
+            let error = loop {
+                match reader.read(&mut collect, 500) {
+                    Ok(Outcome::EndOfFile) => panic!("{path:?}: a cut at {cut} read to the end"),
+                    Ok(_) => {}
+                    Err(error) => break error,
+                }
+            };
+            assert!(
+                matches!(&error, Error::FileRead { path } if *path == cut_file),
+                "{path:?}: {error}"
+            );
+            assert!(!collect.transactions.is_empty(), "{path:?} cut at {cut}");
+            seen.push(collect.transactions);
+        }
+        assert_same(&seen[0], &seen[1], &format!("cut at {cut}"));
+    }
 }
