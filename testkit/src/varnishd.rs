@@ -259,10 +259,45 @@ impl Varnishd {
                 }
             }
             match probe(self.addr) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return self.wait_until_probe_logged(deadline),
                 Err(error) if Instant::now() >= deadline => return Err(error),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
+        }
+    }
+
+    /// Waits until the probe request is in varnishd's log. varnishd answers a request before
+    /// it writes the request's log records, so without this a test that starts reading the
+    /// log right away could see the probe's transaction arrive as if it were its own traffic.
+    fn wait_until_probe_logged(&mut self, deadline: Instant) -> io::Result<()> {
+        let mut varnishlog = Command::new("varnishlog")
+            .arg("-n")
+            .arg(&self.workdir)
+            .args(["-d", "-g", "request", "-k", "1", "-q"])
+            .arg("ReqURL eq \"/edgeship-probe\"")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot run varnishlog: {error}"))
+            })?;
+        loop {
+            if let Some(status) = varnishlog.try_wait()? {
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(io::Error::other(format!(
+                        "varnishlog waiting for the probe: {status}"
+                    )))
+                };
+            }
+            if Instant::now() >= deadline {
+                let _ = varnishlog.kill();
+                let _ = varnishlog.wait();
+                return Err(io::Error::other("the probe request never reached the log"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

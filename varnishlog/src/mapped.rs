@@ -28,9 +28,14 @@ const WORD: usize = std::mem::size_of::<u32>();
 
 /// A mapped capture file and the position of the next record in it.
 pub(crate) struct MappedLog {
-    map: Mmap,
-    /// Byte offset of the next record.
-    next: usize,
+    /// Owns the mapping `next` and `end` point into.
+    _map: Mmap,
+    /// The next record's first word.
+    next: *const u32,
+    /// One past the last whole word of the file.
+    end: *const u32,
+    /// Whether the file ends inside a word (then it cannot end on a record boundary).
+    ragged: bool,
 }
 
 /// What [`MappedLog::next`] found.
@@ -76,27 +81,43 @@ impl MappedLog {
         if (bytes.as_ptr() as usize + start) % std::mem::align_of::<u32>() != 0 {
             return None;
         }
-        Some(MappedLog { map, next: start })
+        let words = (bytes.len() - start) / WORD;
+        let ragged = (bytes.len() - start) % WORD != 0;
+        // SAFETY: `start` and `start + words * WORD` are within (or one past) the mapping.
+        let (next, end) = unsafe {
+            let next = bytes.as_ptr().add(start).cast::<u32>();
+            (next, next.add(words))
+        };
+        Some(MappedLog {
+            _map: map,
+            next,
+            end,
+            ragged,
+        })
     }
 
     /// The next record, if the file has one.
     #[inline(always)]
     pub(crate) fn next(&mut self) -> Walk {
-        let bytes: &[u8] = &self.map;
-        let Some(header) = bytes.get(self.next..self.next + WORD) else {
-            return if self.next == bytes.len() {
+        // SAFETY: `next` and `end` point into (or one past) one mapping,
+        // `next <= end`, so their distance is a word count.
+        let left = unsafe { self.end.offset_from(self.next) } as usize;
+        if left < ffi::VSL_OVERHEAD {
+            return if left == 0 && !self.ragged {
                 Walk::End
             } else {
                 Walk::Truncated
             };
-        };
-        let word0 = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
-        let end = self.next + ffi::vsl_next_words(word0) * WORD;
-        if end > bytes.len() {
+        }
+        // SAFETY: at least the two header words are inside the mapping.
+        let words = ffi::vsl_next_words(unsafe { *self.next });
+        if words > left {
             return Walk::Truncated;
         }
-        let record = bytes[self.next..].as_ptr().cast::<u32>();
-        self.next = end;
+        let record = self.next;
+        // SAFETY: the record's words are inside the mapping, so the next record starts inside
+        // it or one past its last word.
+        self.next = unsafe { self.next.add(words) };
         Walk::Record(record)
     }
 }

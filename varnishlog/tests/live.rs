@@ -860,7 +860,21 @@ fn esi_sub_requests_are_yielded_and_marked_on_both_paths_and_groupings() {
         let mut collect = Collect::default();
         assert!(read_until(reader, &mut collect, |c| c.transactions.len() >= 4));
         read_for(reader, &mut collect, Duration::from_millis(200));
-        assert_eq!(collect.transactions.len(), 4);
+        assert_eq!(
+            collect.transactions.len(),
+            4,
+            "{:#?}",
+            collect
+                .transactions
+                .iter()
+                .map(|t| (
+                    t.vxid,
+                    t.reason,
+                    t.first(Tag::ReqUrl).map(String::from_utf8_lossy),
+                    t.records.len()
+                ))
+                .collect::<Vec<_>>()
+        );
         let esi: Vec<&Owned> = collect
             .transactions
             .iter()
