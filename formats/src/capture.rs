@@ -247,17 +247,20 @@ impl Capturer {
             if payload.len() > grouped.smallest_limit {
                 stats.truncated_tags += 1;
             }
-            // `extract` decides; the table and `may_match` only skip records it would refuse.
-            let mut candidates = payload
-                .get(..4)
-                .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
-            while candidates != 0 {
-                let named = &grouped.named[candidates.trailing_zeros() as usize];
-                candidates &= candidates - 1;
-                capture_named(named, payload, slots);
-            }
-            for &index in &grouped.unbucketed {
-                capture_named(&grouped.named[index], payload, slots);
+            if !grouped.named.is_empty() {
+                // `extract` decides; the table and `may_match` only skip records it would
+                // refuse.
+                let mut candidates = payload
+                    .get(..4)
+                    .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
+                while candidates != 0 {
+                    let named = &grouped.named[candidates.trailing_zeros() as usize];
+                    candidates &= candidates - 1;
+                    capture_named(named, payload, slots);
+                }
+                for &index in &grouped.unbucketed {
+                    capture_named(&grouped.named[index], payload, slots);
+                }
             }
             for limited in &grouped.others {
                 capture_one(limited, payload, slots);
@@ -318,7 +321,7 @@ fn capture_named<'a>(named: &NamedListener, payload: &'a [u8], slots: &mut [Opti
 }
 
 /// Offers one record to one listener.
-#[inline]
+#[inline(always)]
 fn capture_one<'a>(limited: &Limited, payload: &'a [u8], slots: &mut [Option<&'a [u8]>]) {
     let listener = &limited.listener;
     let Some(slot) = slots.get_mut(listener.field) else {
@@ -337,6 +340,7 @@ fn capture_one<'a>(limited: &Limited, payload: &'a [u8], slots: &mut [Option<&'a
 }
 
 /// Cuts a field's value out of one record's payload.
+#[inline]
 pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u8]> {
     match matcher {
         Matcher::Whole => Some(payload),
