@@ -30,7 +30,7 @@ pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
 /// word. At the first byte that needs more (an escape, or any byte from 0x80 up, which needs
 /// the UTF-8 check) the rest goes to [`json_string_slow`]; the prefix copied so far ends on
 /// an ASCII boundary, so the rest is valid UTF-8 exactly when the whole was.
-#[inline]
+#[inline(always)]
 pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
     let mut index = 0;
     while let Some(chunk) = bytes.get(index..index + 8) {
