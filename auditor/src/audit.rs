@@ -619,7 +619,7 @@ impl Auditor {
                 self.bad(BadReason::NoTime, &origin);
             }
         }
-        let window = self.window_hours();
+        let window = self.span_hours();
         let mut rows = Vec::new();
         // Per host: hour -> (alive topics, heartbeat topics, latest run seen that hour).
         let mut liveness: BTreeMap<u32, BTreeMap<i64, (u64, u64, u32)>> = BTreeMap::new();
@@ -700,17 +700,11 @@ impl Auditor {
         }
     }
 
-    /// The first and last hour reported: the window's, or where there is no bound, the hours
-    /// of the events read.
     /// The hours the report will cover, first and last (inclusive): the `--from`/`--to`
     /// window where given, else from the earliest to the latest hour with any event. Every
     /// host with a heartbeat history gets a row for each silent hour in it, so callers bound
     /// it before calling [`Auditor::finish`].
     pub fn span_hours(&self) -> Option<(i64, i64)> {
-        self.window_hours()
-    }
-
-    fn window_hours(&self) -> Option<(i64, i64)> {
         let mut seen: Option<(i64, i64)> = None;
         for run in self.runs.iter().flatten() {
             for h in run.hours.iter().filter(|h| h.events > 0) {

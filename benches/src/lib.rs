@@ -12,7 +12,7 @@ pub mod capture;
 pub mod fixtures;
 pub mod records;
 
-use edgeship_formats::{Context, Tag};
+use edgeship_formats::Context;
 
 /// The shipper-owned values every rendered record needs, fixed so runs compare.
 pub const CONTEXT: Context<'static> = Context {
@@ -20,9 +20,6 @@ pub const CONTEXT: Context<'static> = Context {
     sequence: 8_123_456_789,
     run: b"20261123T140312Z-9f3a02c7",
 };
-
-/// Every [`Tag`], so a fuzz target can map an arbitrary byte to one.
-pub const TAGS: [Tag; Tag::COUNT] = Tag::ALL;
 
 /// A format that uses every formatter and every option at least once, with short header and
 /// label names (`H`, `Start`) that generated payloads can hit by chance.

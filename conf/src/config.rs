@@ -45,6 +45,8 @@ impl<T> Sourced<T> {
     }
 }
 
+use edgeship_formats::Plan;
+
 /// The resolved configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -80,6 +82,18 @@ pub struct Config {
     pub kafka: KafkaSettings,
     /// `edgeship.*`: settings varnishkafka did not have.
     pub edgeship: EdgeshipSettings,
+    /// The record and key formats, compiled (and checked) while resolving.
+    pub plans: FormatPlans,
+}
+
+/// The compiled formats: `format` (with `format.type` and `tag.size.max`) and
+/// `edgeship.key.format`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatPlans {
+    /// The record format.
+    pub record: Plan,
+    /// The message key format (always a string format).
+    pub key: Plan,
 }
 
 impl Config {

@@ -84,8 +84,8 @@ mod values;
 mod varnish;
 
 pub use config::{
-    Config, EdgeshipSettings, FormatType, Grouping, KafkaProperty, KafkaSettings, LogSettings,
-    Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
+    Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
+    LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
     VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
 };
 pub use error::{ConfigError, Errors, LineError, ValueError};

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{
-    Config, EdgeshipSettings, FormatType, Grouping, KafkaProperty, KafkaSettings, LogSettings,
-    Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
+    Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
+    LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
     VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
 };
 use edgeship_formats::{FormatKind, Plan};
@@ -149,8 +149,6 @@ impl RawConfig {
         // Keys that appear at all, even with a bad value: a bad `kafka.topic` line is reported
         // once, not again as a missing topic.
         let mut mentioned: HashSet<&'static str> = HashSet::new();
-        let mut global = PropertyList::default();
-        let mut topic_properties = PropertyList::default();
 
         for entry in &self.entries {
             let written = entry.name.as_str();
@@ -188,23 +186,14 @@ impl RawConfig {
                         error(Some(line), format!("{written}: {reason}"));
                     }
                 }
-                Target::KafkaGlobal(name) => global.set(KafkaProperty {
-                    name,
-                    value: entry.value.clone(),
-                    written: written.to_owned(),
-                    line,
-                }),
-                Target::KafkaTopic(name) => topic_properties.set(KafkaProperty {
-                    name,
-                    value: entry.value.clone(),
-                    written: written.to_owned(),
-                    line,
-                }),
+                // Collected by `kafka_properties`, below.
+                Target::KafkaGlobal(_) | Target::KafkaTopic(_) => {}
                 Target::Refused(message) => error(Some(line), message),
             }
         }
 
         let varnish = self.varnish_settings(&mut draft, overrides, &mut error);
+        let (global, topic_properties) = self.kafka_properties();
 
         // When the output line itself is bad, whether a topic is needed is unknown: say nothing.
         let output_known = draft.output.is_some() || !mentioned.contains("output");
@@ -260,24 +249,26 @@ impl RawConfig {
             }
         };
 
-        // The formats are compiled here too (the shipper compiles them again to run them), so a
-        // bad format line is reported together with every other bad line, not after they are
-        // fixed.
+        // The formats are compiled here, so a bad format line is reported together with every
+        // other bad line, not after they are fixed; the plans are what the shipper runs.
         let format = draft
             .format
             .take()
             .unwrap_or_else(|| Sourced::default_value(DEFAULT_FORMAT.to_owned()));
         let format_type = value_of(draft.format_type.take(), FormatType::String);
+        let tag_size_max = value_of(draft.tag_size_max, 2048);
         let kind = match format_type {
             FormatType::Json => FormatKind::Json,
             FormatType::String => FormatKind::String,
         };
-        if let Err(problem) = Plan::compile(&format.value, kind) {
-            error(format.line, problem.to_string());
-        }
-        if let Err(problem) = Plan::compile(&key_format.value, FormatKind::String) {
-            error(key_format.line, format!("edgeship.key.format: {problem}"));
-        }
+        let record_plan = Plan::compile(&format.value, kind)
+            .map(|plan| plan.with_max_tag_size(tag_size_max))
+            .map_err(|problem| error(format.line, problem.to_string()));
+        let key_plan = Plan::compile(&key_format.value, FormatKind::String)
+            .map_err(|problem| error(key_format.line, format!("edgeship.key.format: {problem}")));
+        let (Ok(record_plan), Ok(key_plan)) = (record_plan, key_plan) else {
+            return Err(Errors::new(errors));
+        };
 
         if !errors.is_empty() {
             return Err(Errors::new(errors));
@@ -289,7 +280,7 @@ impl RawConfig {
             format,
             format_type,
             sequence_start: value_of(draft.sequence_start, SequenceStart::Number(0)),
-            tag_size_max: value_of(draft.tag_size_max, 2048),
+            tag_size_max,
             logline_scratch_size: value_of(draft.logline_scratch_size, 4 * 1024 * 1024),
             daemonize: value_of(draft.daemonize, true),
             log: LogSettings {
@@ -313,13 +304,17 @@ impl RawConfig {
                 topic: draft.kafka_topic,
                 partitioning,
                 key_format,
-                global: global.0,
-                topic_properties: topic_properties.0,
+                global,
+                topic_properties,
             },
             edgeship: EdgeshipSettings {
                 heartbeat_interval: value_of(draft.heartbeat_interval, Duration::from_secs(10)),
                 queue_full: value_of(draft.queue_full, QueueFullPolicy::Block),
                 hostname: draft.hostname,
+            },
+            plans: FormatPlans {
+                record: record_plan,
+                key: key_plan,
             },
         })
     }

@@ -12,6 +12,7 @@
 
 use crate::parse::{Keep, Listener, Matcher, Plan};
 use crate::record::{Tag, Transaction};
+use crate::words::{bytes_equal, first_marked, load, HIGH_BITS, ONES};
 
 /// Finds the values of every field of one or more plans in a transaction's records.
 #[derive(Debug, Clone)]
@@ -131,6 +132,11 @@ impl TagListeners {
         }
     }
 
+    /// Whether no field reads the tag.
+    fn is_idle(&self) -> bool {
+        self.named.is_empty() && self.others.is_empty()
+    }
+
     fn add(&mut self, limited: Limited) {
         self.smallest_limit = self.smallest_limit.min(limited.limit);
         let Matcher::Named { name, column } = &limited.listener.matcher else {
@@ -210,10 +216,7 @@ impl Capturer {
     pub fn tags(&self) -> Vec<Tag> {
         Tag::ALL
             .into_iter()
-            .filter(|&tag| {
-                let listeners = &self.by_tag[tag as usize];
-                !(listeners.named.is_empty() && listeners.others.is_empty())
-            })
+            .filter(|&tag| !self.by_tag[tag as usize].is_idle())
             .collect()
     }
 
@@ -231,16 +234,24 @@ impl Capturer {
         transaction: &'a T,
         slots: &mut [Option<&'a [u8]>],
     ) -> CaptureStats {
-        let mut stats = CaptureStats::default();
         let count = self.field_count().min(slots.len());
-        let slots = &mut slots[..count];
-        slots.fill(None);
+        slots[..count].fill(None);
+        self.capture_into_empty(transaction, &mut slots[..count])
+    }
+
+    /// [`Capturer::capture`] into slots already all `None`, at most one per field.
+    fn capture_into_empty<'a, T: Transaction + ?Sized>(
+        &self,
+        transaction: &'a T,
+        slots: &mut [Option<&'a [u8]>],
+    ) -> CaptureStats {
+        let mut stats = CaptureStats::default();
         if !self.reads_log {
             return stats;
         }
         transaction.for_each_record(|tag, payload| {
             let grouped = &self.by_tag[tag as usize];
-            if grouped.named.is_empty() && grouped.others.is_empty() {
+            if grouped.is_idle() {
                 // No field reads the tag: nothing to find, nothing cut.
                 return;
             }
@@ -248,8 +259,8 @@ impl Capturer {
                 stats.truncated_tags += 1;
             }
             if !grouped.named.is_empty() {
-                // `extract` decides; the table and `may_match` only skip records it would
-                // refuse.
+                // The table and `may_match` only skip records `NamedListener::value` would
+                // refuse; that, in turn, agrees with `extract`, the definition (tested).
                 let mut candidates = payload
                     .get(..4)
                     .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
@@ -284,7 +295,7 @@ impl Capturer {
     {
         let mut slots = recycle(std::mem::take(&mut self.scratch));
         slots.resize(self.field_count(), None);
-        let stats = self.capture(transaction, &mut slots);
+        let stats = self.capture_into_empty(transaction, &mut slots);
         let result = then(&slots, stats);
         self.scratch = recycle(slots);
         result
@@ -295,7 +306,7 @@ impl Capturer {
 /// lifetime. Collecting a vector's own `into_iter()` through a `map` to an element of the same
 /// size reuses the allocation (the standard library's in-place iteration), so per-record slots
 /// cost no allocation; `tests/no_alloc.rs` checks that this holds.
-pub(crate) fn recycle<'to>(mut slots: Vec<Option<&[u8]>>) -> Vec<Option<&'to [u8]>> {
+fn recycle<'to>(mut slots: Vec<Option<&[u8]>>) -> Vec<Option<&'to [u8]>> {
     slots.clear();
     slots.into_iter().map(|_| None).collect()
 }
@@ -345,6 +356,8 @@ pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u
     match matcher {
         Matcher::Whole => Some(payload),
         Matcher::Column(number) => column(payload, *number),
+        // The capture loop takes `Name: value` listeners by a faster route
+        // (`NamedListener::value`); this arm is the definition it is tested against.
         Matcher::Named { name, column: at } => {
             // The record's name is everything before its first colon. Rather than search for
             // that colon in every header for every field that reads headers, look where it
@@ -352,7 +365,7 @@ pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u
             // with a colon in it can never equal the text before the first colon.
             let colon = name.len();
             if payload.get(colon) != Some(&b':')
-                || !eq_ignore_ascii_case(&payload[..colon], name)
+                || !payload[..colon].eq_ignore_ascii_case(name)
                 || name.contains(&b':')
             {
                 return None;
@@ -376,26 +389,6 @@ pub(crate) fn extract<'a>(matcher: &Matcher, payload: &'a [u8]) -> Option<&'a [u
     }
 }
 
-/// `a == b` ignoring ASCII case, as `<[u8]>::eq_ignore_ascii_case`, eight bytes at a time: it
-/// runs for every header whose name might be one the format reads.
-fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut a_words = a.chunks_exact(8);
-    let mut b_words = b.chunks_exact(8);
-    for (a_word, b_word) in a_words.by_ref().zip(b_words.by_ref()) {
-        if lower_ascii_word(a_word) != lower_ascii_word(b_word) {
-            return false;
-        }
-    }
-    a_words
-        .remainder()
-        .iter()
-        .zip(b_words.remainder())
-        .all(|(x, y)| x.eq_ignore_ascii_case(y))
-}
-
 /// `bytes` without its leading spaces.
 #[inline]
 fn skip_spaces(bytes: &[u8]) -> &[u8] {
@@ -415,10 +408,14 @@ fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
     if length != lower.len() {
         return false;
     }
-    let word = |bytes: &[u8], at: usize, width: usize| {
-        let mut array = [0_u8; 8];
-        array[..width].copy_from_slice(&bytes[at..at + width]);
-        u64::from_le_bytes(array)
+    // The four bytes at `at`, as the low half of a word.
+    let half = |bytes: &[u8], at: usize| {
+        u64::from(u32::from_le_bytes([
+            bytes[at],
+            bytes[at + 1],
+            bytes[at + 2],
+            bytes[at + 3],
+        ]))
     };
     match length {
         0..=3 => a
@@ -427,38 +424,30 @@ fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
             .all(|(x, y)| x.to_ascii_lowercase() == *y),
         4..=7 => {
             let last = length - 4;
-            lower_ascii(word(a, 0, 4)) == word(lower, 0, 4)
-                && lower_ascii(word(a, last, 4)) == word(lower, last, 4)
+            lower_ascii(half(a, 0)) == half(lower, 0)
+                && lower_ascii(half(a, last)) == half(lower, last)
         }
         _ => {
             let mut at = 0;
             while at + 8 <= length {
-                if lower_ascii(word(a, at, 8)) != word(lower, at, 8) {
+                if lower_ascii(load(&a[at..at + 8])) != load(&lower[at..at + 8]) {
                     return false;
                 }
                 at += 8;
             }
-            at == length || lower_ascii(word(a, length - 8, 8)) == word(lower, length - 8, 8)
+            let last = length - 8;
+            at == length || lower_ascii(load(&a[last..])) == load(&lower[last..])
         }
     }
 }
 
-/// Eight bytes (`bytes.len() == 8`) as a word with `A`..=`Z` lowered. Per byte, with `h` the
-/// byte's low seven bits: `h + (0x7f - b'Z')` sets the high bit exactly when `h > b'Z'`, and
+/// A word with the `A`..=`Z` among its bytes lowered. Per byte, with `h` the byte's low
+/// seven bits: `h + (0x7f - b'Z')` sets the high bit exactly when `h > b'Z'`, and
 /// `h + (0x80 - b'A')` when `h >= b'A'`; neither sum carries into the next byte. A byte is an
 /// upper-case letter when the second is set, the first is not and its own high bit is clear;
 /// then its 0x20 bit is set.
-fn lower_ascii_word(bytes: &[u8]) -> u64 {
-    let mut array = [0_u8; 8];
-    array.copy_from_slice(bytes);
-    lower_ascii(u64::from_le_bytes(array))
-}
-
-/// A word with the `A`..=`Z` among its bytes lowered (see [`lower_ascii_word`]).
 #[inline(always)]
 fn lower_ascii(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let heptets = word & !HIGH_BITS;
     let above_z = heptets + ONES * u64::from(0x7f - b'Z');
     let from_a = heptets + ONES * u64::from(0x80 - b'A');
@@ -487,19 +476,14 @@ fn column(payload: &[u8], number: u8) -> Option<&[u8]> {
 }
 
 /// The index of the first space at or after `from`, or `bytes.len()`: eight bytes at a time
-/// (`has_zero(w ^ 0x2020..20)`, whose lowest mark is always exact), then byte by byte.
+/// ([`bytes_equal`]), then byte by byte.
 /// Timestamps are read by column, and their columns are ten to twenty bytes long.
 fn next_space(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
     let mut index = from;
     while let Some(chunk) = bytes.get(index..index + 8) {
-        let mut array = [0_u8; 8];
-        array.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(array) ^ (ONES * u64::from(b' '));
-        let spaces = word.wrapping_sub(ONES) & !word & HIGH_BITS;
+        let spaces = bytes_equal(load(chunk), b' ');
         if spaces != 0 {
-            return index + (spaces.trailing_zeros() / 8) as usize;
+            return index + first_marked(spaces);
         }
         index += 8;
     }
@@ -583,7 +567,7 @@ mod tests {
                     a[position] = byte;
                     b[position] = other;
                     assert_eq!(
-                        eq_ignore_ascii_case(&a, &b),
+                        eq_lower(&a, &b.to_ascii_lowercase()),
                         a.eq_ignore_ascii_case(&b),
                         "{byte:#x} vs {other:#x} at {position}"
                     );
@@ -592,7 +576,7 @@ mod tests {
             }
         }
         assert_eq!(checked, 256 * 5 * 19);
-        assert!(!eq_ignore_ascii_case(b"Host", b"Hos"));
+        assert!(!eq_lower(b"Host", b"hos"));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Header bytes come from any client on the internet, so nothing here assumes UTF-8 or
 //! printable input.
 
+use crate::words::{bytes_equal, first_marked, load, HIGH_BITS, ONES};
+
 /// The UTF-8 encoding of U+FFFD REPLACEMENT CHARACTER.
 const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 
@@ -34,10 +36,10 @@ pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
     let mut index = 0;
     while let Some(chunk) = bytes.get(index..index + 8) {
-        let word = load_word(chunk);
+        let word = load(chunk);
         let stops = escape_stops(word, HIGH_BITS);
         if stops != 0 {
-            let plain = first_stop(stops);
+            let plain = first_marked(stops);
             push_word_prefix(word, plain, out);
             json_string_slow(&bytes[index + plain..], out);
             return;
@@ -52,7 +54,7 @@ pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
     }
     let tail = match bytes.len().checked_sub(8) {
         // The last eight bytes, shifted so that the unscanned ones come first.
-        Some(last) => load_word(&bytes[last..]) >> (8 * (8 - left)),
+        Some(last) => load(&bytes[last..]) >> (8 * (8 - left)),
         None => bytes
             .iter()
             .enumerate()
@@ -65,7 +67,7 @@ pub(crate) fn json_string_rest(bytes: &[u8], out: &mut Vec<u8>) {
         push_word_prefix(tail | u64::from(b'"') << (8 * left), left + 1, out);
         return;
     }
-    let plain = first_stop(stops);
+    let plain = first_marked(stops);
     push_word_prefix(tail, plain, out);
     json_string_slow(&bytes[index + plain..], out);
 }
@@ -104,35 +106,16 @@ fn push_word_prefix(word: u64, length: usize, out: &mut Vec<u8>) {
     out.truncate(end);
 }
 
-/// Eight bytes (`chunk.len() == 8`) as a little-endian word.
-#[inline(always)]
-fn load_word(chunk: &[u8]) -> u64 {
-    let mut word = [0_u8; 8];
-    word.copy_from_slice(chunk);
-    u64::from_le_bytes(word)
-}
-
 /// The high bit of each byte of `word` that JSON needs escaped (control characters, `"` and
 /// `\`), and of each byte from 0x80 up when `stop_at_high` is [`HIGH_BITS`] (not 0).
 ///
-/// The usual bit tricks on a `u64` ("determine if a word has a byte less than n"):
-/// `(w - 0x01..01 * n) & !w & 0x80..80` marks bytes below `n` (n <= 128), and
-/// `has_zero(w ^ 0x01..01 * c)` bytes equal to `c`. A borrow can also mark a byte above a
-/// true stop, never one below it, so the lowest mark (see [`first_stop`]) is always exact.
-/// Bytes from 0x80 up trigger neither test, so UTF-8 text passes unless asked to stop.
+/// `(w - 0x01..01 * 0x20) & !w & 0x80..80` marks bytes below 0x20, [`bytes_equal`] the
+/// quotes and backslashes (see [`crate::words`]: the lowest mark is always exact). Bytes from
+/// 0x80 up trigger neither test, so UTF-8 text passes unless asked to stop.
 #[inline(always)]
 fn escape_stops(word: u64, stop_at_high: u64) -> u64 {
-    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS;
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH_BITS;
-    let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
-    control | quote | backslash | (word & stop_at_high)
-}
-
-/// The index of the first marked byte of [`escape_stops`]' result (8 when none is).
-#[inline(always)]
-fn first_stop(stops: u64) -> usize {
-    (stops.trailing_zeros() / 8) as usize
+    control | bytes_equal(word, b'"') | bytes_equal(word, b'\\') | (word & stop_at_high)
 }
 
 /// Escapes already-valid UTF-8; only ASCII bytes ever need it, so multi-byte characters are
@@ -171,18 +154,15 @@ fn needs_json_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
 /// The index of the first byte at or after `from` that JSON needs escaped, or `bytes.len()`.
 /// With `stop_at_high` set to [`HIGH_BITS`] (not 0), bytes from 0x80 up stop the run too.
 /// Eight bytes at a time (see [`escape_stops`]), then byte by byte for the last few.
 fn plain_json_run_end(bytes: &[u8], from: usize, stop_at_high: u64) -> usize {
     let mut index = from;
     while let Some(chunk) = bytes.get(index..index + 8) {
-        let stops = escape_stops(load_word(chunk), stop_at_high);
+        let stops = escape_stops(load(chunk), stop_at_high);
         if stops != 0 {
-            return index + first_stop(stops);
+            return index + first_marked(stops);
         }
         index += 8;
     }

@@ -33,6 +33,7 @@ mod parse;
 pub mod record;
 mod render;
 pub mod time;
+mod words;
 
 pub use capture::{CaptureStats, Capturer};
 pub use parse::{FormatError, FormatKind, FormatWarning, Plan};

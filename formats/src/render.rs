@@ -6,7 +6,7 @@
 //! Invariant: after the first few records have grown the renderer's scratch buffers and the
 //! caller's output buffer, rendering allocates nothing (tested in `tests/no_alloc.rs`).
 
-use crate::capture::{recycle, Capturer};
+use crate::capture::Capturer;
 use crate::escape::{is_usable_json_number, json_string_rest, varnish_escape};
 use crate::parse::{FormatKind, Item, Plan, Value};
 use crate::record::{Context, Transaction};
@@ -32,15 +32,19 @@ impl std::ops::AddAssign for RenderStats {
 /// Renders records with one [`Plan`], reusing its scratch space from record to record.
 #[derive(Debug)]
 pub struct Renderer {
+    /// Captures this plan's fields for [`Renderer::render`].
+    capturer: Capturer,
+    writer: Writer,
+}
+
+/// Writes one plan's fields, in format order, from captured values.
+#[derive(Debug)]
+struct Writer {
     plan: Plan,
-    /// Per-field captured values. Stored empty between calls; see [`recycle`].
-    slots: Vec<Option<&'static [u8]>>,
     /// Values computed from a capture (`%D`, `%t`, `%u`, `%n`).
     derived: Vec<u8>,
     /// `!escape` output in JSON mode, before JSON escaping.
     escaped: Vec<u8>,
-    /// Captures this plan's fields for [`Renderer::render`].
-    capturer: Capturer,
     /// The last text each `%t` field rendered, indexed by field (unused for other fields).
     times: Vec<RenderedTime>,
     /// JSON only: what precedes each field's value, indexed by field: a comma (but before the
@@ -65,7 +69,6 @@ struct RenderedTime {
 impl Renderer {
     /// A renderer for `plan`.
     pub fn new(plan: Plan) -> Renderer {
-        let slots = Vec::with_capacity(plan.fields.len());
         let capturer = Capturer::new(&[&plan]);
         let times = plan
             .fields
@@ -93,19 +96,20 @@ impl Renderer {
             }
         }
         Renderer {
-            plan,
-            slots,
-            derived: Vec::with_capacity(256),
-            escaped: Vec::with_capacity(256),
             capturer,
-            times,
-            openings,
+            writer: Writer {
+                plan,
+                derived: Vec::with_capacity(256),
+                escaped: Vec::with_capacity(256),
+                times,
+                openings,
+            },
         }
     }
 
     /// The plan this renderer uses.
     pub fn plan(&self) -> &Plan {
-        &self.plan
+        &self.writer.plan
     }
 
     /// Appends one rendered record to `out` (no trailing newline) and reports what it had to
@@ -119,13 +123,12 @@ impl Renderer {
         context: &Context<'_>,
         out: &mut Vec<u8>,
     ) -> RenderStats {
-        let mut captured = recycle(std::mem::take(&mut self.slots));
-        captured.resize(self.plan.fields.len(), None);
-        let capture = self.capturer.capture(transaction, &mut captured);
-        let mut stats = self.render_captured(|field| captured[field], context, out);
-        stats.truncated_tags += capture.truncated_tags;
-        self.slots = recycle(captured);
-        stats
+        let Renderer { capturer, writer } = self;
+        capturer.capture_with(transaction, |values, capture| {
+            let mut stats = writer.write(|field| values[field], context, out);
+            stats.truncated_tags += capture.truncated_tags;
+            stats
+        })
     }
 
     /// Appends one rendered record to `out` from values captured beforehand: `value(i)` is
@@ -141,13 +144,22 @@ impl Renderer {
     where
         V: Fn(usize) -> Option<&'v [u8]>,
     {
-        let Renderer {
+        self.writer.write(value, context, out)
+    }
+}
+
+impl Writer {
+    /// See [`Renderer::render_captured`].
+    fn write<'v, V>(&mut self, value: V, context: &Context<'v>, out: &mut Vec<u8>) -> RenderStats
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        let Writer {
             plan,
             derived,
             escaped,
             times,
             openings,
-            ..
         } = self;
         let mut stats = RenderStats::default();
         let json = plan.kind == FormatKind::Json;

@@ -8,8 +8,6 @@ use common::{fixture_format, CONTEXT};
 use edgeship_formats::{Capturer, FormatKind, Plan, Renderer, Tag};
 use proptest::prelude::*;
 
-const TAGS: [Tag; Tag::COUNT] = Tag::ALL;
-
 /// Every formatter and option, with names the generated payloads can hit.
 const EVERYTHING: &str =
     "%b %D %T %H %h %{H}i %{H!escape}i %{H@hn!num}i %i %{H}o %o %l %m %q %U %s \
@@ -38,7 +36,7 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn transaction() -> impl Strategy<Value = Vec<(Tag, Vec<u8>)>> {
-    proptest::collection::vec((proptest::sample::select(&TAGS[..]), payload()), 0..40)
+    proptest::collection::vec((proptest::sample::select(&Tag::ALL[..]), payload()), 0..40)
 }
 
 proptest! {

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use edgeship_benches::{fixtures, ALL_FORMATTERS, CONTEXT, TAGS};
+use edgeship_benches::{fixtures, ALL_FORMATTERS, CONTEXT};
 use edgeship_formats::{Context, FormatKind, Plan, Renderer, Tag};
 use libfuzzer_sys::fuzz_target;
 
@@ -28,7 +28,7 @@ impl<'a> Arbitrary<'a> for Input<'a> {
         let sequence = u64::arbitrary(input)?;
         let mut records = Vec::new();
         while !input.is_empty() {
-            let tag = TAGS[usize::from(u8::arbitrary(input)?) % TAGS.len()];
+            let tag = Tag::ALL[usize::from(u8::arbitrary(input)?) % Tag::ALL.len()];
             let length = usize::from(u16::arbitrary(input)?).min(input.len());
             records.push((tag, input.bytes(length)?));
         }

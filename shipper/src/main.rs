@@ -13,7 +13,7 @@ use edgeship_conf::{
 };
 use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::Log;
-use edgeship_shipper::pipeline::{self, Ending, Plans};
+use edgeship_shipper::pipeline::{self, Ending};
 use edgeship_shipper::signals;
 use edgeship_varnishlog::Options;
 
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         grouping: cli.grouping,
         file: cli.file.clone(),
     };
-    let (config, plans) = match load(&cli.config, &overrides) {
+    let config = match load(&cli.config, &overrides) {
         Ok(loaded) => loaded,
         Err(problems) => {
             for problem in &problems {
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
         eprintln!("{}: configuration is valid", config.source);
         return ExitCode::SUCCESS;
     }
-    match run(&cli, &config, plans) {
+    match run(&cli, &config) {
         Ok(Ending::Clean) => ExitCode::SUCCESS,
         Ok(Ending::Failed) => ExitCode::from(EXIT_RUNTIME),
         Err(error) => {
@@ -113,7 +113,7 @@ fn main() -> ExitCode {
 
 /// Reads, resolves and checks everything that can be checked before running: the file, the
 /// formats, and librdkafka's configuration. Returns every problem found, in line order.
-fn load(path: &Path, overrides: &Overrides) -> Result<(Config, Plans), Vec<String>> {
+fn load(path: &Path, overrides: &Overrides) -> Result<Config, Vec<String>> {
     let raw = RawConfig::read(path).map_err(|error| vec![error.to_string()])?;
     let resolved = raw.resolve(overrides);
     let mut problems: Vec<LineError> = Vec::new();
@@ -138,28 +138,18 @@ fn load(path: &Path, overrides: &Overrides) -> Result<(Config, Plans), Vec<Strin
             problems.extend(errors);
         }
     }
-    let plans = match &resolved {
-        Ok(config) => match Plans::compile(config) {
-            Ok(plans) => Some(plans),
-            Err(errors) => {
-                problems.extend(errors);
-                None
-            }
-        },
-        Err(errors) => {
-            problems.extend(errors.iter().cloned());
-            None
-        }
-    };
+    if let Err(errors) = &resolved {
+        problems.extend(errors.iter().cloned());
+    }
     // Line problems in line order, then problems of the whole file.
     problems.sort_by_key(|problem| (problem.line.is_none(), problem.line));
-    match (resolved, plans) {
-        (Ok(config), Some(plans)) if problems.is_empty() => Ok((config, plans)),
+    match resolved {
+        Ok(config) if problems.is_empty() => Ok(config),
         _ => Err(problems.iter().map(ToString::to_string).collect()),
     }
 }
 
-fn run(cli: &Cli, config: &Config, plans: Plans) -> anyhow::Result<Ending> {
+fn run(cli: &Cli, config: &Config) -> anyhow::Result<Ending> {
     let mut log_settings = config.log.clone();
     if cli.daemonize || config.daemonize {
         // As varnishkafka: a daemon has no terminal to write to.
@@ -171,7 +161,7 @@ fn run(cli: &Cli, config: &Config, plans: Plans) -> anyhow::Result<Ending> {
     }
     let log = Arc::new(Log::new(&log_settings));
     let flags = signals::install()?;
-    pipeline::run(config, plans, reader_options(config), &flags, log)
+    pipeline::run(config, reader_options(config), &flags, log)
 }
 
 fn reader_options(config: &Config) -> Options {

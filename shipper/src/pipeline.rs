@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use crossbeam_channel::RecvTimeoutError;
 use edgeship_conf::{Config, FormatType, Output};
-use edgeship_formats::{Capturer, Context, FormatKind, Plan, RenderStats, Renderer};
+use edgeship_formats::{Capturer, Context, RenderStats, Renderer};
 
 use crate::batch::Batch;
 use crate::counters::Counters;
@@ -60,41 +60,14 @@ pub enum Ending {
     Failed,
 }
 
-/// The compiled formats, checked before anything starts.
-pub struct Plans {
-    /// The record format.
-    pub record: Plan,
-    /// The message key format.
-    pub key: Plan,
-}
-
-impl Plans {
-    /// Compiles the record and key formats, reporting errors against their lines.
-    pub fn compile(config: &Config) -> Result<Plans, Vec<edgeship_conf::LineError>> {
-        let kind = match config.format_type {
-            FormatType::Json => FormatKind::Json,
-            FormatType::String => FormatKind::String,
-        };
-        let record = Plan::compile(&config.format.value, kind)
-            .map(|plan| plan.with_max_tag_size(config.tag_size_max))
-            .map_err(|error| config.error_at(config.format.line, error));
-        let key = Plan::compile(&config.kafka.key_format.value, FormatKind::String)
-            .map_err(|error| config.error_at(config.kafka.key_format.line, error));
-        match (record, key) {
-            (Ok(record), Ok(key)) => Ok(Plans { record, key }),
-            (record, key) => Err(record.err().into_iter().chain(key.err()).collect()),
-        }
-    }
-}
-
 /// Runs the pipeline until the input ends or a signal arrives.
 pub fn run(
     config: &Config,
-    plans: Plans,
     mut reader_options: edgeship_varnishlog::Options,
     flags: &Flags,
     log: Arc<Log>,
 ) -> anyhow::Result<Ending> {
+    let plans = &config.plans;
     for warning in plans.record.warnings().iter().chain(plans.key.warnings()) {
         log.notice(&format!(
             "{}:{}: {warning}",
@@ -155,8 +128,8 @@ pub fn run(
     )?;
 
     let mut shipper = Shipper {
-        renderer: Renderer::new(plans.record),
-        key_renderer: Renderer::new(plans.key),
+        renderer: Renderer::new(plans.record.clone()),
+        key_renderer: Renderer::new(plans.key.clone()),
         key_fields,
         json: config.format_type == FormatType::Json,
         sink,

@@ -411,12 +411,7 @@ impl Grouper {
                 // outlives every transaction that references it.
                 changed = unsafe { self.record(ptr, 0, out) };
             }
-            self.units = self.units.wrapping_add(1);
-            if self.units % 256 == 0 {
-                self.now = Instant::now();
-                self.expire(out);
-                changed = true;
-            }
+            changed |= self.count_unit(out);
             // The limit and the budget can only be crossed when a transaction began or ended.
             if changed {
                 self.enforce_limit(out);
@@ -427,15 +422,24 @@ impl Grouper {
         }
     }
 
+    /// Counts a unit read; every 256 units, reads the clock and applies `-T`. Returns whether
+    /// it did (transactions may then have been forced complete).
+    #[inline(always)]
+    fn count_unit(&mut self, out: &mut Output<'_>) -> bool {
+        self.units = self.units.wrapping_add(1);
+        if self.units % 256 != 0 {
+            return false;
+        }
+        self.now = Instant::now();
+        self.expire(out);
+        true
+    }
+
     /// Timeouts, the incomplete limit, and ring references the writer is closing in on.
     /// Returns `false` when a reference was already overwritten.
     #[inline]
     fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
-        self.units = self.units.wrapping_add(1);
-        if self.units % 256 == 0 {
-            self.now = Instant::now();
-            self.expire(out);
-        }
+        self.count_unit(out);
         self.enforce_limit(out);
         if self.policy == CopyPolicy::Checked {
             return self.secure_references(cursor, out);
