@@ -212,6 +212,11 @@ impl Writer {
                     if json {
                         openings[*index].write(out);
                     }
+                    if json && field.num && field.value == Value::Sequence {
+                        // A number edgeship makes itself needs no check: straight to `out`.
+                        push_decimal(context.sequence, out);
+                        continue;
+                    }
                     derived.clear();
                     let value = match &field.value {
                         // Most fields print what they captured; spare them the call.
@@ -349,19 +354,34 @@ fn rendered_time<'c>(
     Some(cache.text.as_slice())
 }
 
+/// Appends `value` in decimal, two digits per division.
 fn push_decimal(mut value: u64, out: &mut Vec<u8>) {
     let mut digits = [0_u8; 20];
     let mut start = digits.len();
-    loop {
+    while value >= 100 {
+        let pair = (value % 100) as usize;
+        value /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
+    }
+    if value >= 10 {
+        let pair = value as usize;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
+    } else {
         start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        digits[start] = b'0' + value as u8;
     }
     out.extend_from_slice(&digits[start..]);
 }
+
+/// `00` to `99`, two bytes each.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
 
 /// The user of an `Authorization: Basic <base64 user:password>` value, decoded into
 /// `scratch`. Anything else (another scheme, bad base64) is no match, so the default renders.
@@ -413,6 +433,21 @@ mod tests {
     use super::*;
     use crate::capture::extract;
     use crate::parse::Matcher;
+
+    #[test]
+    fn decimals_agree_with_the_standard_library() {
+        let mut values: Vec<u64> = (0..=1_000).collect();
+        for power in 1..=19 {
+            let ten = 10_u64.pow(power);
+            values.extend([ten - 1, ten, ten + 1]);
+        }
+        values.push(u64::MAX);
+        for value in values {
+            let mut out = b"x".to_vec();
+            push_decimal(value, &mut out);
+            assert_eq!(out, format!("x{value}").as_bytes());
+        }
+    }
 
     #[test]
     fn renderers_pick_the_same_headers_as_the_definition() {
