@@ -8,7 +8,7 @@
 
 use crate::capture::Capturer;
 use crate::escape::{is_usable_json_number, json_string_rest, varnish_escape};
-use crate::parse::{FormatKind, Item, Plan, Value};
+use crate::parse::{Field, FormatKind, Item, Plan, Value};
 use crate::record::{Context, Transaction};
 use crate::time::{TimeFormat, Timestamp};
 
@@ -47,10 +47,32 @@ struct Writer {
     escaped: Vec<u8>,
     /// The last text each `%t` field rendered, indexed by field (unused for other fields).
     times: Vec<RenderedTime>,
-    /// JSON only: what precedes each field's value, indexed by field: a comma (but before the
-    /// first member), the quoted key, its colon, and the value's opening quote unless the value
-    /// is a `!num` (written bare). One copy per member instead of three.
-    openings: Vec<Opening>,
+    /// JSON only: the record's members in format order, each decided once here rather than
+    /// per record.
+    members: Vec<Member>,
+}
+
+/// One JSON member of a record: where its value comes from and how it is written.
+#[derive(Debug, Clone)]
+struct Member {
+    /// The field's index in the plan.
+    field: usize,
+    /// What precedes the value: a comma (but before the first member), the quoted key, its
+    /// colon, and the value's opening quote unless the value is a `!num` (written bare). One
+    /// copy per member instead of three.
+    opening: Opening,
+    how: How,
+}
+
+/// How a member's value is written; the common cases get their own short path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// A captured value, written as a JSON string (or the default when nothing matched).
+    CapturedString,
+    /// The sequence number as a JSON number: edgeship makes it, so it needs no check.
+    Sequence,
+    /// Anything else: numbers, `!escape`, times, derived values.
+    General,
 }
 
 /// A JSON member's opening text, kept in a fixed-size array when it fits: a copy of a
@@ -112,21 +134,28 @@ impl Renderer {
                 ..RenderedTime::default()
             })
             .collect();
-        let mut openings: Vec<Opening> = plan.fields.iter().map(|_| Opening::default()).collect();
-        let mut first_member = true;
+        let mut members = Vec::new();
         for item in &plan.items {
             if let Item::Field(index) = item {
                 let field = &plan.fields[*index];
                 let mut text = Vec::new();
-                if !first_member {
+                if !members.is_empty() {
                     text.push(b',');
                 }
-                first_member = false;
                 text.extend_from_slice(&field.json_key);
                 if !field.num {
                     text.push(b'"');
                 }
-                openings[*index] = Opening::new(text);
+                let how = match (&field.value, field.num, field.escape) {
+                    (Value::Captured, false, false) => How::CapturedString,
+                    (Value::Sequence, true, _) => How::Sequence,
+                    _ => How::General,
+                };
+                members.push(Member {
+                    field: *index,
+                    opening: Opening::new(text),
+                    how,
+                });
             }
         }
         Renderer {
@@ -136,7 +165,7 @@ impl Renderer {
                 derived: Vec::with_capacity(256),
                 escaped: Vec::with_capacity(256),
                 times,
-                openings,
+                members,
             },
         }
     }
@@ -188,72 +217,92 @@ impl Writer {
     where
         V: Fn(usize) -> Option<&'v [u8]>,
     {
+        let mut stats = RenderStats::default();
+        if self.plan.kind == FormatKind::Json {
+            out.push(b'{');
+            for member in &self.members {
+                member.opening.write(out);
+                match member.how {
+                    How::CapturedString => {
+                        let text = value(member.field).filter(|text| !text.is_empty());
+                        let text = text.unwrap_or(&self.plan.fields[member.field].default);
+                        json_string_rest(text, out);
+                    }
+                    How::Sequence => push_decimal(context.sequence, out),
+                    How::General => {
+                        let Writer {
+                            plan,
+                            derived,
+                            escaped,
+                            times,
+                            ..
+                        } = self;
+                        let field = &plan.fields[member.field];
+                        let captured = value(member.field);
+                        let times = &mut times[member.field];
+                        let (text, is_default) =
+                            field_text(field, captured, context, derived, times);
+                        if field.num {
+                            write_number(text, is_default, &field.default, out, &mut stats);
+                        } else if field.escape && !is_default {
+                            escaped.clear();
+                            varnish_escape(text, escaped);
+                            json_string_rest(escaped, out);
+                        } else {
+                            json_string_rest(text, out);
+                        }
+                    }
+                }
+            }
+            out.push(b'}');
+            return stats;
+        }
         let Writer {
             plan,
             derived,
-            escaped,
             times,
-            openings,
+            ..
         } = self;
-        let mut stats = RenderStats::default();
-        let json = plan.kind == FormatKind::Json;
-        if json {
-            out.push(b'{');
-        }
         for item in &plan.items {
             match item {
-                Item::Literal(text) => {
-                    if !json {
-                        out.extend_from_slice(text);
-                    }
-                }
+                Item::Literal(text) => out.extend_from_slice(text),
                 Item::Field(index) => {
                     let field = &plan.fields[*index];
-                    if json {
-                        openings[*index].write(out);
-                    }
-                    if json && field.num && field.value == Value::Sequence {
-                        // A number edgeship makes itself needs no check: straight to `out`.
-                        push_decimal(context.sequence, out);
-                        continue;
-                    }
-                    derived.clear();
-                    let value = match &field.value {
-                        // Most fields print what they captured; spare them the call.
-                        Value::Captured => value(*index),
-                        Value::Time(format) => {
-                            rendered_time(format, value(*index), &mut times[*index])
-                        }
-                        other => value_text(other, value(*index), context, derived),
-                    }
-                    .filter(|text| !text.is_empty());
-                    let (text, is_default) = match value {
-                        Some(text) => (text, false),
-                        None => (field.default.as_slice(), true),
-                    };
-                    let escape = field.escape && !is_default;
-                    if !json {
-                        if escape {
-                            varnish_escape(text, out);
-                        } else {
-                            out.extend_from_slice(text);
-                        }
-                    } else if field.num {
-                        write_number(text, is_default, &field.default, out, &mut stats);
-                    } else if escape {
-                        escaped.clear();
-                        varnish_escape(text, escaped);
-                        json_string_rest(escaped, out);
+                    let (text, is_default) =
+                        field_text(field, value(*index), context, derived, &mut times[*index]);
+                    if field.escape && !is_default {
+                        varnish_escape(text, out);
                     } else {
-                        json_string_rest(text, out);
+                        out.extend_from_slice(text);
                     }
                 }
             }
         }
-        if json {
-            out.push(b'}');
-        }
         stats
+    }
+}
+
+/// A field's text before escaping, and whether it is the default (nothing matched, or the
+/// value was empty).
+#[inline]
+fn field_text<'t>(
+    field: &'t Field,
+    captured: Option<&'t [u8]>,
+    context: &Context<'t>,
+    derived: &'t mut Vec<u8>,
+    time: &'t mut RenderedTime,
+) -> (&'t [u8], bool) {
+    derived.clear();
+    let value = match &field.value {
+        // Most fields print what they captured; spare them the call.
+        Value::Captured => captured,
+        Value::Time(format) => rendered_time(format, captured, time),
+        other => value_text(other, captured, context, derived),
+    }
+    .filter(|text| !text.is_empty());
+    match value {
+        Some(text) => (text, false),
+        None => (field.default.as_slice(), true),
     }
 }
 
