@@ -65,6 +65,20 @@ struct TagListeners {
     /// The smallest `tag.size.max` of the plans that read the tag: a longer record is cut for
     /// at least one field, and counted once.
     smallest_limit: usize,
+    /// Which of the lists above are in use, kept up to date by [`TagListeners::add`] so that
+    /// the capture loop makes one decision per record instead of one per list.
+    shape: Shape,
+}
+
+/// What a tag's listeners look like, for [`Capturer::capture`]'s dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// No field reads the tag.
+    Idle,
+    /// Only `Name: value` listeners, all in the prefix table.
+    Bucketed,
+    /// Anything else.
+    Mixed,
 }
 
 const PREFIX_BUCKETS: usize = 64;
@@ -129,6 +143,20 @@ impl TagListeners {
             unbucketed: Vec::new(),
             others: Vec::new(),
             smallest_limit: usize::MAX,
+            shape: Shape::Idle,
+        }
+    }
+
+    /// Offers a record to the listeners its first four bytes make candidates.
+    #[inline(always)]
+    fn capture_bucketed<'a>(&self, payload: &'a [u8], slots: &mut [Option<&'a [u8]>]) {
+        let mut candidates = payload
+            .get(..4)
+            .map_or(0, |head| self.by_prefix[prefix_bucket(head)]);
+        while candidates != 0 {
+            let named = &self.named[candidates.trailing_zeros() as usize];
+            candidates &= candidates - 1;
+            capture_named(named, payload, slots);
         }
     }
 
@@ -138,6 +166,17 @@ impl TagListeners {
     }
 
     fn add(&mut self, limited: Limited) {
+        self.add_listener(limited);
+        self.shape = if self.is_idle() {
+            Shape::Idle
+        } else if self.others.is_empty() && self.unbucketed.is_empty() {
+            Shape::Bucketed
+        } else {
+            Shape::Mixed
+        };
+    }
+
+    fn add_listener(&mut self, limited: Limited) {
         self.smallest_limit = self.smallest_limit.min(limited.limit);
         let Matcher::Named { name, column } = &limited.listener.matcher else {
             self.others.push(limited);
@@ -251,24 +290,23 @@ impl Capturer {
         }
         transaction.for_each_record(|tag, payload| {
             let grouped = &self.by_tag[tag as usize];
-            if grouped.is_idle() {
+            let shape = grouped.shape;
+            if shape == Shape::Idle {
                 // No field reads the tag: nothing to find, nothing cut.
                 return;
             }
             if payload.len() > grouped.smallest_limit {
                 stats.truncated_tags += 1;
             }
+            // The table and `may_match` only skip records `NamedListener::value` would refuse;
+            // that, in turn, agrees with `extract`, the definition (tested).
+            if shape == Shape::Bucketed {
+                // The usual header tag: every listener is in the prefix table.
+                grouped.capture_bucketed(payload, slots);
+                return;
+            }
             if !grouped.named.is_empty() {
-                // The table and `may_match` only skip records `NamedListener::value` would
-                // refuse; that, in turn, agrees with `extract`, the definition (tested).
-                let mut candidates = payload
-                    .get(..4)
-                    .map_or(0, |head| grouped.by_prefix[prefix_bucket(head)]);
-                while candidates != 0 {
-                    let named = &grouped.named[candidates.trailing_zeros() as usize];
-                    candidates &= candidates - 1;
-                    capture_named(named, payload, slots);
-                }
+                grouped.capture_bucketed(payload, slots);
                 for &index in &grouped.unbucketed {
                     capture_named(&grouped.named[index], payload, slots);
                 }
