@@ -213,6 +213,7 @@ impl Renderer {
 
 impl Writer {
     /// See [`Renderer::render_captured`].
+    #[inline(never)]
     fn write<'v, V>(&mut self, value: V, context: &Context<'v>, out: &mut Vec<u8>) -> RenderStats
     where
         V: Fn(usize) -> Option<&'v [u8]>,
