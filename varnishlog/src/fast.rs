@@ -177,7 +177,8 @@ pub(crate) struct Grouper {
     timeout: Duration,
     limit: usize,
     now: Instant,
-    units: u32,
+    /// Units read, modulo 256: the clock is read (and `-T` applied) each time it wraps.
+    units: u8,
     policy: CopyPolicy,
 }
 
@@ -283,7 +284,9 @@ impl Grouper {
                 None => return false,
             }
         };
-        if self.slots[slot as usize].keep && out.tags.wanted(tag) {
+        // The tag first: a table every record hits, and it rules out most records the
+        // formats do not read before the slot is looked at.
+        if out.tags.wanted(tag) && self.slots[slot as usize].keep {
             self.keep(slot, ptr, log_priv, word0);
         }
         if tag == ffi::SLT_END {
@@ -426,8 +429,9 @@ impl Grouper {
     /// it did (transactions may then have been forced complete).
     #[inline(always)]
     fn count_unit(&mut self, out: &mut Output<'_>) -> bool {
+        // A byte wraps every 256 units.
         self.units = self.units.wrapping_add(1);
-        if self.units % 256 != 0 {
+        if self.units != 0 {
             return false;
         }
         self.now = Instant::now();
