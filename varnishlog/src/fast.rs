@@ -244,7 +244,7 @@ impl Grouper {
                     // SAFETY: `record` is within the batch and starts a complete record.
                     unsafe {
                         let next = record.add(ffi::vsl_next_words(*record));
-                        self.record(record, rec.priv_, out);
+                        self.record(record, rec.priv_, self.policy, out);
                         record = next;
                     }
                 }
@@ -255,20 +255,28 @@ impl Grouper {
                 prefetch_ahead(ptr);
             }
             // SAFETY: the cursor's current record is complete and readable.
-            unsafe { self.record(ptr, rec.priv_, out) };
+            unsafe { self.record(ptr, rec.priv_, self.policy, out) };
         }
         self.after_unit(cursor, out)
     }
 
-    /// Files one record under its transaction.
+    /// Files one record under its transaction. `policy` is the grouper's own, passed in so
+    /// that a caller that knows it (the mapped-file loop) has the others compiled away.
+    ///
+    /// Returns whether the record began or completed a transaction: only then can the count
+    /// of incomplete transactions (`-L`) or of those handed out have changed.
     ///
     /// # Safety
     /// `ptr` must point at a complete record returned by the cursor.
     #[inline(always)]
-    ///
-    /// Returns whether the record began or completed a transaction: only then can the count
-    /// of incomplete transactions (`-L`) or of those handed out have changed.
-    unsafe fn record(&mut self, ptr: *const u32, log_priv: u32, out: &mut Output<'_>) -> bool {
+    unsafe fn record(
+        &mut self,
+        ptr: *const u32,
+        log_priv: u32,
+        policy: CopyPolicy,
+        out: &mut Output<'_>,
+    ) -> bool {
+        debug_assert_eq!(policy, self.policy);
         // SAFETY: the header words are readable per the caller.
         let (word0, word1) = unsafe { (*ptr, *ptr.add(1)) };
         let vxid = ffi::vsl_id(word1);
@@ -287,7 +295,7 @@ impl Grouper {
         // The tag first: a table every record hits, and it rules out most records the
         // formats do not read before the slot is looked at.
         if out.tags.wanted(tag) && self.slots[slot as usize].keep {
-            self.keep(slot, ptr, log_priv, word0);
+            self.keep(slot, ptr, log_priv, word0, policy);
         }
         if tag == ffi::SLT_END {
             self.complete(slot, None, out);
@@ -361,9 +369,9 @@ impl Grouper {
     }
 
     #[inline(always)]
-    fn keep(&mut self, index: u32, ptr: *const u32, log_priv: u32, word0: u32) {
+    fn keep(&mut self, index: u32, ptr: *const u32, log_priv: u32, word0: u32, policy: CopyPolicy) {
         let slot = &mut self.slots[index as usize];
-        match self.policy {
+        match policy {
             CopyPolicy::Stable => slot.records.push(Location::Log(ptr)),
             CopyPolicy::Checked => {
                 slot.records.push(Location::Log(ptr));
@@ -412,7 +420,7 @@ impl Grouper {
                 prefetch_ahead(ptr);
                 // SAFETY: the record is complete and stays mapped as long as the log, which
                 // outlives every transaction that references it.
-                changed = unsafe { self.record(ptr, 0, out) };
+                changed = unsafe { self.record(ptr, 0, CopyPolicy::Stable, out) };
             }
             changed |= self.count_unit(out);
             // The limit and the budget can only be crossed when a transaction began or ended.
@@ -480,7 +488,7 @@ impl Grouper {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
         self.now = now;
         // SAFETY: the record is complete and readable, per the caller.
-        unsafe { self.record(ptr, 0, out) };
+        unsafe { self.record(ptr, 0, CopyPolicy::Stable, out) };
         self.expire(out);
         self.enforce_limit(out);
     }
