@@ -279,6 +279,7 @@ impl Capturer {
     }
 
     /// [`Capturer::capture`] into slots already all `None`, at most one per field.
+    #[inline(never)]
     fn capture_into_empty<'a, T: Transaction + ?Sized>(
         &self,
         transaction: &'a T,
