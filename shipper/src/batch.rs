@@ -21,6 +21,12 @@ struct ValueSpan {
 
 const NONE: u32 = u32::MAX;
 
+/// The span of a field nothing matched.
+const UNMATCHED: ValueSpan = ValueSpan {
+    start: 0,
+    length: NONE,
+};
+
 /// Many transactions' captured values, copied into one arena.
 #[derive(Debug)]
 pub struct Batch {
@@ -69,18 +75,12 @@ impl Batch {
                         length: value.len() as u32,
                     }
                 }
-                _ => ValueSpan {
-                    start: 0,
-                    length: NONE,
-                },
+                _ => UNMATCHED,
             };
             self.values.push(span);
         }
         for _ in values.len()..self.stride {
-            self.values.push(ValueSpan {
-                start: 0,
-                length: NONE,
-            });
+            self.values.push(UNMATCHED);
         }
         self.transactions += 1;
         self.truncated_tags += u64::from(stats.truncated_tags);

@@ -41,12 +41,12 @@
 //! # Where the bytes a transaction lends come from
 //! Nothing is copied per record in the common cases. A regular file is opened and checked by
 //! libvarnishapi, then mapped by the fast path itself and walked record by record like a
-//! batch from the live ring (the `mapped` module); transactions point into that mapping. A live log is a ring: records
-//! are pointed to where varnishd wrote them, and a transaction still incomplete when the
-//! writer comes within half the ring of its oldest record has its records copied into a
-//! reused per-transaction buffer first (the rule `VSLQ` applies with `VSL_Check`). Only a
-//! stream that is not a regular file (`-r -`, a FIFO) is copied record by record, because
-//! libvarnishapi reads it through one reused buffer. The VSLQ path lends what `VSLQ` lends.
+//! batch from the live ring (the `mapped` module); transactions point into that mapping. A
+//! live log is a ring: records are pointed to where varnishd wrote them, and a transaction
+//! still incomplete when the writer comes within half the ring of its oldest record has its
+//! records copied into a reused per-transaction buffer first (the rule `VSLQ` applies with
+//! `VSL_Check`). Only a stream that is not a regular file (`-r -`, a FIFO) is copied record
+//! by record, because libvarnishapi reads it through one reused buffer. The VSLQ path lends what `VSLQ` lends.
 //! Lent bytes are valid for the duration of the [`Visitor`] call only.
 //!
 //! # Testing the grouping without varnishd
