@@ -12,14 +12,10 @@ pub const EXAMPLE: &str = "varnishkafka-1.1-example.conf";
 /// Every fixture configuration, for seeding fuzz corpora.
 pub const ALL: [&str; 3] = [SEED, PRODUCTION, EXAMPLE];
 
-/// The path of a fixture configuration. The fixtures live beside the repository, in the
-/// `shared/` folder the project's checkouts and CI have next to `main/`.
+/// The path of a fixture configuration (see [`edgeship_testkit::fixtures`] for where the
+/// fixtures are looked for).
 pub fn path(name: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/conf"
-    ))
-    .join(name)
+    edgeship_testkit::fixtures::conf(name)
 }
 
 /// The value of the last uncommented `format = ` line of a fixture (the last one wins, as in

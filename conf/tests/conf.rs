@@ -2,6 +2,7 @@
 //! configurations with their exact `path:line:` messages, overrides, and both spellings.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use edgeship_conf::{
@@ -10,18 +11,16 @@ use edgeship_conf::{
     DEFAULT_STATISTICS_FILE,
 };
 
-const PRODUCTION: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/conf/production-webrequest.conf"
-);
-const EXAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/conf/varnishkafka-1.1-example.conf"
-);
-const SEED: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/conf/seed-2013-varnishkafka.conf"
-);
+static PRODUCTION: LazyLock<String> = LazyLock::new(|| fixture("production-webrequest.conf"));
+static EXAMPLE: LazyLock<String> = LazyLock::new(|| fixture("varnishkafka-1.1-example.conf"));
+static SEED: LazyLock<String> = LazyLock::new(|| fixture("seed-2013-varnishkafka.conf"));
+
+/// A fixture configuration's path, as text (error messages quote it).
+fn fixture(name: &str) -> String {
+    edgeship_testkit::fixtures::conf(name)
+        .to_string_lossy()
+        .into_owned()
+}
 
 fn resolve_text(text: &str) -> Result<Config, Errors> {
     resolve_with(text, &Overrides::default())
@@ -78,8 +77,8 @@ fn property<'a>(list: &'a [KafkaProperty], name: &str) -> Option<&'a str> {
 
 #[test]
 fn production_fixture_resolves() {
-    let config = resolved(Config::from_path(PRODUCTION, &Overrides::default()));
-    assert_eq!(config.source, PRODUCTION);
+    let config = resolved(Config::from_path(&*PRODUCTION, &Overrides::default()));
+    assert_eq!(config.source, *PRODUCTION);
     assert_eq!(config.output, Output::Kafka);
     assert_eq!(config.format_type, FormatType::Json);
     assert!(config
@@ -87,7 +86,7 @@ fn production_fixture_resolves() {
         .value
         .starts_with("%{fake_tag0@hostname?cp1001.eqiad.wmnet}x %{@sequence!num?0}n"));
     assert!(config.format.value.ends_with("%{VCL_Log:tls@tls}x"));
-    assert_eq!(config.format.line, Some(line_of(PRODUCTION, "format =")));
+    assert_eq!(config.format.line, Some(line_of(&PRODUCTION, "format =")));
     assert_eq!(config.sequence_start, SequenceStart::Number(0));
     assert_eq!(config.log.level, 6);
     assert!(!config.log.stderr);
@@ -111,7 +110,7 @@ fn production_fixture_resolves() {
     assert_eq!(config.varnish.grouping, Grouping::Vxid);
     let topic = config.kafka.topic.as_ref().expect("topic is set");
     assert_eq!(topic.value, "webrequest_text");
-    assert_eq!(topic.line, Some(line_of(PRODUCTION, "kafka.topic =")));
+    assert_eq!(topic.line, Some(line_of(&PRODUCTION, "kafka.topic =")));
     assert_eq!(config.kafka.partitioning, Partitioning::ByKey);
     assert_eq!(config.kafka.key_format.value, "%l");
     assert_eq!(config.kafka.key_format.line, None);
@@ -134,12 +133,12 @@ fn production_fixture_resolves() {
             (
                 "request.required.acks",
                 "1",
-                line_of(PRODUCTION, "kafka.topic.request.required.acks")
+                line_of(&PRODUCTION, "kafka.topic.request.required.acks")
             ),
             (
                 "message.timeout.ms",
                 "300000",
-                line_of(PRODUCTION, "kafka.topic.message.timeout.ms")
+                line_of(&PRODUCTION, "kafka.topic.message.timeout.ms")
             ),
         ]
     );
@@ -150,7 +149,7 @@ fn production_fixture_resolves() {
 
 #[test]
 fn varnishkafka_example_fixture_resolves() {
-    let config = resolved(Config::from_path(EXAMPLE, &Overrides::default()));
+    let config = resolved(Config::from_path(&*EXAMPLE, &Overrides::default()));
     assert_eq!(config.output, Output::Kafka);
     assert_eq!(config.format_type, FormatType::String);
     assert!(config.format.value.starts_with("%l        %n        %t"));
@@ -183,17 +182,17 @@ fn varnishkafka_example_fixture_resolves() {
             (
                 "metadata.broker.list",
                 "localhost:9092",
-                line_of(EXAMPLE, "kafka.metadata.broker.list")
+                line_of(&EXAMPLE, "kafka.metadata.broker.list")
             ),
             (
                 "queue.buffering.max.messages",
                 "1000000",
-                line_of(EXAMPLE, "kafka.queue.buffering.max.messages")
+                line_of(&EXAMPLE, "kafka.queue.buffering.max.messages")
             ),
             (
                 "message.send.max.retries",
                 "3",
-                line_of(EXAMPLE, "kafka.message.send.max.retries")
+                line_of(&EXAMPLE, "kafka.message.send.max.retries")
             ),
         ]
     );
@@ -207,7 +206,7 @@ fn varnishkafka_example_fixture_resolves() {
 /// to use, and with that line replaced as suggested it resolves like the prefixed files.
 #[test]
 fn seed_fixture_parses_and_reports_its_varnish_3_option() {
-    let raw = RawConfig::read(SEED).expect("fixture is readable");
+    let raw = RawConfig::read(&*SEED).expect("fixture is readable");
     assert_eq!(raw.problems(), &[]);
     let names: Vec<&str> = raw
         .entries()
@@ -217,16 +216,17 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
     assert!(names.contains(&"metadata.broker.list"));
     assert!(names.contains(&"topic.request.required.acks"));
 
-    let m_line = line_of(SEED, "varnish.arg.m");
+    let m_line = line_of(&SEED, "varnish.arg.m");
     assert_eq!(
         messages(raw.resolve(&Overrides::default())),
         [format!(
-            "{SEED}:{m_line}: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; \
-             use a VSL query instead: varnish.arg.q = ReqMethod ne \"PURGE\""
+            "{}:{m_line}: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; \
+             use a VSL query instead: varnish.arg.q = ReqMethod ne \"PURGE\"",
+            *SEED
         )]
     );
 
-    let text = std::fs::read_to_string(SEED).expect("fixture is readable");
+    let text = std::fs::read_to_string(&*SEED).expect("fixture is readable");
     let fixed: Vec<&str> = text
         .lines()
         .map(|line| {
@@ -252,13 +252,13 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
     );
     let topic = config.kafka.topic.as_ref().expect("topic is set");
     assert_eq!(topic.value, "varnish2");
-    assert_eq!(topic.line, Some(line_of(SEED, "topic =")));
+    assert_eq!(topic.line, Some(line_of(&SEED, "topic =")));
     // `partition = %l`: key by host name, the partitioner chooses.
     assert_eq!(config.kafka.partitioning, Partitioning::ByKey);
     assert_eq!(config.kafka.key_format.value, "%l");
     assert_eq!(
         config.kafka.key_format.line,
-        Some(line_of(SEED, "partition ="))
+        Some(line_of(&SEED, "partition ="))
     );
     assert_eq!(
         properties(&config.kafka.global),
@@ -266,22 +266,22 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
             (
                 "metadata.broker.list",
                 "analytics1003.wikimedia.org:9092,analytics1004.wikimedia.org:9092",
-                line_of(SEED, "metadata.broker.list")
+                line_of(&SEED, "metadata.broker.list")
             ),
             (
                 "queue.buffering.max.messages",
                 "1000000",
-                line_of(SEED, "queue.buffering.max.messages")
+                line_of(&SEED, "queue.buffering.max.messages")
             ),
             (
                 "message.send.max.retries",
                 "3",
-                line_of(SEED, "message.send.max.retries")
+                line_of(&SEED, "message.send.max.retries")
             ),
             (
                 "compression.codec",
                 "snappy",
-                line_of(SEED, "compression.codec")
+                line_of(&SEED, "compression.codec")
             ),
         ]
     );
@@ -292,12 +292,12 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
             (
                 "request.required.acks",
                 "1",
-                line_of(SEED, "topic.request.required.acks")
+                line_of(&SEED, "topic.request.required.acks")
             ),
             (
                 "message.timeout.ms",
                 "60000",
-                line_of(SEED, "topic.message.timeout.ms")
+                line_of(&SEED, "topic.message.timeout.ms")
             ),
         ]
     );
@@ -666,7 +666,7 @@ fn command_line_overrides_file_values() {
         grouping: Some(Grouping::Request),
         file: None,
     };
-    let config = resolved(Config::from_path(PRODUCTION, &overrides));
+    let config = resolved(Config::from_path(&*PRODUCTION, &overrides));
     assert_eq!(config.varnish.instance.as_deref(), Some("backend"));
     assert_eq!(config.varnish.query.as_deref(), Some("ReqURL ~ \"^/api/\""));
     assert_eq!(config.varnish.timeout, Some(2.5));
@@ -684,7 +684,7 @@ fn command_line_overrides_file_values() {
         file: Some(PathBuf::from("/tmp/replay.vsl")),
         ..Overrides::default()
     };
-    let config = resolved(Config::from_path(PRODUCTION, &replay));
+    let config = resolved(Config::from_path(&*PRODUCTION, &replay));
     assert_eq!(config.varnish.file, Some(PathBuf::from("/tmp/replay.vsl")));
     assert_eq!(config.varnish.instance, None);
     assert_eq!(config.varnish.limit, Some(10000));

@@ -30,7 +30,7 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A fixture configuration file from the shared fixtures.
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/conf").join(name)
+    edgeship_testkit::fixtures::conf(name)
 }
 
 /// The seed configuration's format string: its one uncommented `format =` line, read from
