@@ -83,10 +83,9 @@ own_keys! {
         aliases: [],
         value: "`string` or `json` (any case)",
         default: Value("string"),
-        parse: |value| match value.to_ascii_lowercase().as_str() {
-            "string" => Ok(FormatType::String),
-            "json" => Ok(FormatType::Json),
-            _ => Err(format!("unknown value {value:?} (expected string or json)")),
+        parse: |value| {
+            let words = [("string", FormatType::String), ("json", FormatType::Json)];
+            word_in_any_case(value, &words, "string or json")
         },
     }
     output: Output {
@@ -253,10 +252,9 @@ own_keys! {
         aliases: [],
         value: "`block` or `drop`",
         default: Value("block"),
-        parse: |value| match value.to_ascii_lowercase().as_str() {
-            "block" => Ok(QueueFullPolicy::Block),
-            "drop" => Ok(QueueFullPolicy::Drop),
-            _ => Err(format!("unknown value {value:?} (expected block or drop)")),
+        parse: |value| {
+            let words = [("block", QueueFullPolicy::Block), ("drop", QueueFullPolicy::Drop)];
+            word_in_any_case(value, &words, "block or drop")
         },
     }
     hostname: String {
@@ -338,6 +336,20 @@ fn sequence_start(value: &str) -> Result<SequenceStart, String> {
         )
     })?;
     Ok(SequenceStart::Number(number))
+}
+
+/// The value of the word `value` spells, in any case; `expected` lists the words for the
+/// message.
+fn word_in_any_case<T: Copy>(
+    value: &str,
+    words: &[(&str, T)],
+    expected: &str,
+) -> Result<T, String> {
+    words
+        .iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(value))
+        .map(|&(_, meaning)| meaning)
+        .ok_or_else(|| format!("unknown value {value:?} (expected {expected})"))
 }
 
 /// A host name for `%l`: anything without white space or control characters.
