@@ -4,7 +4,8 @@
 //! Adding a key (e.g. a later `edgeship.spool.dir`) is one entry in the list below, plus the
 //! field of the resolved [`Config`](crate::Config) that `resolve.rs` fills from it. The list
 //! generates the key table ([`OWN_KEYS`]), the `Draft` the file's lines fill in and the
-//! defaults; the table in the crate documentation is checked against it by a test.
+//! defaults. The crate documentation's table is checked against the entries by a test, which
+//! prints the rows it expects, so a new key's row is copied from there.
 //!
 //! Where names that are not own keys go (librdkafka, or an error) is `names.rs`'s business.
 
