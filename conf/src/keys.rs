@@ -1,463 +1,291 @@
-//! The key space: which names edgeship knows, what each one sets, and where the others go
-//! (librdkafka passthrough, or an error naming the line).
+//! The own keys: one entry per key edgeship interprets itself (`format`, `log.level`,
+//! `edgeship.*`, ...) holding its name, older spellings, parser, default and documentation line.
 //!
-//! Adding a key (e.g. a later `edgeship.spool.dir`) is one [`OWN_KEYS`] entry plus the field it
-//! fills in `Draft` and in the resolved [`Config`](crate::Config).
+//! Adding a key (e.g. a later `edgeship.spool.dir`) is one entry in the list below, plus the
+//! field of the resolved [`Config`](crate::Config) that `resolve.rs` fills from it. The list
+//! generates the key table ([`OWN_KEYS`]), the `Draft` the file's lines fill in and the
+//! defaults. The crate documentation's table is checked against the entries by a test, which
+//! prints the rows it expects, so a new key's row is copied from there.
 //!
-//! Unprefixed names: varnishkafka's early configurations wrote librdkafka properties without
-//! the `kafka.` prefix (`metadata.broker.list`, `topic.request.required.acks`, ...). The rule
-//! edgeship applies, in order:
-//! 1. an own key (`format`, `log.level`, ...) or an old alias (`topic`, `partition`) is itself;
-//! 2. `kafka.topic.<prop>` and `topic.<prop>` are librdkafka topic properties, except
-//!    `topic.metadata.*` and `topic.blacklist`, which are librdkafka GLOBAL properties of that
-//!    full name (varnishkafka could not set those at all);
-//! 3. `kafka.<prop>` is a librdkafka global property;
-//! 4. a name in one of edgeship's own namespaces (`format.`, `log.`, `logline.`, `tag.`,
-//!    `sequence.`, `output.`, `daemonize.`, `varnish.`, `edgeship.`) that is not a known key is
-//!    an error here: it is clearly meant for edgeship and clearly wrong;
-//! 5. any other unprefixed name shaped like a librdkafka property (lowercase letters, digits,
-//!    `.`, `_`) is a librdkafka global property, exactly as if written with `kafka.`, unless it
-//!    is one typo away from an own key (`ouput`, `sequence_number`), which is reported with a
-//!    suggestion. librdkafka validates the rest when the shipper builds its configuration at
-//!    start-up, so a misspelt property still stops start-up with its line.
-//!
-//! Consequence: librdkafka properties that start with one of edgeship's namespaces
-//! (`log.queue`, `log.connection.close`, ...) must be written with the `kafka.` prefix.
+//! Where names that are not own keys go (librdkafka, or an error) is `names.rs`'s business.
+
+mod define;
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::{FormatType, Grouping, Output, QueueFullPolicy, SequenceStart, Sourced};
-use crate::resolve::{Draft, PartitionSetting};
+use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE};
 use crate::values::{parse_bool, parse_c_unsigned, parse_limit, parse_timeout, parse_whole};
-use crate::varnish::unsupported_option;
+use define::own_keys;
 
-/// An edgeship key: its canonical name and how a value sets it.
+/// An edgeship key: everything about it, in one entry of [`OWN_KEYS`].
+///
+/// `value` and `default` are the key's documentation: the daemon applies the defaults through
+/// `Draft::with_defaults`, which `own_keys!` builds from the same entry, and the tests read
+/// these fields to keep the crate documentation's table in step with them.
 pub(crate) struct OwnKey {
     /// The canonical (prefixed) name.
     pub(crate) name: &'static str,
+    /// Older spellings varnishkafka's early configurations used for it (`topic`).
+    pub(crate) aliases: &'static [&'static str],
+    /// What values it takes (the crate documentation's "value" column).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) value: &'static str,
+    /// What holds when no line sets it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) default: Fallback,
     /// Parses `value` (never empty: empty values are refused before) from `line` into the draft.
     /// The error is the reason only; the caller prefixes the key as written.
     pub(crate) apply: fn(&mut Draft, &str, usize) -> Result<(), String>,
 }
 
-/// Every key edgeship interprets itself. The defaults live in `resolve.rs`, next to the code
-/// that fills them in, and are listed in the crate documentation.
-pub(crate) static OWN_KEYS: &[OwnKey] = &[
-    OwnKey {
+/// What a key holds when no line sets it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum Fallback {
+    /// This value, written as a line would write it and read by the key's own parser, so the
+    /// documented default and the one applied cannot differ. The docs show it in backticks.
+    Value(&'static str),
+    /// As [`Fallback::Value`], but the docs say `shown` (which names the public constant).
+    Named {
+        /// The value as a line would write it.
+        value: &'static str,
+        /// What the docs' "default" column says.
+        shown: &'static str,
+    },
+    /// No value: `shown` says what that means (e.g. Varnish's own default applies).
+    Unset(&'static str),
+}
+
+own_keys! {
+    kafka_topic: String {
         name: "kafka.topic",
-        apply: |draft, value, line| {
-            draft.kafka_topic = Some(Sourced::at(topic_name(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: ["topic"],
+        value: "Kafka topic name",
+        default: Unset("required when `output = kafka`"),
+        parse: topic_name,
+    }
+    kafka_partition: PartitionSetting {
         name: "kafka.partition",
-        apply: |draft, value, line| {
-            draft.kafka_partition = Some(Sourced::at(partition(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: ["partition"],
+        value: "partition number, `-1` (partitioner) or `%l` (key by host name)",
+        default: Unset("partitioner, keyed by `%l` (varnishkafka: partition 0, no key)"),
+        parse: partition,
+    }
+    format: String {
         name: "format",
-        apply: |draft, value, line| {
-            draft.format = Some(Sourced::at(value.to_owned(), line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "format string",
+        default: Named { value: DEFAULT_FORMAT, shown: "varnishkafka's [`DEFAULT_FORMAT`]" },
+        parse: text,
+    }
+    format_type: FormatType {
         name: "format.type",
-        apply: |draft, value, line| {
-            let format_type = match value.to_ascii_lowercase().as_str() {
-                "string" => FormatType::String,
-                "json" => FormatType::Json,
-                _ => return Err(format!("unknown value {value:?} (expected string or json)")),
-            };
-            draft.format_type = Some(Sourced::at(format_type, line));
-            Ok(())
+        aliases: [],
+        value: "`string` or `json` (any case)",
+        default: Value("string"),
+        parse: |value| {
+            let words = [("string", FormatType::String), ("json", FormatType::Json)];
+            word_in_any_case(value, &words, "string or json")
         },
-    },
-    OwnKey {
+    }
+    output: Output {
         name: "output",
-        apply: |draft, value, line| {
-            let output = match value {
-                "kafka" => Output::Kafka,
-                "stdout" | "-" => Output::Stdout,
-                "null" => Output::Null,
-                _ => {
-                    return Err(format!(
-                        "unknown value {value:?} (expected kafka, stdout (or -) or null)"
-                    ))
-                }
-            };
-            draft.output = Some(Sourced::at(output, line));
-            Ok(())
+        aliases: [],
+        value: "`kafka`, `stdout` (or `-`), `null`",
+        default: Value("kafka"),
+        parse: |value| match value {
+            "kafka" => Ok(Output::Kafka),
+            "stdout" | "-" => Ok(Output::Stdout),
+            "null" => Ok(Output::Null),
+            _ => Err(format!(
+                "unknown value {value:?} (expected kafka, stdout (or -) or null)"
+            )),
         },
-    },
-    OwnKey {
+    }
+    sequence_start: SequenceStart {
         name: "sequence.number",
-        apply: |draft, value, line| {
-            let start = if value == "time" {
-                SequenceStart::Time
-            } else {
-                SequenceStart::Number(parse_c_unsigned(value).ok_or_else(|| {
-                    format!(
-                        "bad number {value:?} (expected a whole number, 0x hex, or time; \
-                         varnishkafka read this as 0)"
-                    )
-                })?)
-            };
-            draft.sequence_start = Some(Sourced::at(start, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time`",
+        default: Value("0"),
+        parse: sequence_start,
+    }
+    tag_size_max: usize {
         name: "tag.size.max",
-        apply: |draft, value, line| {
-            draft.tag_size_max = Some(Sourced::at(size(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "bytes, at least 1",
+        default: Value("2048"),
+        parse: size,
+    }
+    logline_scratch_size: usize {
         name: "logline.scratch.size",
-        apply: |draft, value, line| {
-            draft.logline_scratch_size = Some(Sourced::at(size(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "bytes, at least 1; informational only (edgeship never exits on overflow)",
+        default: Value("4194304"),
+        parse: size,
+    }
+    daemonize: bool {
         name: "daemonize",
-        apply: |draft, value, line| {
-            draft.daemonize = Some(Sourced::at(parse_bool(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "boolean",
+        default: Value("true"),
+        parse: parse_bool,
+    }
+    log_level: u8 {
         name: "log.level",
-        apply: |draft, value, line| {
-            let level = parse_whole(value, 1, 7)?;
-            draft.log_level = Some(Sourced::at(narrow(level)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "1 (emergencies) .. 7 (debug)",
+        default: Value("6"),
+        parse: |value| narrow(parse_whole(value, 1, 7)?),
+    }
+    log_stderr: bool {
         name: "log.stderr",
-        apply: |draft, value, line| {
-            draft.log_stderr = Some(Sourced::at(parse_bool(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "boolean",
+        default: Value("true"),
+        parse: parse_bool,
+    }
+    log_syslog: bool {
         name: "log.syslog",
-        apply: |draft, value, line| {
-            draft.log_syslog = Some(Sourced::at(parse_bool(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "boolean",
+        default: Value("false"),
+        parse: parse_bool,
+    }
+    log_kafka_msg_error: bool {
         name: "log.kafka.msg.error",
-        apply: |draft, value, line| {
-            draft.log_kafka_msg_error = Some(Sourced::at(parse_bool(value)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "boolean",
+        default: Value("true"),
+        parse: parse_bool,
+    }
+    log_rate_max: u32 {
         name: "log.rate.max",
-        apply: |draft, value, line| {
-            let max = parse_whole(value, 0, u64::from(u32::MAX))?;
-            draft.log_rate_max = Some(Sourced::at(narrow(max)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "count per period",
+        default: Value("100"),
+        parse: |value| narrow(parse_whole(value, 0, u64::from(u32::MAX))?),
+    }
+    log_rate_period: Duration {
         name: "log.rate.period",
-        apply: |draft, value, line| {
-            draft.log_rate_period = Some(Sourced::at(seconds(value, 1)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "seconds, at least 1",
+        default: Value("60"),
+        parse: |value| seconds(value, 1),
+    }
+    statistics_file: PathBuf {
         name: "log.statistics.file",
-        apply: |draft, value, line| {
-            draft.statistics_file = Some(Sourced::at(value.into(), line));
-            Ok(())
+        aliases: [],
+        value: "path",
+        default: Named {
+            value: DEFAULT_STATISTICS_FILE,
+            shown: "[`DEFAULT_STATISTICS_FILE`]",
         },
-    },
-    OwnKey {
+        parse: path,
+    }
+    statistics_interval: Duration {
         name: "log.statistics.interval",
-        apply: |draft, value, line| {
-            draft.statistics_interval = Some(Sourced::at(seconds(value, 0)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "seconds, `0` = off",
+        default: Value("60"),
+        parse: |value| seconds(value, 0),
+    }
+    varnish_query: String {
         name: "varnish.arg.q",
-        apply: |draft, value, line| {
-            draft.varnish_query = Some(Sourced::at(value.to_owned(), line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "VSL query",
+        default: Unset("all transactions"),
+        parse: text,
+    }
+    varnish_instance: String {
         name: "varnish.arg.n",
-        apply: |draft, value, line| {
-            draft.varnish_instance = Some(Sourced::at(value.to_owned(), line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "varnishd working directory or instance name",
+        default: Unset("Varnish's default"),
+        parse: text,
+    }
+    varnish_timeout: f64 {
         name: "varnish.arg.T",
-        apply: |draft, value, line| {
-            let timeout = parse_timeout(value).map_err(|error| error.to_string())?;
-            draft.varnish_timeout = Some(Sourced::at(timeout, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "seconds, at least 0",
+        default: Unset("Varnish's (120)"),
+        parse: |value| parse_timeout(value).map_err(|error| error.to_string()),
+    }
+    varnish_limit: u32 {
         name: "varnish.arg.L",
-        apply: |draft, value, line| {
-            let limit = parse_limit(value).map_err(|error| error.to_string())?;
-            draft.varnish_limit = Some(Sourced::at(limit, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "1 .. 2147483647",
+        default: Unset("Varnish's (1000)"),
+        parse: |value| parse_limit(value).map_err(|error| error.to_string()),
+    }
+    varnish_grouping: Grouping {
         name: "varnish.arg.g",
-        apply: |draft, value, line| {
-            let grouping: Grouping = value
-                .parse()
-                .map_err(|error: crate::ValueError| error.to_string())?;
-            draft.varnish_grouping = Some(Sourced::at(grouping, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "`vxid` or `request`",
+        default: Value("vxid"),
+        parse: |value| value.parse().map_err(|error: crate::ValueError| error.to_string()),
+    }
+    varnish_file: PathBuf {
         name: "varnish.arg.r",
-        apply: |draft, value, line| {
-            draft.varnish_file = Some(Sourced::at(value.into(), line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "binary log file (`varnishlog -w`) to read instead of the live log",
+        default: Unset("live log"),
+        parse: path,
+    }
+    key_format: String {
         name: "edgeship.key.format",
-        apply: |draft, value, line| {
-            draft.key_format = Some(Sourced::at(value.to_owned(), line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "format of the Kafka message key",
+        default: Named { value: DEFAULT_KEY_FORMAT, shown: "`%l` ([`DEFAULT_KEY_FORMAT`])" },
+        parse: text,
+    }
+    heartbeat_interval: Duration {
         name: "edgeship.heartbeat.interval",
-        apply: |draft, value, line| {
-            // Heartbeats are how the auditor tells "no traffic" from "pipeline broken", so
-            // there is no 0 = off.
-            draft.heartbeat_interval = Some(Sourced::at(seconds(value, 1)?, line));
-            Ok(())
-        },
-    },
-    OwnKey {
+        aliases: [],
+        value: "seconds, at least 1",
+        default: Value("10"),
+        // Heartbeats are how the auditor tells "no traffic" from "pipeline broken", so there
+        // is no 0 = off.
+        parse: |value| seconds(value, 1),
+    }
+    queue_full: QueueFullPolicy {
         name: "edgeship.queue.full",
-        apply: |draft, value, line| {
-            let policy = match value.to_ascii_lowercase().as_str() {
-                "block" => QueueFullPolicy::Block,
-                "drop" => QueueFullPolicy::Drop,
-                _ => return Err(format!("unknown value {value:?} (expected block or drop)")),
-            };
-            draft.queue_full = Some(Sourced::at(policy, line));
-            Ok(())
+        aliases: [],
+        value: "`block` or `drop`",
+        default: Value("block"),
+        parse: |value| {
+            let words = [("block", QueueFullPolicy::Block), ("drop", QueueFullPolicy::Drop)];
+            word_in_any_case(value, &words, "block or drop")
         },
-    },
-    OwnKey {
+    }
+    hostname: String {
         name: "edgeship.hostname",
-        apply: |draft, value, line| {
-            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "{value:?} is not a host name (it contains white space or control characters)"
-                ));
-            }
-            draft.hostname = Some(Sourced::at(value.to_owned(), line));
-            Ok(())
-        },
-    },
-];
-
-/// Old spellings varnishkafka's early configurations used for own keys.
-const ALIASES: &[(&str, &str)] = &[("topic", "kafka.topic"), ("partition", "kafka.partition")];
-
-/// Keys of older varnishkafka versions that no longer mean anything, with what to do instead.
-const RETIRED_KEYS: &[(&str, &str)] = &[
-    (
-        "format.key",
-        "no longer exists; the Kafka message key is set with edgeship.key.format",
-    ),
-    (
-        "format.key.type",
-        "no longer exists; the Kafka message key (edgeship.key.format) is always text",
-    ),
-    ("log.data.copy", "is no longer used; remove the line"),
-    (
-        "log.line.scratch.size",
-        "is the old name of logline.scratch.size",
-    ),
-    (
-        "log.hash.size",
-        "is no longer used (Varnish groups transactions now); remove the line",
-    ),
-    (
-        "log.hash.max",
-        "is no longer used (Varnish groups transactions now); remove the line",
-    ),
-    (
-        "logline.hash.size",
-        "is no longer used (Varnish groups transactions now); remove the line",
-    ),
-    (
-        "logline.hash.max",
-        "is no longer used (Varnish groups transactions now); remove the line",
-    ),
-];
-
-/// Prefixes reserved for edgeship's own keys: an unknown name under one of them is an error.
-const OWN_NAMESPACES: &[&str] = &[
-    "format.",
-    "log.",
-    "logline.",
-    "tag.",
-    "sequence.",
-    "output.",
-    "daemonize.",
-    "varnish.",
-    "edgeship.",
-];
-
-/// librdkafka global properties whose names start with `topic.`; they must not be taken for
-/// topic properties.
-fn is_global_topic_property(property: &str) -> bool {
-    property.starts_with("metadata.") || property == "blacklist"
-}
-
-/// Where one raw name goes.
-pub(crate) enum Target {
-    /// An own key (found through its canonical name or an alias).
-    Own(&'static OwnKey),
-    /// A librdkafka global property with this name.
-    KafkaGlobal(String),
-    /// A librdkafka topic property with this name.
-    KafkaTopic(String),
-    /// Not a key edgeship accepts; the message says why.
-    Refused(String),
-}
-
-/// Decides where `name` goes; `value` only shapes the message for a removed Varnish option.
-pub(crate) fn classify(name: &str, value: &str) -> Target {
-    let canonical = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == name)
-        .map_or(name, |(_, canonical)| canonical);
-    if let Some(key) = OWN_KEYS.iter().find(|key| key.name == canonical) {
-        return Target::Own(key);
-    }
-    if let Some(property) = name.strip_prefix("kafka.") {
-        return kafka_property(name, property);
-    }
-    if let Some(letter) = name.strip_prefix("varnish.arg.") {
-        if letter.len() == 1 && letter.bytes().all(|byte| byte.is_ascii_alphabetic()) {
-            return Target::Refused(unsupported_option(letter, value));
-        }
-    }
-    if let Some((_, reason)) = RETIRED_KEYS.iter().find(|(retired, _)| *retired == name) {
-        return Target::Refused(format!("{name} {reason}"));
-    }
-    if name.starts_with("edgeship.") {
-        let known: Vec<&str> = OWN_KEYS
-            .iter()
-            .map(|key| key.name)
-            .filter(|known| known.starts_with("edgeship."))
-            .collect();
-        return Target::Refused(format!(
-            "unknown edgeship key {name:?} (known: {})",
-            known.join(", ")
-        ));
-    }
-    if OWN_NAMESPACES.iter().any(|space| name.starts_with(space)) {
-        return Target::Refused(unknown_key(name, 2));
-    }
-    if let Some(property) = name.strip_prefix("topic.") {
-        return kafka_property(name, &format!("topic.{property}"));
-    }
-    if looks_like_librdkafka_property(name) && closest_own_key(name, 1).is_none() {
-        return Target::KafkaGlobal(name.to_owned());
-    }
-    Target::Refused(unknown_key(name, 2))
-}
-
-/// `property` is what follows `kafka.` (or the whole unprefixed name).
-fn kafka_property(written: &str, property: &str) -> Target {
-    let (property, is_topic) = match property.strip_prefix("topic.") {
-        Some(topic_property) if is_global_topic_property(topic_property) => (property, false),
-        Some(topic_property) => (topic_property, true),
-        None => (property, false),
-    };
-    if !looks_like_librdkafka_property(property) {
-        return Target::Refused(format!(
-            "{written:?} does not name a librdkafka property (expected lowercase letters, \
-             digits, '.' and '_' after the prefix)"
-        ));
-    }
-    if is_topic {
-        Target::KafkaTopic(property.to_owned())
-    } else {
-        Target::KafkaGlobal(property.to_owned())
+        aliases: [],
+        value: "the name `%l` renders",
+        default: Unset("the machine's host name"),
+        parse: hostname,
     }
 }
 
-/// librdkafka's property names: lowercase ASCII letters, digits, `.` and `_`, starting with a
-/// letter, with no empty dot-separated part.
-fn looks_like_librdkafka_property(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.bytes().all(|byte| {
-            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'_')
-        })
-        && name.split('.').all(|part| !part.is_empty())
+/// How `kafka.partition` was written, before it is combined with the key format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartitionSetting {
+    /// `%l`: partition by host name, i.e. key by `%l` and let the partitioner choose.
+    ByHostName,
+    /// `-1`: the partitioner chooses.
+    Partitioner,
+    /// A fixed partition.
+    Fixed(i32),
 }
 
-fn unknown_key(name: &str, max_distance: usize) -> String {
-    match closest_own_key(name, max_distance) {
-        Some(suggestion) => format!("unknown key {name:?} (did you mean {suggestion:?}?)"),
-        None => format!("unknown key {name:?}"),
-    }
+/// A value taken as written (a format, a query, a name).
+fn text(value: &str) -> Result<String, String> {
+    Ok(value.to_owned())
 }
 
-/// The own key or alias nearest to `name` (case-insensitively) within `max_distance` edits.
-fn closest_own_key(name: &str, max_distance: usize) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    OWN_KEYS
-        .iter()
-        .map(|key| key.name)
-        .chain(ALIASES.iter().map(|(alias, _)| *alias))
-        // Lengths further apart than the allowed edits can never be within them; skipping
-        // those keeps a long garbage key from costing a full distance table per candidate.
-        .filter(|candidate| candidate.len().abs_diff(lower.len()) <= max_distance)
-        .map(|candidate| {
-            (
-                edit_distance(&lower, &candidate.to_ascii_lowercase()),
-                candidate,
-            )
-        })
-        .filter(|(distance, _)| *distance <= max_distance)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over bytes (key names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, &a_byte) in a.as_bytes().iter().enumerate() {
-        current[0] = i + 1;
-        for (j, &b_byte) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_byte != b_byte);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
+/// A path taken as written.
+fn path(value: &str) -> Result<PathBuf, String> {
+    Ok(value.into())
 }
 
 /// A Kafka topic name as brokers accept it.
@@ -497,14 +325,52 @@ fn partition(value: &str) -> Result<PartitionSetting, String> {
     }
 }
 
+/// `time`, or a number as `strtoull` base 0 reads it.
+fn sequence_start(value: &str) -> Result<SequenceStart, String> {
+    if value == "time" {
+        return Ok(SequenceStart::Time);
+    }
+    let number = parse_c_unsigned(value).ok_or_else(|| {
+        format!(
+            "bad number {value:?} (expected a whole number, 0x hex, or time; \
+             varnishkafka read this as 0)"
+        )
+    })?;
+    Ok(SequenceStart::Number(number))
+}
+
+/// The value of the word `value` spells, in any case; `expected` lists the words for the
+/// message.
+fn word_in_any_case<T: Copy>(
+    value: &str,
+    words: &[(&str, T)],
+    expected: &str,
+) -> Result<T, String> {
+    words
+        .iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(value))
+        .map(|&(_, meaning)| meaning)
+        .ok_or_else(|| format!("unknown value {value:?} (expected {expected})"))
+}
+
+/// A host name for `%l`: anything without white space or control characters.
+fn hostname(value: &str) -> Result<String, String> {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{value:?} is not a host name (it contains white space or control characters)"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 fn size(value: &str) -> Result<usize, String> {
     let size = parse_whole(value, 1, u64::from(u32::MAX))?;
     narrow(size)
 }
 
-fn seconds(value: &str, min: u64) -> Result<std::time::Duration, String> {
+fn seconds(value: &str, min: u64) -> Result<Duration, String> {
     let seconds = parse_whole(value, min, u64::from(u32::MAX))?;
-    Ok(std::time::Duration::from_secs(seconds))
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Converts a range-checked number to the field's type; the ranges above make failure
@@ -514,79 +380,4 @@ fn narrow<T: TryFrom<u64>>(number: u64) -> Result<T, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target(name: &str) -> String {
-        match classify(name, "") {
-            Target::Own(key) => format!("own {}", key.name),
-            Target::KafkaGlobal(property) => format!("global {property}"),
-            Target::KafkaTopic(property) => format!("topic {property}"),
-            Target::Refused(message) => format!("refused {message}"),
-        }
-    }
-
-    #[test]
-    fn names_go_where_the_rule_says() {
-        let cases = [
-            ("kafka.topic", "own kafka.topic"),
-            ("topic", "own kafka.topic"),
-            ("partition", "own kafka.partition"),
-            ("edgeship.key.format", "own edgeship.key.format"),
-            ("kafka.compression.codec", "global compression.codec"),
-            ("compression.codec", "global compression.codec"),
-            ("metadata.broker.list", "global metadata.broker.list"),
-            ("kafka.topic.request.required.acks", "topic request.required.acks"),
-            ("topic.message.timeout.ms", "topic message.timeout.ms"),
-            ("kafka.topic.metadata.refresh.interval.ms", "global topic.metadata.refresh.interval.ms"),
-            ("topic.metadata.refresh.interval.ms", "global topic.metadata.refresh.interval.ms"),
-            ("kafka.log.queue", "global log.queue"),
-            ("debug", "global debug"),
-            ("partitioner", "global partitioner"),
-            ("log.foo", "refused unknown key \"log.foo\""),
-            ("log.levle", "refused unknown key \"log.levle\" (did you mean \"log.level\"?)"),
-            ("ouput", "refused unknown key \"ouput\" (did you mean \"output\"?)"),
-            ("sequence_number", "refused unknown key \"sequence_number\" (did you mean \"sequence.number\"?)"),
-            ("Format", "refused unknown key \"Format\" (did you mean \"format\"?)"),
-            ("kafka.", "refused \"kafka.\" does not name a librdkafka property (expected lowercase letters, digits, '.' and '_' after the prefix)"),
-            ("format.key", "refused format.key no longer exists; the Kafka message key is set with edgeship.key.format"),
-            ("varnish.arg.qq", "refused unknown key \"varnish.arg.qq\" (did you mean \"varnish.arg.q\"?)"),
-            ("varnish.arg.m", "refused varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query instead: varnish.arg.q = <query> (see vsl-query(7))"),
-            ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.hostname)"),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(target(name), expected, "name {name:?}");
-        }
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("output", "output"), 0);
-        assert_eq!(edit_distance("ouput", "output"), 1);
-        assert_eq!(edit_distance("partitioner", "partition"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-
-    #[test]
-    fn partitions() {
-        assert_eq!(partition("%l"), Ok(PartitionSetting::ByHostName));
-        assert_eq!(partition("-1"), Ok(PartitionSetting::Partitioner));
-        assert_eq!(partition("0"), Ok(PartitionSetting::Fixed(0)));
-        assert_eq!(
-            partition("2147483647"),
-            Ok(PartitionSetting::Fixed(i32::MAX))
-        );
-        for bad in ["-2", "2147483648", "%h", "x", "-", "1.5"] {
-            assert!(partition(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn topic_names() {
-        assert!(topic_name("webrequest_text").is_ok());
-        assert!(topic_name("a.b-c").is_ok());
-        assert!(topic_name("web request").is_err());
-        assert!(topic_name("..").is_err());
-        assert!(topic_name(&"x".repeat(250)).is_err());
-    }
-}
+mod tests;

@@ -18,6 +18,9 @@
 //!
 //! # Keys
 //!
+//! The rows of edgeship's own keys say what their entries in the `keys` module say (a unit test
+//! compares them), so this table and the defaults applied cannot drift apart.
+//!
 //! | key | value | default |
 //! |---|---|---|
 //! | `kafka.topic` (older: `topic`) | Kafka topic name | required when `output = kafka` |
@@ -30,15 +33,15 @@
 //! | `sequence.number` | integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time` | `0` |
 //! | `tag.size.max` | bytes, at least 1 | `2048` |
 //! | `logline.scratch.size` | bytes, at least 1; informational only (edgeship never exits on overflow) | `4194304` |
+//! | `daemonize` | boolean | `true` |
 //! | `log.level` | 1 (emergencies) .. 7 (debug) | `6` |
-//! | `log.stderr` | boolean | true |
-//! | `log.syslog` | boolean | false |
-//! | `log.kafka.msg.error` | boolean | true |
+//! | `log.stderr` | boolean | `true` |
+//! | `log.syslog` | boolean | `false` |
+//! | `log.kafka.msg.error` | boolean | `true` |
 //! | `log.rate.max` | count per period | `100` |
 //! | `log.rate.period` | seconds, at least 1 | `60` |
 //! | `log.statistics.file` | path | [`DEFAULT_STATISTICS_FILE`] |
 //! | `log.statistics.interval` | seconds, `0` = off | `60` |
-//! | `daemonize` | boolean | true |
 //! | `varnish.arg.q` / `-q` | VSL query | all transactions |
 //! | `varnish.arg.n` / `-n` | varnishd working directory or instance name | Varnish's default |
 //! | `varnish.arg.T` / `-T` | seconds, at least 0 | Varnish's (120) |
@@ -62,7 +65,7 @@
 //! outside edgeship's namespaces (`format.`, `log.`, `logline.`, `tag.`, `sequence.`,
 //! `output.`, `daemonize.`, `varnish.`, `edgeship.`) and is not one typo away from an edgeship
 //! key is a librdkafka global property; librdkafka rejects misspellings at start-up. Unknown
-//! names inside edgeship's namespaces are errors here. The exact rule is in the `keys` module.
+//! names inside edgeship's namespaces are errors here. The exact rule is in the `names` module.
 //!
 //! A key set twice with different values is refused (which one was meant is a guess); the same
 //! value twice is accepted. For passthrough properties the later line wins, as librdkafka
@@ -78,6 +81,7 @@
 mod config;
 mod error;
 mod keys;
+mod names;
 mod raw;
 mod resolve;
 mod values;

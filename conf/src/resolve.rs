@@ -1,20 +1,25 @@
 //! Validation: raw entries into the resolved [`Config`], every problem collected, command-line
 //! overrides applied, defaults filled in, conflicting settings refused.
+//!
+//! [`RawConfig::resolve`] wires the steps: read the own keys into a draft (which starts at the
+//! defaults of `keys.rs`), merge the Varnish settings with the command line, require a topic
+//! when output is Kafka, settle the message key and partitioning, compile the formats, and
+//! assemble the [`Config`].
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
-    LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
-    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
+    LogSettings, Output, Partitioning, Sourced, StatisticsSettings, VarnishSettings,
+    DEFAULT_KEY_FORMAT,
 };
 use edgeship_formats::{FormatKind, Plan};
 
 use crate::error::{ConfigError, Errors, LineError};
-use crate::keys::{classify, Target};
-use crate::raw::RawConfig;
+use crate::keys::{Draft, OwnKey, PartitionSetting};
+use crate::names::{classify, Target};
+use crate::raw::{RawConfig, RawEntry};
 
 /// Values from the command line (`-n -q -T -L -g -r`). Each one that is set replaces the file's
 /// value.
@@ -44,59 +49,22 @@ pub struct Overrides {
     pub file: Option<PathBuf>,
 }
 
-/// How `kafka.partition` was written, before it is combined with the key format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PartitionSetting {
-    /// `%l`: partition by host name, i.e. key by `%l` and let the partitioner choose.
-    ByHostName,
-    /// `-1`: the partitioner chooses.
-    Partitioner,
-    /// A fixed partition.
-    Fixed(i32),
+/// The problems found so far, each located in the file being resolved.
+struct Problems<'a> {
+    source: &'a str,
+    found: Vec<LineError>,
 }
 
-/// Own keys as the file set them: `None` until a line sets one. Defaults are applied in
-/// [`RawConfig::resolve`], the one place that knows them all.
-#[derive(Debug, Default)]
-pub(crate) struct Draft {
-    pub(crate) kafka_topic: Option<Sourced<String>>,
-    pub(crate) kafka_partition: Option<Sourced<PartitionSetting>>,
-    pub(crate) format: Option<Sourced<String>>,
-    pub(crate) format_type: Option<Sourced<FormatType>>,
-    pub(crate) output: Option<Sourced<Output>>,
-    pub(crate) sequence_start: Option<Sourced<SequenceStart>>,
-    pub(crate) tag_size_max: Option<Sourced<usize>>,
-    pub(crate) logline_scratch_size: Option<Sourced<usize>>,
-    pub(crate) daemonize: Option<Sourced<bool>>,
-    pub(crate) log_level: Option<Sourced<u8>>,
-    pub(crate) log_stderr: Option<Sourced<bool>>,
-    pub(crate) log_syslog: Option<Sourced<bool>>,
-    pub(crate) log_kafka_msg_error: Option<Sourced<bool>>,
-    pub(crate) log_rate_max: Option<Sourced<u32>>,
-    pub(crate) log_rate_period: Option<Sourced<Duration>>,
-    pub(crate) statistics_file: Option<Sourced<PathBuf>>,
-    pub(crate) statistics_interval: Option<Sourced<Duration>>,
-    pub(crate) varnish_query: Option<Sourced<String>>,
-    pub(crate) varnish_instance: Option<Sourced<String>>,
-    pub(crate) varnish_timeout: Option<Sourced<f64>>,
-    pub(crate) varnish_limit: Option<Sourced<u32>>,
-    pub(crate) varnish_grouping: Option<Sourced<Grouping>>,
-    pub(crate) varnish_file: Option<Sourced<PathBuf>>,
-    pub(crate) key_format: Option<Sourced<String>>,
-    pub(crate) heartbeat_interval: Option<Sourced<Duration>>,
-    pub(crate) queue_full: Option<Sourced<QueueFullPolicy>>,
-    pub(crate) hostname: Option<Sourced<String>>,
-}
+impl Problems<'_> {
+    /// A problem on `line`, or of the whole file when `line` is `None`.
+    fn add(&mut self, line: Option<usize>, message: String) {
+        self.found.push(LineError::new(self.source, line, message));
+    }
 
-fn value_of<T>(setting: Option<Sourced<T>>, default: T) -> T {
-    setting.map_or(default, |sourced| sourced.value)
-}
-
-/// The first line that set an own key, to explain a conflicting second one.
-struct FirstSetting<'a> {
-    written: &'a str,
-    value: &'a str,
-    line: usize,
+    /// Every problem, in line order.
+    fn into_errors(self) -> Errors {
+        Errors::new(self.found)
+    }
 }
 
 /// librdkafka properties in file order; a later line replaces an earlier one of the same name.
@@ -140,243 +108,297 @@ impl RawConfig {
     /// Validates the entries into a [`Config`], applying `overrides` (command line beats file).
     /// Returns every problem at once, syntax problems included, in line order.
     pub fn resolve(&self, overrides: &Overrides) -> Result<Config, Errors> {
-        let mut errors: Vec<LineError> = self.problems.clone();
-        let mut error = |line: Option<usize>, message: String| {
-            errors.push(LineError::new(&self.source, line, message));
+        let mut problems = Problems {
+            source: &self.source,
+            found: self.problems.clone(),
         };
-        let mut draft = Draft::default();
-        let mut first_settings: HashMap<&'static str, FirstSetting<'_>> = HashMap::new();
-        // Keys that appear at all, even with a bad value: a bad `kafka.topic` line is reported
-        // once, not again as a missing topic.
-        let mut mentioned: HashSet<&'static str> = HashSet::new();
-
-        for entry in &self.entries {
-            let written = entry.name.as_str();
-            let line = entry.line;
-            match classify(written, &entry.value) {
-                Target::Own(key) => {
-                    mentioned.insert(key.name);
-                    if entry.value.is_empty() {
-                        error(Some(line), format!("{written:?} requires a value"));
-                        continue;
-                    }
-                    // The same key set twice to the same value is harmless; set to another
-                    // value it is a contradiction, and which line was meant is a guess.
-                    if let Some(first) = first_settings.get(key.name) {
-                        if first.value != entry.value {
-                            error(
-                                Some(line),
-                                format!(
-                                    "{written} = {} conflicts with line {}, which set {} = {}",
-                                    entry.value, first.line, first.written, first.value
-                                ),
-                            );
-                        }
-                        continue;
-                    }
-                    first_settings.insert(
-                        key.name,
-                        FirstSetting {
-                            written,
-                            value: &entry.value,
-                            line,
-                        },
-                    );
-                    if let Err(reason) = (key.apply)(&mut draft, &entry.value, line) {
-                        error(Some(line), format!("{written}: {reason}"));
-                    }
-                }
-                // Collected by `kafka_properties`, below.
-                Target::KafkaGlobal(_) | Target::KafkaTopic(_) => {}
-                Target::Refused(message) => error(Some(line), message),
-            }
-        }
-
-        let varnish = self.varnish_settings(&mut draft, overrides, &mut error);
-        let (global, topic_properties) = self.kafka_properties();
-
-        // When the output line itself is bad, whether a topic is needed is unknown: say nothing.
-        let output_known = draft.output.is_some() || !mentioned.contains("output");
-        let output = value_of(draft.output, Output::Kafka);
-        if output == Output::Kafka && output_known && !mentioned.contains("kafka.topic") {
-            error(
-                None,
-                "missing kafka.topic (required when output = kafka)".to_owned(),
-            );
-        }
-
-        // `partition = %l` says "key by host name"; an explicit key format saying something
-        // else contradicts it.
-        let partition = draft.kafka_partition.take();
-        let key_format = match (&partition, draft.key_format.take()) {
-            (
-                Some(Sourced {
-                    value: PartitionSetting::ByHostName,
-                    line: partition_line,
-                }),
-                Some(explicit),
-            ) if explicit.value != DEFAULT_KEY_FORMAT => {
-                error(
-                    explicit.line,
-                    format!(
-                        "edgeship.key.format = {} conflicts with {}, which keys records by host \
-                         name (%l); remove one of them",
-                        explicit.value,
-                        partition_line.map_or("partition = %l".to_owned(), |line| format!(
-                            "partition = %l on line {line}"
-                        )),
-                    ),
+        let draft = match Draft::with_defaults() {
+            Ok(draft) => draft,
+            Err(reason) => {
+                problems.add(
+                    None,
+                    format!("internal error in edgeship's key table: {reason}"),
                 );
-                explicit
-            }
-            (_, Some(explicit)) => explicit,
-            (
-                Some(Sourced {
-                    value: PartitionSetting::ByHostName,
-                    line,
-                }),
-                None,
-            ) => Sourced {
-                value: DEFAULT_KEY_FORMAT.to_owned(),
-                line: *line,
-            },
-            (_, None) => Sourced::default_value(DEFAULT_KEY_FORMAT.to_owned()),
-        };
-        let partitioning = match partition.map(|sourced| sourced.value) {
-            Some(PartitionSetting::Fixed(number)) => Partitioning::Fixed(number),
-            Some(PartitionSetting::ByHostName | PartitionSetting::Partitioner) | None => {
-                Partitioning::ByKey
+                return Err(problems.into_errors());
             }
         };
-
-        // The formats are compiled here, so a bad format line is reported together with every
-        // other bad line, not after they are fixed; the plans are what the shipper runs.
-        let format = draft
-            .format
-            .take()
-            .unwrap_or_else(|| Sourced::default_value(DEFAULT_FORMAT.to_owned()));
-        let format_type = value_of(draft.format_type.take(), FormatType::String);
-        let tag_size_max = value_of(draft.tag_size_max, 2048);
-        let kind = match format_type {
-            FormatType::Json => FormatKind::Json,
-            FormatType::String => FormatKind::String,
+        let OwnKeyLines {
+            mut draft,
+            mentioned,
+            ..
+        } = self.read_own_keys(draft, &mut problems);
+        let varnish = varnish_settings(&mut draft, overrides, &mut problems);
+        require_topic(&draft, &mentioned, &mut problems);
+        let (partitioning, key_format) = key_and_partitioning(
+            draft.kafka_partition.take(),
+            &draft.key_format,
+            &mut problems,
+        );
+        let plans = compile_plans(&draft, &key_format, &mut problems);
+        let Some(plans) = plans.filter(|_| problems.found.is_empty()) else {
+            return Err(problems.into_errors());
         };
-        let record_plan = Plan::compile(&format.value, kind)
-            .map(|plan| plan.with_max_tag_size(tag_size_max))
-            .map_err(|problem| error(format.line, problem.to_string()));
-        let key_plan = Plan::compile(&key_format.value, FormatKind::String)
-            .map_err(|problem| error(key_format.line, format!("edgeship.key.format: {problem}")));
-        let (Ok(record_plan), Ok(key_plan)) = (record_plan, key_plan) else {
-            return Err(Errors::new(errors));
-        };
-
-        if !errors.is_empty() {
-            return Err(Errors::new(errors));
-        }
-
-        Ok(Config {
-            source: self.source.clone(),
-            output,
-            format,
-            format_type,
-            sequence_start: value_of(draft.sequence_start, SequenceStart::Number(0)),
-            tag_size_max,
-            logline_scratch_size: value_of(draft.logline_scratch_size, 4 * 1024 * 1024),
-            daemonize: value_of(draft.daemonize, true),
-            log: LogSettings {
-                level: value_of(draft.log_level, 6),
-                stderr: value_of(draft.log_stderr, true),
-                syslog: value_of(draft.log_syslog, false),
-                kafka_msg_error: value_of(draft.log_kafka_msg_error, true),
-                rate_max: value_of(draft.log_rate_max, 100),
-                rate_period: value_of(draft.log_rate_period, Duration::from_secs(60)),
-            },
-            statistics: StatisticsSettings {
-                file: value_of(
-                    draft.statistics_file,
-                    PathBuf::from(DEFAULT_STATISTICS_FILE),
-                ),
-                interval: Some(value_of(draft.statistics_interval, Duration::from_secs(60)))
-                    .filter(|interval| !interval.is_zero()),
-            },
+        let derived = Derived {
             varnish,
-            kafka: KafkaSettings {
-                topic: draft.kafka_topic,
-                partitioning,
-                key_format,
-                global,
-                topic_properties,
-            },
-            edgeship: EdgeshipSettings {
-                heartbeat_interval: value_of(draft.heartbeat_interval, Duration::from_secs(10)),
-                queue_full: value_of(draft.queue_full, QueueFullPolicy::Block),
-                hostname: draft.hostname,
-            },
-            plans: FormatPlans {
-                record: record_plan,
-                key: key_plan,
-            },
-        })
+            partitioning,
+            key_format,
+            kafka_properties: self.kafka_properties(),
+            plans,
+        };
+        Ok(assemble(self.source.clone(), draft, derived))
     }
 
-    /// The Varnish settings: file values, then command-line overrides on top.
-    fn varnish_settings(
-        &self,
-        draft: &mut Draft,
-        overrides: &Overrides,
-        error: &mut impl FnMut(Option<usize>, String),
-    ) -> VarnishSettings {
-        // Varnish reads either a live instance or a file, never both; within one source (the
-        // file, or the command line) naming both is refused, across them the command line wins.
-        if let (Some(instance), Some(file)) = (&draft.varnish_instance, &draft.varnish_file) {
-            error(
-                file.line,
+    /// Reads every line that sets an own key into `draft`, and reports the lines that are
+    /// neither own keys nor librdkafka properties.
+    fn read_own_keys(&self, draft: Draft, problems: &mut Problems<'_>) -> OwnKeyLines<'_> {
+        let mut own = OwnKeyLines {
+            draft,
+            first_settings: HashMap::new(),
+            mentioned: HashSet::new(),
+        };
+        for entry in &self.entries {
+            match classify(&entry.name, &entry.value) {
+                Target::Own(key) => own.set(key, entry, problems),
+                // Collected by `kafka_properties`.
+                Target::KafkaGlobal(_) | Target::KafkaTopic(_) => {}
+                Target::Refused(message) => problems.add(Some(entry.line), message),
+            }
+        }
+        own
+    }
+}
+
+/// The own keys as the file's lines set them.
+struct OwnKeyLines<'a> {
+    /// The values, on top of the defaults.
+    draft: Draft,
+    /// The line that first set each key, to explain a conflicting second one.
+    first_settings: HashMap<&'static str, &'a RawEntry>,
+    /// The keys that appear at all, even with a bad value: a bad `kafka.topic` line is
+    /// reported once, not again as a missing topic.
+    mentioned: HashSet<&'static str>,
+}
+
+impl<'a> OwnKeyLines<'a> {
+    /// Sets one own key from its line, unless the value is empty or the key was set before.
+    fn set(&mut self, key: &'static OwnKey, entry: &'a RawEntry, problems: &mut Problems<'_>) {
+        self.mentioned.insert(key.name);
+        let written = entry.name.as_str();
+        if entry.value.is_empty() {
+            problems.add(Some(entry.line), format!("{written:?} requires a value"));
+            return;
+        }
+        // The same key set twice to the same value is harmless; set to another value it is a
+        // contradiction, and which line was meant is a guess.
+        if let Some(first) = self.first_settings.get(key.name) {
+            if first.value != entry.value {
+                problems.add(
+                    Some(entry.line),
+                    format!(
+                        "{written} = {} conflicts with line {}, which set {} = {}",
+                        entry.value, first.line, first.name, first.value
+                    ),
+                );
+            }
+            return;
+        }
+        self.first_settings.insert(key.name, entry);
+        if let Err(reason) = (key.apply)(&mut self.draft, &entry.value, entry.line) {
+            problems.add(Some(entry.line), format!("{written}: {reason}"));
+        }
+    }
+}
+
+/// The Varnish settings: file values, then command-line overrides on top.
+fn varnish_settings(
+    draft: &mut Draft,
+    overrides: &Overrides,
+    problems: &mut Problems<'_>,
+) -> VarnishSettings {
+    // Varnish reads either a live instance or a file, never both; within one source (the
+    // file, or the command line) naming both is refused, across them the command line wins.
+    if let (Some(instance), Some(file)) = (&draft.varnish_instance, &draft.varnish_file) {
+        problems.add(
+            file.line,
+            format!(
+                "varnish.arg.r = {} conflicts with varnish.arg.n = {}{}: Varnish reads \
+                 either a log file or a live instance",
+                file.value.display(),
+                instance.value,
+                instance
+                    .line
+                    .map_or(String::new(), |line| format!(" on line {line}")),
+            ),
+        );
+    }
+    if overrides.name.is_some() && overrides.file.is_some() {
+        problems.add(
+            None,
+            "the command line gives both -n and -r: Varnish reads either a log file or a \
+             live instance"
+                .to_owned(),
+        );
+    }
+    let mut instance = draft.varnish_instance.take().map(|sourced| sourced.value);
+    let mut file = draft.varnish_file.take().map(|sourced| sourced.value);
+    if let Some(name) = &overrides.name {
+        instance = Some(name.clone());
+        file = None;
+    }
+    if let Some(path) = &overrides.file {
+        file = Some(path.clone());
+        instance = None;
+    }
+    VarnishSettings {
+        instance,
+        query: overrides
+            .query
+            .clone()
+            .or_else(|| draft.varnish_query.take().map(|sourced| sourced.value)),
+        timeout: overrides
+            .timeout
+            .or_else(|| draft.varnish_timeout.take().map(|sourced| sourced.value)),
+        limit: overrides
+            .limit
+            .or_else(|| draft.varnish_limit.take().map(|sourced| sourced.value)),
+        grouping: overrides.grouping.unwrap_or(draft.varnish_grouping.value),
+        file,
+    }
+}
+
+/// `kafka.topic` is required when records go to Kafka.
+fn require_topic(draft: &Draft, mentioned: &HashSet<&'static str>, problems: &mut Problems<'_>) {
+    // When the output line itself is bad, whether a topic is needed is unknown: say nothing.
+    let output_known = draft.output.line.is_some() || !mentioned.contains("output");
+    if draft.output.value == Output::Kafka && output_known && !mentioned.contains("kafka.topic") {
+        problems.add(
+            None,
+            "missing kafka.topic (required when output = kafka)".to_owned(),
+        );
+    }
+}
+
+/// The message key's format and who picks the partition, from `kafka.partition` and
+/// `edgeship.key.format` together.
+fn key_and_partitioning(
+    partition: Option<Sourced<PartitionSetting>>,
+    key_format: &Sourced<String>,
+    problems: &mut Problems<'_>,
+) -> (Partitioning, Sourced<String>) {
+    // A key format from a line, not the default.
+    let explicit = key_format.line.is_some();
+    // `partition = %l` says "key by host name"; an explicit key format saying something else
+    // contradicts it.
+    let key_format = match &partition {
+        Some(Sourced {
+            value: PartitionSetting::ByHostName,
+            line: partition_line,
+        }) if explicit && key_format.value != DEFAULT_KEY_FORMAT => {
+            problems.add(
+                key_format.line,
                 format!(
-                    "varnish.arg.r = {} conflicts with varnish.arg.n = {}{}: Varnish reads \
-                     either a log file or a live instance",
-                    file.value.display(),
-                    instance.value,
-                    instance
-                        .line
-                        .map_or(String::new(), |line| format!(" on line {line}")),
+                    "edgeship.key.format = {} conflicts with {}, which keys records by host \
+                     name (%l); remove one of them",
+                    key_format.value,
+                    partition_line.map_or("partition = %l".to_owned(), |line| format!(
+                        "partition = %l on line {line}"
+                    )),
                 ),
             );
+            key_format.clone()
         }
-        if overrides.name.is_some() && overrides.file.is_some() {
-            error(
-                None,
-                "the command line gives both -n and -r: Varnish reads either a log file or a \
-                 live instance"
-                    .to_owned(),
-            );
+        Some(Sourced {
+            value: PartitionSetting::ByHostName,
+            line,
+        }) if !explicit => Sourced {
+            value: DEFAULT_KEY_FORMAT.to_owned(),
+            line: *line,
+        },
+        _ => key_format.clone(),
+    };
+    let partitioning = match partition.map(|sourced| sourced.value) {
+        Some(PartitionSetting::Fixed(number)) => Partitioning::Fixed(number),
+        Some(PartitionSetting::ByHostName | PartitionSetting::Partitioner) | None => {
+            Partitioning::ByKey
         }
-        let mut instance = draft.varnish_instance.take().map(|sourced| sourced.value);
-        let mut file = draft.varnish_file.take().map(|sourced| sourced.value);
-        if let Some(name) = &overrides.name {
-            instance = Some(name.clone());
-            file = None;
-        }
-        if let Some(path) = &overrides.file {
-            file = Some(path.clone());
-            instance = None;
-        }
-        VarnishSettings {
-            instance,
-            query: overrides
-                .query
-                .clone()
-                .or_else(|| draft.varnish_query.take().map(|sourced| sourced.value)),
-            timeout: overrides
-                .timeout
-                .or_else(|| draft.varnish_timeout.take().map(|sourced| sourced.value)),
-            limit: overrides
-                .limit
-                .or_else(|| draft.varnish_limit.take().map(|sourced| sourced.value)),
-            grouping: overrides
-                .grouping
-                .unwrap_or_else(|| value_of(draft.varnish_grouping.take(), Grouping::Vxid)),
-            file,
-        }
+    };
+    (partitioning, key_format)
+}
+
+/// The record and key formats, compiled. They are compiled here, so a bad format line is
+/// reported together with every other bad line, not after they are fixed; the plans are what
+/// the shipper runs. `None` when either does not compile (the problem is reported).
+fn compile_plans(
+    draft: &Draft,
+    key_format: &Sourced<String>,
+    problems: &mut Problems<'_>,
+) -> Option<FormatPlans> {
+    let format = &draft.format;
+    let kind = match draft.format_type.value {
+        FormatType::Json => FormatKind::Json,
+        FormatType::String => FormatKind::String,
+    };
+    let record = Plan::compile(&format.value, kind)
+        .map(|plan| plan.with_max_tag_size(draft.tag_size_max.value))
+        .map_err(|problem| problems.add(format.line, problem.to_string()));
+    let key = Plan::compile(&key_format.value, FormatKind::String).map_err(|problem| {
+        problems.add(key_format.line, format!("edgeship.key.format: {problem}"));
+    });
+    Some(FormatPlans {
+        record: record.ok()?,
+        key: key.ok()?,
+    })
+}
+
+/// What resolving derives beyond the draft's own values.
+struct Derived {
+    varnish: VarnishSettings,
+    partitioning: Partitioning,
+    key_format: Sourced<String>,
+    /// Global, then topic properties, as [`RawConfig::kafka_properties`] returns them.
+    kafka_properties: (Vec<KafkaProperty>, Vec<KafkaProperty>),
+    plans: FormatPlans,
+}
+
+/// The resolved configuration: the draft's values where they are final, the derived settings
+/// for the rest.
+fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
+    let (global, topic_properties) = derived.kafka_properties;
+    Config {
+        source,
+        output: draft.output.value,
+        format: draft.format,
+        format_type: draft.format_type.value,
+        sequence_start: draft.sequence_start.value,
+        tag_size_max: draft.tag_size_max.value,
+        logline_scratch_size: draft.logline_scratch_size.value,
+        daemonize: draft.daemonize.value,
+        log: LogSettings {
+            level: draft.log_level.value,
+            stderr: draft.log_stderr.value,
+            syslog: draft.log_syslog.value,
+            kafka_msg_error: draft.log_kafka_msg_error.value,
+            rate_max: draft.log_rate_max.value,
+            rate_period: draft.log_rate_period.value,
+        },
+        statistics: StatisticsSettings {
+            file: draft.statistics_file.value,
+            interval: Some(draft.statistics_interval.value).filter(|interval| !interval.is_zero()),
+        },
+        varnish: derived.varnish,
+        kafka: KafkaSettings {
+            topic: draft.kafka_topic,
+            partitioning: derived.partitioning,
+            key_format: derived.key_format,
+            global,
+            topic_properties,
+        },
+        edgeship: EdgeshipSettings {
+            heartbeat_interval: draft.heartbeat_interval.value,
+            queue_full: draft.queue_full.value,
+            hostname: draft.hostname,
+        },
+        plans: derived.plans,
     }
 }
 

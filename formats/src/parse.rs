@@ -393,6 +393,7 @@ impl<'f> Parser<'f, '_> {
         });
     }
 
+    // A table-like dispatch (one arm per formatter letter), kept whole on purpose.
     fn formatter(
         &mut self,
         letter: char,
