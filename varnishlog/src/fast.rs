@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 use crate::ffi::{self, sys};
 use crate::handle::{Cursor, Next, Validity};
 use crate::mapped::{MappedLog, Walk};
-use crate::reader::{Counters, Event, Visitor};
-use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable};
+use crate::record::{ForceReason, Location, Reason, RequestTransaction};
+use crate::visit::Output;
 
 /// How record memory behaves for the current cursor (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,25 +137,6 @@ impl Slot {
         }
         self.oldest_in_log = None;
         copied
-    }
-}
-
-/// Where completed transactions and events go during one `read` call.
-pub(crate) struct Output<'v> {
-    pub(crate) visitor: &'v mut dyn Visitor,
-    pub(crate) tags: &'v TagTable,
-    pub(crate) counters: &'v mut Counters,
-    pub(crate) yielded: usize,
-}
-
-impl Output<'_> {
-    pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
-        match reason {
-            ForceReason::Timeout => self.counters.forced_timeout += 1,
-            ForceReason::StoreOverflow => self.counters.forced_store_overflow += 1,
-            ForceReason::Flush => self.counters.forced_flush += 1,
-        }
-        self.visitor.event(&Event::ForcedComplete { vxid, reason });
     }
 }
 

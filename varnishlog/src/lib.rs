@@ -62,13 +62,13 @@ mod mapped;
 mod reader;
 mod record;
 pub mod synthetic;
+mod visit;
 mod vslq;
 
 pub use error::Error;
-pub use reader::{
-    Counters, Event, Grouping, Options, Outcome, PathChoice, ReadPath, Reader, Source, Visitor,
-};
+pub use reader::{Grouping, Options, PathChoice, ReadPath, Reader, Source};
 pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
+pub use visit::{Counters, Event, Outcome, Visitor};
 
 /// The libvarnishapi version the crate was built against (from pkg-config).
 pub const VARNISHAPI_VERSION: &str = env!("EDGESHIP_VARNISHAPI_VERSION");

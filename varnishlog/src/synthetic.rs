@@ -10,10 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fast::{Grouper, Output};
+use crate::fast::Grouper;
 use crate::ffi;
-use crate::reader::{Counters, Visitor};
 use crate::record::{Side, TagTable};
+use crate::visit::{Counters, Output, Visitor};
 
 /// Varnish's numeric tag of `Begin` records (`SLT_Begin`), which start a transaction.
 pub const TAG_BEGIN: u8 = ffi::SLT_BEGIN;
@@ -119,8 +119,8 @@ fn stored_length(record: &SyntheticRecord<'_>) -> u32 {
 mod tests {
     use super::*;
     use crate::ffi::sys::VSL_tag_e;
-    use crate::reader::Event;
     use crate::record::{ForceReason, Reason, RequestTransaction};
+    use crate::visit::Event;
 
     const METHOD: u8 = VSL_tag_e::SLT_ReqMethod as u8;
     const URL: u8 = VSL_tag_e::SLT_ReqURL as u8;

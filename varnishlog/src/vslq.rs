@@ -9,10 +9,10 @@ use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::fast::Output;
 use crate::ffi::{self, sys};
 use crate::handle::Vslq;
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
+use crate::visit::Output;
 
 /// Returned by the callback after a panic: distinct from 0 ("continue") and from every
 /// `vsl_status` value, so `VSLQ_Dispatch` passes it back unchanged.

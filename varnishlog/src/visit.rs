@@ -1,0 +1,107 @@
+//! What both reading paths hand out and how: the [`Visitor`] a caller implements, the
+//! [`Event`]s and [`Counters`] it sees, the [`Outcome`] of a read call, and the `Output` that
+//! carries a read call's visitor, tag table and counters down into either path. It sits below
+//! the reader and both paths, so none of them needs another for these types.
+
+use crate::record::{ForceReason, RequestTransaction, TagTable};
+
+/// Receives what a [`Reader::read`](crate::Reader::read) call finds.
+pub trait Visitor {
+    /// A completed client request transaction, borrowed for this call only.
+    fn transaction(&mut self, transaction: &RequestTransaction<'_>);
+
+    /// Something happened to the log or to a transaction. The default ignores it (the
+    /// counters still record it).
+    fn event(&mut self, event: &Event) {
+        let _ = event;
+    }
+}
+
+/// Faults and notable happenings, reported as they occur; the reader recovers by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The reader fell behind and the ring wrapped under it; records were lost. Incomplete
+    /// transactions were flushed and reading resumes at the tail. `total` counts overruns.
+    Overrun {
+        /// Overruns so far.
+        total: u64,
+    },
+    /// varnishd went away or restarted; incomplete transactions were flushed and the reader
+    /// will reattach with backoff. `total` counts abandons.
+    Abandoned {
+        /// Abandons so far.
+        total: u64,
+    },
+    /// The reader attached to the log again after an overrun or abandon.
+    Reattached {
+        /// Reattaches so far.
+        total: u64,
+    },
+    /// A transaction was forced complete before its `End` (it is yielded right after).
+    ForcedComplete {
+        /// Its vxid.
+        vxid: u32,
+        /// Why.
+        reason: ForceReason,
+    },
+}
+
+/// Totals since the reader was opened, for the caller's statistics. Every way a record or a
+/// transaction can be lost has a counter here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Client request transactions yielded.
+    pub transactions: u64,
+    /// Log overruns (the ring wrapped under the reader).
+    pub overruns: u64,
+    /// Log abandons (varnishd restarted or went away).
+    pub abandons: u64,
+    /// Successful reattaches after an overrun or abandon.
+    pub reattaches: u64,
+    /// Failed attach attempts while reattaching.
+    pub reattach_failures: u64,
+    /// Transactions forced complete after `-T`.
+    pub forced_timeout: u64,
+    /// Transactions forced complete by the `-L` limit.
+    pub forced_store_overflow: u64,
+    /// Transactions flushed incomplete at an overrun, abandon or explicit flush.
+    pub forced_flush: u64,
+    /// Fast path: records skipped because their transaction's `Begin` was never seen.
+    pub records_skipped: u64,
+    /// Fast path: records copied out of the ring before the writer reached them.
+    pub records_copied: u64,
+    /// Fast path: client requests dropped at an overrun because their records had already
+    /// been overwritten.
+    pub transactions_lost: u64,
+}
+
+/// Why a [`Reader::read`](crate::Reader::read) call returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing more to read right now (live log), or waiting to reattach.
+    Idle,
+    /// The transaction budget given to `read` was reached; more may be available.
+    Budget,
+    /// The end of the file was reached.
+    EndOfFile,
+}
+
+/// Where completed transactions and events go during one `read` call.
+pub(crate) struct Output<'v> {
+    pub(crate) visitor: &'v mut dyn Visitor,
+    pub(crate) tags: &'v TagTable,
+    pub(crate) counters: &'v mut Counters,
+    pub(crate) yielded: usize,
+}
+
+impl Output<'_> {
+    pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
+        match reason {
+            ForceReason::Timeout => self.counters.forced_timeout += 1,
+            ForceReason::StoreOverflow => self.counters.forced_store_overflow += 1,
+            ForceReason::Flush => self.counters.forced_flush += 1,
+        }
+        self.visitor.event(&Event::ForcedComplete { vxid, reason });
+    }
+}
