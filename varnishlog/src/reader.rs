@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use edgeship_formats::Tag;
 
 use crate::error::Error;
-use crate::fast::{CopyPolicy, Grouper};
 use crate::ffi::sys;
+use crate::grouper::{CopyPolicy, Grouper};
 use crate::handle::{Cursor, Next, Validity, VslData, Vslq, Vsm};
 use crate::mapped::MappedLog;
 use crate::record::{Location, TagTable};
-use crate::visit::{Counters, Event, Outcome, Output, Visitor};
+use crate::visit::{Delivery, Event, Outcome, ReadCounters, Visitor};
 use crate::vslq;
 
 /// Where the log comes from.
@@ -146,7 +146,7 @@ pub struct Reader {
     vsm: Option<Vsm>,
     tags: TagTable,
     options: Options,
-    counters: Counters,
+    counters: ReadCounters,
     /// When the next attach attempt may be made, and the current backoff.
     next_attach: Instant,
     backoff: Duration,
@@ -214,7 +214,7 @@ impl Reader {
             tags,
             backoff: options.reattach_backoff,
             options,
-            counters: Counters::default(),
+            counters: ReadCounters::default(),
             next_attach: Instant::now(),
             ever_attached: false,
         };
@@ -233,7 +233,7 @@ impl Reader {
     }
 
     /// Totals since the reader was opened.
-    pub fn counters(&self) -> &Counters {
+    pub fn counters(&self) -> &ReadCounters {
         &self.counters
     }
 
@@ -262,7 +262,7 @@ impl Reader {
             backoff,
             ever_attached,
         } = self;
-        let mut out = Output {
+        let mut out = Delivery {
             visitor,
             tags,
             counters,
@@ -437,7 +437,7 @@ impl Reader {
     /// Forces complete and hands out every incomplete transaction (reason `flush`), e.g. at
     /// the end of a file or at shutdown. Varnish's tools do not do this at the end of a file.
     pub fn flush(&mut self, visitor: &mut dyn Visitor) {
-        let mut out = Output {
+        let mut out = Delivery {
             visitor,
             tags: &self.tags,
             counters: &mut self.counters,
@@ -491,7 +491,7 @@ fn install(engine: &mut Engine, cursor: Cursor, live: bool) {
 }
 
 /// Flushes incomplete transactions while the cursor (and its mapping) is still alive.
-fn flush_engine(engine: &mut Engine, out: &mut Output<'_>) {
+fn flush_engine(engine: &mut Engine, out: &mut Delivery<'_>) {
     match engine {
         Engine::Fast {
             grouper, cursor, ..

@@ -10,10 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fast::Grouper;
 use crate::ffi;
+use crate::grouper::Grouper;
 use crate::record::{Side, TagTable};
-use crate::visit::{Counters, Output, Visitor};
+use crate::visit::{Delivery, ReadCounters, Visitor};
 
 /// Varnish's numeric tag of `Begin` records (`SLT_Begin`), which start a transaction.
 pub const TAG_BEGIN: u8 = ffi::SLT_BEGIN;
@@ -48,12 +48,12 @@ pub fn group_synthetic(
     timeout: Duration,
     limit: u32,
     visitor: &mut dyn Visitor,
-) -> Counters {
+) -> ReadCounters {
     let words = layout(records);
     let tags = TagTable::from_varnish();
-    let mut counters = Counters::default();
+    let mut counters = ReadCounters::default();
     let mut grouper = Grouper::new(timeout, limit as usize);
-    let mut out = Output {
+    let mut out = Delivery {
         visitor,
         tags: &tags,
         counters: &mut counters,
@@ -170,7 +170,11 @@ mod tests {
             .collect()
     }
 
-    fn run(records: &[SyntheticRecord<'_>], timeout: Duration, limit: u32) -> (Collect, Counters) {
+    fn run(
+        records: &[SyntheticRecord<'_>],
+        timeout: Duration,
+        limit: u32,
+    ) -> (Collect, ReadCounters) {
         let mut collect = Collect::default();
         let counters = group_synthetic(records, timeout, limit, &mut collect);
         (collect, counters)

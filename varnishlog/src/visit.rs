@@ -1,7 +1,8 @@
 //! What both reading paths hand out and how: the [`Visitor`] a caller implements, the
-//! [`Event`]s and [`Counters`] it sees, the [`Outcome`] of a read call, and the `Output` that
-//! carries a read call's visitor, tag table and counters down into either path. It sits below
-//! the reader and both paths, so none of them needs another for these types.
+//! [`Event`]s and [`ReadCounters`] it sees, the [`Outcome`] of a read call, and the
+//! `Delivery` that carries a read call's visitor, tag table and counters down into either
+//! path. It sits below the reader and both paths, so none of them needs another for these
+//! types.
 
 use crate::record::{ForceReason, RequestTransaction, TagTable};
 
@@ -50,7 +51,7 @@ pub enum Event {
 /// Totals since the reader was opened, for the caller's statistics. Every way a record or a
 /// transaction can be lost has a counter here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
+pub struct ReadCounters {
     /// Client request transactions yielded.
     pub transactions: u64,
     /// Log overruns (the ring wrapped under the reader).
@@ -87,15 +88,19 @@ pub enum Outcome {
     EndOfFile,
 }
 
-/// Where completed transactions and events go during one `read` call.
-pub(crate) struct Output<'v> {
+/// The delivery of one `read` (or `flush`) call's finds to its visitor: completed
+/// transactions (lent with the tag table that says which of their records are kept) and
+/// events, each counted in the reader's totals, and how many transactions were handed out so
+/// far (against the call's budget).
+pub(crate) struct Delivery<'v> {
     pub(crate) visitor: &'v mut dyn Visitor,
     pub(crate) tags: &'v TagTable,
-    pub(crate) counters: &'v mut Counters,
+    pub(crate) counters: &'v mut ReadCounters,
     pub(crate) yielded: usize,
 }
 
-impl Output<'_> {
+impl Delivery<'_> {
+    /// Counts and reports a transaction forced complete (it is handed out right after).
     pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
         match reason {
             ForceReason::Timeout => self.counters.forced_timeout += 1,

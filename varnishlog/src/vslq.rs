@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::ffi::{self, sys};
 use crate::handle::Vslq;
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
-use crate::visit::Output;
+use crate::visit::Delivery;
 
 /// Returned by the callback after a panic: distinct from 0 ("continue") and from every
 /// `vsl_status` value, so `VSLQ_Dispatch` passes it back unchanged.
@@ -20,7 +20,7 @@ const PANICKED: c_int = 0x7e57;
 
 /// What the callback needs; lives on the stack of `dispatch` for one C call.
 struct Context<'o, 'v> {
-    out: &'o mut Output<'v>,
+    out: &'o mut Delivery<'v>,
     records: &'o mut Vec<Location>,
     panic: Option<Box<dyn Any + Send + 'static>>,
 }
@@ -31,7 +31,7 @@ pub(crate) type Status = c_int;
 /// Runs `VSLQ_Dispatch` once (one unit of input) or, with `flush`, `VSLQ_Flush`.
 pub(crate) fn dispatch(
     vslq: &mut Vslq,
-    out: &mut Output<'_>,
+    out: &mut Delivery<'_>,
     records: &mut Vec<Location>,
     flush: bool,
 ) -> Status {

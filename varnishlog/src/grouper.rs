@@ -1,5 +1,5 @@
-//! The fast path: groups raw log records into vxid transactions in Rust, with Varnish's
-//! timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
+//! The fast path's grouping: files raw log records under their vxid's transaction in Rust,
+//! with Varnish's timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
 //!
 //! # What it mirrors from `vsl_dispatch.c` (Varnish 7.1, vxid grouping, no query)
 //! - A transaction starts at its `Begin` record; records of a vxid whose `Begin` was not seen
@@ -49,7 +49,7 @@ use crate::ffi::{self, sys};
 use crate::handle::{Cursor, Next, Validity};
 use crate::mapped::{MappedLog, Walk};
 use crate::record::{ForceReason, Location, Reason, RequestTransaction};
-use crate::visit::Output;
+use crate::visit::Delivery;
 
 /// How record memory behaves for the current cursor (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +209,7 @@ impl Grouper {
         cursor: &Cursor,
         rec: sys::VSLC_ptr,
         batch_mode: bool,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) -> bool {
         let ptr = rec.ptr;
         // SAFETY: the cursor just returned this record, so its header is readable.
@@ -255,7 +255,7 @@ impl Grouper {
         ptr: *const u32,
         log_priv: u32,
         policy: CopyPolicy,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) -> bool {
         debug_assert_eq!(policy, self.policy);
         // SAFETY: the header words are readable per the caller.
@@ -298,7 +298,7 @@ impl Grouper {
         tag: u8,
         ptr: *const u32,
         word0: u32,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) -> Option<u32> {
         if vxid == 0 {
             return None;
@@ -383,7 +383,7 @@ impl Grouper {
     pub(crate) fn read_mapped(
         &mut self,
         log: &mut MappedLog,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
         budget: usize,
     ) -> Next {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
@@ -417,7 +417,7 @@ impl Grouper {
     /// Counts a unit read; every 256 units, reads the clock and applies `-T`. Returns whether
     /// it did (transactions may then have been forced complete).
     #[inline(always)]
-    fn count_unit(&mut self, out: &mut Output<'_>) -> bool {
+    fn count_unit(&mut self, out: &mut Delivery<'_>) -> bool {
         // A byte wraps every 256 units.
         self.units = self.units.wrapping_add(1);
         if self.units != 0 {
@@ -431,7 +431,7 @@ impl Grouper {
     /// Timeouts, the incomplete limit, and ring references the writer is closing in on.
     /// Returns `false` when a reference was already overwritten.
     #[inline]
-    fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
+    fn after_unit(&mut self, cursor: &Cursor, out: &mut Delivery<'_>) -> bool {
         self.count_unit(out);
         self.enforce_limit(out);
         if self.policy == CopyPolicy::Checked {
@@ -442,7 +442,7 @@ impl Grouper {
 
     /// While more than `-L` transactions are incomplete, forces the oldest complete.
     #[inline]
-    fn enforce_limit(&mut self, out: &mut Output<'_>) {
+    fn enforce_limit(&mut self, out: &mut Delivery<'_>) {
         while self.outstanding > self.limit {
             match self.oldest_incomplete() {
                 Some(index) => self.complete(index, Some(ForceReason::StoreOverflow), out),
@@ -464,7 +464,7 @@ impl Grouper {
         &mut self,
         ptr: *const u32,
         now: Instant,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
         self.now = now;
@@ -478,7 +478,7 @@ impl Grouper {
     /// comfortably ahead of the writer (the `VSLQ` shm reference check). Returns `false`
     /// when the writer already overwrote one (the reader was away too long): copying it
     /// would copy garbage, so the caller handles it as an overrun.
-    fn secure_references(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
+    fn secure_references(&mut self, cursor: &Cursor, out: &mut Delivery<'_>) -> bool {
         while let Some(&(index, seq)) = self.in_log.front() {
             let slot = &mut self.slots[index as usize];
             let Some(oldest) = slot.oldest_in_log.filter(|_| slot.seq == seq) else {
@@ -498,7 +498,7 @@ impl Grouper {
     }
 
     /// Forces complete every transaction incomplete for `-T` or longer.
-    fn expire(&mut self, out: &mut Output<'_>) {
+    fn expire(&mut self, out: &mut Delivery<'_>) {
         while let Some(index) = self.oldest_incomplete() {
             let started = self.slots[index as usize].started;
             if self.now.saturating_duration_since(started) < self.timeout {
@@ -509,7 +509,7 @@ impl Grouper {
     }
 
     /// Called when a live log has nothing new: applies `-T` with a fresh clock.
-    pub(crate) fn idle(&mut self, out: &mut Output<'_>) {
+    pub(crate) fn idle(&mut self, out: &mut Delivery<'_>) {
         self.now = Instant::now();
         self.expire(out);
     }
@@ -526,7 +526,7 @@ impl Grouper {
 
     /// Completes (or forces complete) a transaction, hands it out if it is a client
     /// request, and frees its slot.
-    fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Output<'_>) {
+    fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
         let slot = &mut self.slots[index as usize];
         if slot.keep {
             if let Some(reason) = forced {
@@ -566,7 +566,7 @@ impl Grouper {
     /// Forces complete every incomplete transaction, oldest first (the log was overrun or
     /// abandoned, or the caller asked). A transaction whose ring records were already
     /// overwritten cannot be handed out: it is dropped and counted.
-    pub(crate) fn flush(&mut self, cursor: Option<&Cursor>, out: &mut Output<'_>) {
+    pub(crate) fn flush(&mut self, cursor: Option<&Cursor>, out: &mut Delivery<'_>) {
         while let Some(index) = self.oldest_incomplete() {
             let slot = &self.slots[index as usize];
             let lost = match (self.policy, slot.oldest_in_log, cursor) {
