@@ -46,7 +46,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::ffi::{self, sys};
-use crate::handle::{Cursor, Next, Validity};
+use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
 use crate::record::{ForceReason, Location, Reason, RequestTransaction};
 use crate::visit::Delivery;
@@ -198,47 +198,28 @@ impl Grouper {
     /// Processes one unit the cursor returned: a record, or (live log) a batch of records.
     /// Returns `false` when a record an incomplete transaction still references in the ring
     /// was already overwritten: that is an overrun (what `VSLQ` reports in the same case).
-    ///
-    /// # Safety
-    /// `rec` must be the cursor's current record, returned by a `VSL_Next` that reported
-    /// more data, and `batch_mode` must say whether the cursor was opened with
-    /// `VSL_COPT_BATCH`.
     #[inline]
-    pub(crate) unsafe fn unit(
-        &mut self,
-        cursor: &Cursor,
-        rec: sys::VSLC_ptr,
-        batch_mode: bool,
-        out: &mut Delivery<'_>,
-    ) -> bool {
-        let ptr = rec.ptr;
-        // SAFETY: the cursor just returned this record, so its header is readable.
-        let word0 = unsafe { *ptr };
-        if ffi::vsl_tag(word0) == ffi::SLT_BATCH {
-            if batch_mode {
-                // SAFETY: a batch record's second word is its enclosed byte length, and the
-                // whole batch is readable where the cursor found it.
-                let end = unsafe { ptr.add(ffi::vsl_batch_words(*ptr.add(1))) };
-                // SAFETY: the enclosed records start right after the batch header.
-                let mut record = unsafe { ptr.add(ffi::VSL_OVERHEAD) };
-                while record < end {
-                    // SAFETY: `record` is within the batch and starts a complete record.
-                    unsafe {
-                        let next = record.add(ffi::vsl_next_words(*record));
-                        self.record(record, rec.priv_, self.policy, out);
-                        record = next;
-                    }
+    pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
+        let log_priv = unit.position().priv_;
+        match unit.contents() {
+            Contents::Batch(records) => {
+                for record in records {
+                    // SAFETY: a batch's records are complete and readable where the ring
+                    // holds them; the `Checked` policy copies them before the writer nears.
+                    unsafe { self.record(record, log_priv, self.policy, out) };
                 }
             }
             // Without batch mode a batch header is followed by its records one by one.
-        } else {
-            if self.policy == CopyPolicy::Stable {
-                prefetch_ahead(ptr);
+            Contents::BatchHeader => {}
+            Contents::Record(ptr) => {
+                if self.policy == CopyPolicy::Stable {
+                    prefetch_ahead(ptr);
+                }
+                // SAFETY: the cursor's current record is complete and readable.
+                unsafe { self.record(ptr, log_priv, self.policy, out) };
             }
-            // SAFETY: the cursor's current record is complete and readable.
-            unsafe { self.record(ptr, rec.priv_, self.policy, out) };
         }
-        self.after_unit(cursor, out)
+        self.after_unit(unit.cursor(), out)
     }
 
     /// Files one record under its transaction. `policy` is the grouper's own, passed in so
@@ -546,9 +527,7 @@ impl Grouper {
                 copies: &slot.copies,
                 tags: out.tags,
             };
-            out.counters.transactions += 1;
-            out.yielded += 1;
-            out.visitor.transaction(&transaction);
+            out.transaction(&transaction);
         }
         let vxid = slot.vxid;
         slot.seq = 0;

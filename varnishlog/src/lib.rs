@@ -54,11 +54,15 @@
 //! memory (any vxids, tags, sides, payloads and clock steps), safely: for unit tests and the
 //! `vsl_grouping` fuzz target, not for reading logs.
 
+mod attach;
+mod engine;
 mod error;
+mod fast_path;
 mod ffi;
 mod grouper;
 mod handle;
 mod mapped;
+mod options;
 mod reader;
 mod record;
 pub mod synthetic;
@@ -66,7 +70,8 @@ mod visit;
 mod vslq;
 
 pub use error::Error;
-pub use reader::{Grouping, Options, PathChoice, ReadPath, Reader, Source};
+pub use options::{Grouping, Options, PathChoice, ReadPath, Source};
+pub use reader::Reader;
 pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
 pub use visit::{Event, Outcome, ReadCounters, Visitor};
 

@@ -53,12 +53,7 @@ pub fn group_synthetic(
     let tags = TagTable::from_varnish();
     let mut counters = ReadCounters::default();
     let mut grouper = Grouper::new(timeout, limit as usize);
-    let mut out = Delivery {
-        visitor,
-        tags: &tags,
-        counters: &mut counters,
-        yielded: 0,
-    };
+    let mut out = Delivery::new(visitor, &tags, &mut counters);
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;
     let mut offset = 0;

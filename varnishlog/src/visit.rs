@@ -99,7 +99,29 @@ pub(crate) struct Delivery<'v> {
     pub(crate) yielded: usize,
 }
 
-impl Delivery<'_> {
+impl<'v> Delivery<'v> {
+    /// Delivers to `visitor`, counting in `counters`, nothing handed out yet.
+    pub(crate) fn new(
+        visitor: &'v mut dyn Visitor,
+        tags: &'v TagTable,
+        counters: &'v mut ReadCounters,
+    ) -> Delivery<'v> {
+        Delivery {
+            visitor,
+            tags,
+            counters,
+            yielded: 0,
+        }
+    }
+
+    /// Hands a completed client request transaction to the visitor, counting it.
+    #[inline(always)]
+    pub(crate) fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
+        self.counters.transactions += 1;
+        self.yielded += 1;
+        self.visitor.transaction(transaction);
+    }
+
     /// Counts and reports a transaction forced complete (it is handed out right after).
     pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
         match reason {
@@ -108,5 +130,31 @@ impl Delivery<'_> {
             ForceReason::Flush => self.counters.forced_flush += 1,
         }
         self.visitor.event(&Event::ForcedComplete { vxid, reason });
+    }
+
+    /// Counts and reports an overrun (the ring wrapped under the reader).
+    pub(crate) fn overrun(&mut self) {
+        self.counters.overruns += 1;
+        let total = self.counters.overruns;
+        self.visitor.event(&Event::Overrun { total });
+    }
+
+    /// Counts and reports an abandoned log (varnishd went away or restarted).
+    pub(crate) fn abandoned(&mut self) {
+        self.counters.abandons += 1;
+        let total = self.counters.abandons;
+        self.visitor.event(&Event::Abandoned { total });
+    }
+
+    /// Counts and reports a reattach to the live log.
+    pub(crate) fn reattached(&mut self) {
+        self.counters.reattaches += 1;
+        let total = self.counters.reattaches;
+        self.visitor.event(&Event::Reattached { total });
+    }
+
+    /// Counts a failed attempt to reattach.
+    pub(crate) fn reattach_failed(&mut self) {
+        self.counters.reattach_failures += 1;
     }
 }
