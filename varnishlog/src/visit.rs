@@ -134,22 +134,19 @@ impl<'v> Delivery<'v> {
 
     /// Counts and reports an overrun (the ring wrapped under the reader).
     pub(crate) fn overrun(&mut self) {
-        self.counters.overruns += 1;
-        let total = self.counters.overruns;
+        let total = count(&mut self.counters.overruns);
         self.visitor.event(&Event::Overrun { total });
     }
 
     /// Counts and reports an abandoned log (varnishd went away or restarted).
     pub(crate) fn abandoned(&mut self) {
-        self.counters.abandons += 1;
-        let total = self.counters.abandons;
+        let total = count(&mut self.counters.abandons);
         self.visitor.event(&Event::Abandoned { total });
     }
 
     /// Counts and reports a reattach to the live log.
     pub(crate) fn reattached(&mut self) {
-        self.counters.reattaches += 1;
-        let total = self.counters.reattaches;
+        let total = count(&mut self.counters.reattaches);
         self.visitor.event(&Event::Reattached { total });
     }
 
@@ -157,4 +154,10 @@ impl<'v> Delivery<'v> {
     pub(crate) fn reattach_failed(&mut self) {
         self.counters.reattach_failures += 1;
     }
+}
+
+/// Adds one to `counter` and returns the new total.
+fn count(counter: &mut u64) -> u64 {
+    *counter += 1;
+    *counter
 }
