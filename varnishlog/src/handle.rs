@@ -5,7 +5,7 @@ use std::ffi::{c_int, CString};
 use std::ptr::NonNull;
 
 use crate::error::{c_message, check, check_ptr, Error, Success};
-use crate::ffi::sys;
+use crate::ffi::{self, sys};
 
 /// Owns a `struct VSL_data` (the log API context: options, diagnostics).
 pub(crate) struct VslData(NonNull<sys::VSL_data>);
@@ -110,7 +110,12 @@ impl Drop for Vsm {
 }
 
 /// Owns a `struct VSL_cursor` over the live log or a file.
-pub(crate) struct Cursor(NonNull<sys::VSL_cursor>);
+pub(crate) struct Cursor {
+    ptr: NonNull<sys::VSL_cursor>,
+    /// Over the live ring, opened with `VSL_COPT_BATCH` (its units are batches), rather than
+    /// over a file (its units are single records).
+    live: bool,
+}
 
 /// What `VSL_Next` reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +182,7 @@ impl Cursor {
         if cursor.is_err() {
             vsl.reset_error();
         }
-        cursor.map(Self)
+        cursor.map(|ptr| Self { ptr, live: true })
     }
 
     /// A cursor over a file written by `varnishlog -w`.
@@ -186,28 +191,35 @@ impl Cursor {
             .map_err(|_| Error::NulInOption { what: "-r" })?;
         // SAFETY: the context is alive; the name is only read during the call.
         let ptr = unsafe { sys::VSL_CursorFile(vsl.as_ptr(), name.as_ptr(), 0) };
-        check_ptr("VSL_CursorFile", ptr, || vsl.error()).map(Self)
+        check_ptr("VSL_CursorFile", ptr, || vsl.error()).map(|ptr| Self { ptr, live: false })
     }
 
-    /// Advances to the next record (or batch).
+    /// Whether the cursor reads the live ring (in batch mode) rather than a file.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// Advances to the next record (or batch): the [`Unit`] the cursor now points at, or why
+    /// there is none.
     #[inline]
-    pub(crate) fn next(&mut self) -> Result<Next, Error> {
+    pub(crate) fn advance(&mut self) -> Result<Advance<'_>, Error> {
         // SAFETY: we own the cursor.
-        let status = unsafe { sys::VSL_Next(self.0.as_ptr()) };
-        Next::from_status("VSL_Next", status)
-    }
-
-    /// The record the cursor points at (valid after `next` returned `More`).
-    #[inline]
-    pub(crate) fn record(&self) -> sys::VSLC_ptr {
-        // SAFETY: we own the cursor; `rec` is a plain field of the public struct.
-        unsafe { (*self.0.as_ptr()).rec }
+        let status = unsafe { sys::VSL_Next(self.ptr.as_ptr()) };
+        match Next::from_status("VSL_Next", status)? {
+            Next::More => {
+                // SAFETY: we own the cursor; `rec` is a plain field of the public struct, and
+                // after `vsl_more` it points at a complete record (or batch).
+                let rec = unsafe { (*self.ptr.as_ptr()).rec };
+                Ok(Advance::Unit(Unit { cursor: self, rec }))
+            }
+            stop => Ok(Advance::Stop(stop)),
+        }
     }
 
     /// `VSL_Check` for a pointer this cursor handed out.
     pub(crate) fn check(&self, ptr: &sys::VSLC_ptr) -> Validity {
         // SAFETY: we own the cursor; VSL_Check only compares the pointer with the log head.
-        let verdict = unsafe { sys::VSL_Check(self.0.as_ptr(), ptr) };
+        let verdict = unsafe { sys::VSL_Check(self.ptr.as_ptr(), ptr) };
         match verdict {
             sys::vsl_check::vsl_check_valid => Validity::Valid,
             sys::vsl_check::vsl_check_warn => Validity::Warning,
@@ -218,7 +230,7 @@ impl Cursor {
 
     /// Hands the cursor to C (`VSLQ_New` / `VSLQ_SetCursor` take ownership).
     pub(crate) fn into_raw(self) -> *mut sys::VSL_cursor {
-        let ptr = self.0.as_ptr();
+        let ptr = self.ptr.as_ptr();
         std::mem::forget(self);
         ptr
     }
@@ -227,7 +239,128 @@ impl Cursor {
 impl Drop for Cursor {
     fn drop(&mut self) {
         // SAFETY: we own the cursor (it was not handed to a VSLQ).
-        unsafe { sys::VSL_DeleteCursor(self.0.as_ptr()) }
+        unsafe { sys::VSL_DeleteCursor(self.ptr.as_ptr()) }
+    }
+}
+
+/// What [`Cursor::advance`] found.
+pub(crate) enum Advance<'c> {
+    /// The cursor points at a record (or, on the live ring, a batch).
+    Unit(Unit<'c>),
+    /// Anything else `VSL_Next` reported (never [`Next::More`]).
+    Stop(Next),
+}
+
+/// The record, or on the live ring the batch of records, a cursor points at after `VSL_Next`
+/// reported more. Only [`Cursor::advance`] makes one, and it borrows the cursor, which
+/// therefore cannot move on while the unit is held: what the unit points at is complete and
+/// readable for its whole lifetime, and whether it may be a batch is the cursor's to say.
+#[derive(Clone, Copy)]
+pub(crate) struct Unit<'c> {
+    cursor: &'c Cursor,
+    rec: sys::VSLC_ptr,
+}
+
+/// What a [`Unit`] holds.
+pub(crate) enum Contents {
+    /// One record, by its first header word.
+    Record(*const u32),
+    /// The records of a batch from the live ring.
+    Batch(BatchRecords),
+    /// A batch header read from a file: its records follow one by one, as units of their own.
+    BatchHeader,
+}
+
+impl<'c> Unit<'c> {
+    /// The cursor the unit came from.
+    #[inline(always)]
+    pub(crate) fn cursor(&self) -> &'c Cursor {
+        self.cursor
+    }
+
+    /// The unit's position in the log, as `VSL_Check` takes it.
+    #[inline(always)]
+    pub(crate) fn position(&self) -> sys::VSLC_ptr {
+        self.rec
+    }
+
+    /// `VSL_Check` for this unit's position.
+    pub(crate) fn check(&self) -> Validity {
+        self.cursor.check(&self.rec)
+    }
+
+    /// What the unit holds: a record, the records of a batch, or a batch header alone.
+    #[inline(always)]
+    pub(crate) fn contents(&self) -> Contents {
+        let ptr = self.rec.ptr;
+        // SAFETY: a unit's header word is readable (see the type).
+        let word0 = unsafe { *ptr };
+        if ffi::vsl_tag(word0) != ffi::SLT_BATCH {
+            Contents::Record(ptr)
+        } else if self.cursor.live {
+            // SAFETY: on the live ring (batch mode) a batch unit is the whole batch, readable
+            // where the cursor found it.
+            unsafe { Contents::Batch(BatchRecords::new(ptr)) }
+        } else {
+            Contents::BatchHeader
+        }
+    }
+
+    /// The bytes of the record the unit points at (of a batch, its header), header words
+    /// included.
+    pub(crate) fn record_bytes(&self) -> &'c [u8] {
+        let ptr = self.rec.ptr;
+        // SAFETY: the record is complete and readable while the unit borrows the cursor
+        // ('c); its length comes from its own header word.
+        unsafe {
+            let words = ffi::vsl_next_words(*ptr);
+            std::slice::from_raw_parts(ptr.cast::<u8>(), words * std::mem::size_of::<u32>())
+        }
+    }
+}
+
+/// The records of a batch from the live ring, front to back, by their first header words
+/// (`vsl_int.h`: a batch header, whose second word is the enclosed byte length, then the
+/// enclosed records one after the other).
+pub(crate) struct BatchRecords {
+    /// The next record's first word.
+    next: *const u32,
+    /// One past the batch's last word.
+    end: *const u32,
+}
+
+impl BatchRecords {
+    /// The records of the batch whose header is at `batch`.
+    ///
+    /// # Safety
+    /// `batch` must point at a complete batch record, readable as long as the walk is used.
+    #[inline(always)]
+    unsafe fn new(batch: *const u32) -> BatchRecords {
+        // SAFETY: a batch record's second word is its enclosed byte length, the enclosed
+        // records start right after the header, and the whole batch is readable (per the
+        // caller).
+        unsafe {
+            BatchRecords {
+                next: batch.add(ffi::VSL_OVERHEAD),
+                end: batch.add(ffi::vsl_batch_words(*batch.add(1))),
+            }
+        }
+    }
+}
+
+impl Iterator for BatchRecords {
+    type Item = *const u32;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<*const u32> {
+        if self.next >= self.end {
+            return None;
+        }
+        let record = self.next;
+        // SAFETY: `record` is within the batch and starts a complete record, so the next one
+        // starts within the batch or at its end.
+        self.next = unsafe { record.add(ffi::vsl_next_words(*record)) };
+        Some(record)
     }
 }
 
@@ -256,18 +389,18 @@ impl Vslq {
         self.0.as_ptr()
     }
 
-    /// Gives the query a cursor to read (it takes ownership), or none.
-    pub(crate) fn set_cursor(&mut self, cursor: Option<Cursor>) {
-        let mut raw = cursor.map_or(std::ptr::null_mut(), Cursor::into_raw);
+    /// Gives the query a cursor to read (it takes ownership).
+    pub(crate) fn set_cursor(&mut self, cursor: Cursor) {
+        let mut raw = cursor.into_raw();
         // SAFETY: we own the query; VSLQ_SetCursor takes the cursor (deleting any previous
-        // one) and sets `raw` to NULL; with NULL it just drops the current cursor.
-        unsafe {
-            if raw.is_null() {
-                sys::VSLQ_SetCursor(self.0.as_ptr(), std::ptr::null_mut());
-            } else {
-                sys::VSLQ_SetCursor(self.0.as_ptr(), &mut raw);
-            }
-        }
+        // one) and sets `raw` to NULL.
+        unsafe { sys::VSLQ_SetCursor(self.0.as_ptr(), &mut raw) }
+    }
+
+    /// Deletes the query's cursor.
+    pub(crate) fn clear_cursor(&mut self) {
+        // SAFETY: we own the query; with NULL, VSLQ_SetCursor just deletes the current cursor.
+        unsafe { sys::VSLQ_SetCursor(self.0.as_ptr(), std::ptr::null_mut()) }
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! # Two paths, one interface
 //! - The **fast path** ([`ReadPath::Fast`]) walks the raw cursor and groups records into vxid
-//!   transactions in Rust, with Varnish's `-T`/`-L` semantics (see the `fast` module). It is
+//!   transactions in Rust, with Varnish's `-T`/`-L` semantics (see the `grouper` module). It is
 //!   used when no query is configured and grouping is by vxid.
 //! - The **VSLQ path** ([`ReadPath::Vslq`]) uses Varnish's own `VSLQ_Dispatch`, which
 //!   evaluates any `-q` query and supports `-g request`.
@@ -34,7 +34,7 @@
 //! # Ok::<(), edgeship_varnishlog::Error>(())
 //! ```
 //! A live reader returns [`Outcome::Idle`] when it has caught up; the caller sleeps briefly
-//! and calls again. Overruns and abandons arrive as [`Event`]s and in [`Counters`]; the
+//! and calls again. Overruns and abandons arrive as [`Event`]s and in [`ReadCounters`]; the
 //! reader reattaches by itself. A [`Reader`] owns C handles and is not `Send`: open it on the
 //! thread that reads.
 //!
@@ -54,21 +54,26 @@
 //! memory (any vxids, tags, sides, payloads and clock steps), safely: for unit tests and the
 //! `vsl_grouping` fuzz target, not for reading logs.
 
+mod attach;
+mod engine;
 mod error;
-mod fast;
+mod fast_path;
 mod ffi;
+mod grouper;
 mod handle;
 mod mapped;
+mod options;
 mod reader;
 mod record;
 pub mod synthetic;
+mod visit;
 mod vslq;
 
 pub use error::Error;
-pub use reader::{
-    Counters, Event, Grouping, Options, Outcome, PathChoice, ReadPath, Reader, Source, Visitor,
-};
+pub use options::{Grouping, Options, PathChoice, ReadPath, Source};
+pub use reader::Reader;
 pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
+pub use visit::{Event, Outcome, ReadCounters, Visitor};
 
 /// The libvarnishapi version the crate was built against (from pkg-config).
 pub const VARNISHAPI_VERSION: &str = env!("EDGESHIP_VARNISHAPI_VERSION");

@@ -49,13 +49,10 @@ pub(crate) enum Walk {
 }
 
 impl MappedLog {
-    /// Maps `path` and positions the walk at the record `first`, the cursor's first record of
-    /// the same file. `None` when the file cannot be mapped or the record is not found near
-    /// the start (the caller then keeps reading through the cursor).
-    ///
-    /// # Safety
-    /// `first` must point at a complete record the cursor returned, readable for the call.
-    pub(crate) unsafe fn open(path: &Path, first: *const u32) -> Option<MappedLog> {
+    /// Maps `path` and positions the walk at the record whose bytes are `first`, the cursor's
+    /// first record of the same file. `None` when the file cannot be mapped or the record is
+    /// not found near the start (the caller then keeps reading through the cursor).
+    pub(crate) fn open(path: &Path, first: &[u8]) -> Option<MappedLog> {
         let file = File::open(path).ok()?;
         if !file.metadata().ok()?.is_file() {
             return None;
@@ -66,12 +63,6 @@ impl MappedLog {
         let map = unsafe { Mmap::map(&file) }.ok()?;
         // Sequential reading: the kernel reads ahead and maps pages in larger runs.
         let _ = map.advise(Advice::Sequential);
-        // SAFETY: the caller guarantees `first` is a complete, readable record; its length
-        // comes from its own header word.
-        let first: &[u8] = unsafe {
-            let words = ffi::vsl_next_words(*first);
-            std::slice::from_raw_parts(first.cast::<u8>(), words * WORD)
-        };
         let bytes: &[u8] = &map;
         let start = (0..=FIRST_RECORD_WITHIN)
             .step_by(WORD)

@@ -143,7 +143,7 @@ pub struct Record<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Location {
     /// In the log itself: shared memory, or a file mapped for the cursor's lifetime. The
-    /// pointer is to the record's first header word. Kept valid by the owner (see `fast`).
+    /// pointer is to the record's first header word. Kept valid by the owner (see `grouper`).
     Log(*const u32),
     /// Copied into the owner's word buffer at this word offset.
     Copied(u32),
@@ -304,7 +304,7 @@ impl<'a> RequestTransaction<'a> {
         let vxid = self.vxid;
         records.iter().map(move |location| match *location {
             // SAFETY: the reader keeps every `Log` location readable until the visitor call
-            // that lent this transaction returns ('a); see the `fast` and `vslq` modules.
+            // that lent this transaction returns ('a); see the `grouper` and `vslq` modules.
             Location::Log(ptr) => unsafe { decode(ptr, tags) },
             Location::Copied(offset) => {
                 let start = offset as usize;

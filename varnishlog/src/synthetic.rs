@@ -10,10 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fast::{Grouper, Output};
 use crate::ffi;
-use crate::reader::{Counters, Visitor};
+use crate::grouper::Grouper;
 use crate::record::{Side, TagTable};
+use crate::visit::{Delivery, ReadCounters, Visitor};
 
 /// Varnish's numeric tag of `Begin` records (`SLT_Begin`), which start a transaction.
 pub const TAG_BEGIN: u8 = ffi::SLT_BEGIN;
@@ -48,17 +48,12 @@ pub fn group_synthetic(
     timeout: Duration,
     limit: u32,
     visitor: &mut dyn Visitor,
-) -> Counters {
+) -> ReadCounters {
     let words = layout(records);
     let tags = TagTable::from_varnish();
-    let mut counters = Counters::default();
+    let mut counters = ReadCounters::default();
     let mut grouper = Grouper::new(timeout, limit as usize);
-    let mut out = Output {
-        visitor,
-        tags: &tags,
-        counters: &mut counters,
-        yielded: 0,
-    };
+    let mut out = Delivery::new(visitor, &tags, &mut counters);
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;
     let mut offset = 0;
@@ -119,8 +114,8 @@ fn stored_length(record: &SyntheticRecord<'_>) -> u32 {
 mod tests {
     use super::*;
     use crate::ffi::sys::VSL_tag_e;
-    use crate::reader::Event;
     use crate::record::{ForceReason, Reason, RequestTransaction};
+    use crate::visit::Event;
 
     const METHOD: u8 = VSL_tag_e::SLT_ReqMethod as u8;
     const URL: u8 = VSL_tag_e::SLT_ReqURL as u8;
@@ -170,7 +165,11 @@ mod tests {
             .collect()
     }
 
-    fn run(records: &[SyntheticRecord<'_>], timeout: Duration, limit: u32) -> (Collect, Counters) {
+    fn run(
+        records: &[SyntheticRecord<'_>],
+        timeout: Duration,
+        limit: u32,
+    ) -> (Collect, ReadCounters) {
         let mut collect = Collect::default();
         let counters = group_synthetic(records, timeout, limit, &mut collect);
         (collect, counters)

@@ -1,5 +1,5 @@
-//! The VSLQ path: Varnish's own grouping and query evaluation (`VSLQ_Dispatch`), with a C
-//! callback that hands client request transactions to the visitor.
+//! The VSLQ path: Varnish's own grouping and query evaluation (`VSLQ_Dispatch`) as an engine,
+//! with a C callback that hands client request transactions to the visitor.
 //!
 //! Records are borrowed exactly as `VSLQ` lends them: pointers into the ring or into its own
 //! transaction buffers, valid until the callback returns. The callback catches panics, parks
@@ -9,51 +9,115 @@ use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::fast::Output;
+use crate::engine::Engine;
+use crate::error::Error;
 use crate::ffi::{self, sys};
-use crate::handle::Vslq;
+use crate::handle::{Cursor, Next, VslData, Vslq};
+use crate::options::{Grouping, Options, ReadPath};
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
+use crate::visit::Delivery;
 
 /// Returned by the callback after a panic: distinct from 0 ("continue") and from every
 /// `vsl_status` value, so `VSLQ_Dispatch` passes it back unchanged.
 const PANICKED: c_int = 0x7e57;
 
-/// What the callback needs; lives on the stack of `dispatch` for one C call.
+/// What the callback needs; lives on the stack of [`VslqPath::call`] for one C call.
 struct Context<'o, 'v> {
-    out: &'o mut Output<'v>,
+    out: &'o mut Delivery<'v>,
     records: &'o mut Vec<Location>,
     panic: Option<Box<dyn Any + Send + 'static>>,
 }
 
-/// The result of one `VSLQ_Dispatch` or `VSLQ_Flush` call.
-pub(crate) type Status = c_int;
+/// `VSLQ_Dispatch` and `VSLQ_Flush`, which take the same arguments.
+type DispatchFn = unsafe extern "C" fn(*mut sys::VSLQ, sys::VSLQ_dispatch_f, *mut c_void) -> c_int;
 
-/// Runs `VSLQ_Dispatch` once (one unit of input) or, with `flush`, `VSLQ_Flush`.
-pub(crate) fn dispatch(
-    vslq: &mut Vslq,
-    out: &mut Output<'_>,
-    records: &mut Vec<Location>,
-    flush: bool,
-) -> Status {
-    let mut context = Context {
-        out,
-        records,
-        panic: None,
-    };
-    let context_ptr: *mut Context<'_, '_> = &mut context;
-    // SAFETY: we own the query; `context` outlives the call and is only reached through the
-    // callback's `priv` argument during it.
-    let status = unsafe {
-        if flush {
-            sys::VSLQ_Flush(vslq.as_ptr(), Some(callback), context_ptr.cast::<c_void>())
-        } else {
-            sys::VSLQ_Dispatch(vslq.as_ptr(), Some(callback), context_ptr.cast::<c_void>())
-        }
-    };
-    if let Some(panic) = context.panic.take() {
-        std::panic::resume_unwind(panic);
+/// The VSLQ path's state. One per reader, built once.
+pub(crate) struct VslqPath {
+    /// Owns its cursor once attached.
+    vslq: Vslq,
+    attached: bool,
+    /// The lent transaction's kept records, reused.
+    records: Vec<Location>,
+}
+
+impl VslqPath {
+    /// Sets `-T` and `-L` on the reader's VSL context and compiles the query with the
+    /// options' grouping.
+    pub(crate) fn new(vsl: &VslData, options: &Options) -> Result<VslqPath, Error> {
+        vsl.arg(b'T', &format!("{}", options.timeout.as_secs_f64()))?;
+        vsl.arg(b'L', &options.limit.to_string())?;
+        let grouping = match options.grouping {
+            Grouping::Vxid => sys::VSL_grouping_e::VSL_g_vxid,
+            Grouping::Request => sys::VSL_grouping_e::VSL_g_request,
+        };
+        Ok(VslqPath {
+            vslq: Vslq::new(vsl, grouping, options.query.as_deref())?,
+            attached: false,
+            records: Vec::new(),
+        })
     }
-    status
+
+    /// Runs `function` (`VSLQ_Dispatch` or `VSLQ_Flush`) once with the callback, and resumes
+    /// a panic the callback caught.
+    fn call(&mut self, out: &mut Delivery<'_>, function: DispatchFn) -> c_int {
+        let mut context = Context {
+            out,
+            records: &mut self.records,
+            panic: None,
+        };
+        let context_ptr: *mut Context<'_, '_> = &mut context;
+        // SAFETY: we own the query; `context` outlives the call and is only reached through
+        // the callback's `priv` argument during it.
+        let status = unsafe {
+            function(
+                self.vslq.as_ptr(),
+                Some(callback),
+                context_ptr.cast::<c_void>(),
+            )
+        };
+        if let Some(panic) = context.panic.take() {
+            std::panic::resume_unwind(panic);
+        }
+        status
+    }
+}
+
+impl Engine for VslqPath {
+    fn path(&self) -> ReadPath {
+        ReadPath::Vslq
+    }
+
+    fn attached(&self) -> bool {
+        self.attached
+    }
+
+    fn install(&mut self, cursor: Cursor) {
+        self.vslq.set_cursor(cursor);
+        self.attached = true;
+    }
+
+    fn step(&mut self, out: &mut Delivery<'_>, budget: usize) -> Result<Next, Error> {
+        let status = loop {
+            let status = self.call(out, sys::VSLQ_Dispatch);
+            if status != sys::vsl_status::vsl_more || out.yielded >= budget {
+                break status;
+            }
+        };
+        match status {
+            sys::vsl_status::vsl_more => Ok(Next::More),
+            sys::vsl_status::vsl_end => Ok(Next::End),
+            other => Next::from_status("VSLQ_Dispatch", other),
+        }
+    }
+
+    fn flush(&mut self, out: &mut Delivery<'_>) {
+        let _status = self.call(out, sys::VSLQ_Flush);
+    }
+
+    fn detach(&mut self) {
+        self.vslq.clear_cursor();
+        self.attached = false;
+    }
 }
 
 /// The `VSLQ_dispatch_f` callback.
@@ -62,7 +126,7 @@ unsafe extern "C" fn callback(
     transactions: *const *mut sys::VSL_transaction,
     context: *mut c_void,
 ) -> c_int {
-    // SAFETY: `context` is the `Context` that `dispatch` passed, alive for the whole C call,
+    // SAFETY: `context` is the `Context` that `VslqPath::call` passed, alive for the whole C call,
     // and nothing else touches it meanwhile.
     let context = unsafe { &mut *context.cast::<Context<'_, '_>>() };
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -148,8 +212,6 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             copies: &[],
             tags: context.out.tags,
         };
-        context.out.counters.transactions += 1;
-        context.out.yielded += 1;
-        context.out.visitor.transaction(&lent);
+        context.out.transaction(&lent);
     }
 }

@@ -1,5 +1,5 @@
-//! The fast path: groups raw log records into vxid transactions in Rust, with Varnish's
-//! timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
+//! The fast path's grouping: files raw log records under their vxid's transaction in Rust,
+//! with Varnish's timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
 //!
 //! # What it mirrors from `vsl_dispatch.c` (Varnish 7.1, vxid grouping, no query)
 //! - A transaction starts at its `Begin` record; records of a vxid whose `Begin` was not seen
@@ -46,10 +46,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::ffi::{self, sys};
-use crate::handle::{Cursor, Next, Validity};
+use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
-use crate::reader::{Counters, Event, Visitor};
-use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable};
+use crate::record::{ForceReason, Location, Reason, RequestTransaction};
+use crate::visit::Delivery;
 
 /// How record memory behaves for the current cursor (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,25 +140,6 @@ impl Slot {
     }
 }
 
-/// Where completed transactions and events go during one `read` call.
-pub(crate) struct Output<'v> {
-    pub(crate) visitor: &'v mut dyn Visitor,
-    pub(crate) tags: &'v TagTable,
-    pub(crate) counters: &'v mut Counters,
-    pub(crate) yielded: usize,
-}
-
-impl Output<'_> {
-    pub(crate) fn forced(&mut self, vxid: u32, reason: ForceReason) {
-        match reason {
-            ForceReason::Timeout => self.counters.forced_timeout += 1,
-            ForceReason::StoreOverflow => self.counters.forced_store_overflow += 1,
-            ForceReason::Flush => self.counters.forced_flush += 1,
-        }
-        self.visitor.event(&Event::ForcedComplete { vxid, reason });
-    }
-}
-
 /// The fast path's state: incomplete transactions by vxid, oldest first.
 pub(crate) struct Grouper {
     slots: Vec<Slot>,
@@ -217,47 +198,28 @@ impl Grouper {
     /// Processes one unit the cursor returned: a record, or (live log) a batch of records.
     /// Returns `false` when a record an incomplete transaction still references in the ring
     /// was already overwritten: that is an overrun (what `VSLQ` reports in the same case).
-    ///
-    /// # Safety
-    /// `rec` must be the cursor's current record, returned by a `VSL_Next` that reported
-    /// more data, and `batch_mode` must say whether the cursor was opened with
-    /// `VSL_COPT_BATCH`.
     #[inline]
-    pub(crate) unsafe fn unit(
-        &mut self,
-        cursor: &Cursor,
-        rec: sys::VSLC_ptr,
-        batch_mode: bool,
-        out: &mut Output<'_>,
-    ) -> bool {
-        let ptr = rec.ptr;
-        // SAFETY: the cursor just returned this record, so its header is readable.
-        let word0 = unsafe { *ptr };
-        if ffi::vsl_tag(word0) == ffi::SLT_BATCH {
-            if batch_mode {
-                // SAFETY: a batch record's second word is its enclosed byte length, and the
-                // whole batch is readable where the cursor found it.
-                let end = unsafe { ptr.add(ffi::vsl_batch_words(*ptr.add(1))) };
-                // SAFETY: the enclosed records start right after the batch header.
-                let mut record = unsafe { ptr.add(ffi::VSL_OVERHEAD) };
-                while record < end {
-                    // SAFETY: `record` is within the batch and starts a complete record.
-                    unsafe {
-                        let next = record.add(ffi::vsl_next_words(*record));
-                        self.record(record, rec.priv_, self.policy, out);
-                        record = next;
-                    }
+    pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
+        let log_priv = unit.position().priv_;
+        match unit.contents() {
+            Contents::Batch(records) => {
+                for record in records {
+                    // SAFETY: a batch's records are complete and readable where the ring
+                    // holds them; the `Checked` policy copies them before the writer nears.
+                    unsafe { self.record(record, log_priv, self.policy, out) };
                 }
             }
             // Without batch mode a batch header is followed by its records one by one.
-        } else {
-            if self.policy == CopyPolicy::Stable {
-                prefetch_ahead(ptr);
+            Contents::BatchHeader => {}
+            Contents::Record(ptr) => {
+                if self.policy == CopyPolicy::Stable {
+                    prefetch_ahead(ptr);
+                }
+                // SAFETY: the cursor's current record is complete and readable.
+                unsafe { self.record(ptr, log_priv, self.policy, out) };
             }
-            // SAFETY: the cursor's current record is complete and readable.
-            unsafe { self.record(ptr, rec.priv_, self.policy, out) };
         }
-        self.after_unit(cursor, out)
+        self.after_unit(unit.cursor(), out)
     }
 
     /// Files one record under its transaction. `policy` is the grouper's own, passed in so
@@ -274,7 +236,7 @@ impl Grouper {
         ptr: *const u32,
         log_priv: u32,
         policy: CopyPolicy,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) -> bool {
         debug_assert_eq!(policy, self.policy);
         // SAFETY: the header words are readable per the caller.
@@ -317,7 +279,7 @@ impl Grouper {
         tag: u8,
         ptr: *const u32,
         word0: u32,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) -> Option<u32> {
         if vxid == 0 {
             return None;
@@ -402,7 +364,7 @@ impl Grouper {
     pub(crate) fn read_mapped(
         &mut self,
         log: &mut MappedLog,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
         budget: usize,
     ) -> Next {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
@@ -436,7 +398,7 @@ impl Grouper {
     /// Counts a unit read; every 256 units, reads the clock and applies `-T`. Returns whether
     /// it did (transactions may then have been forced complete).
     #[inline(always)]
-    fn count_unit(&mut self, out: &mut Output<'_>) -> bool {
+    fn count_unit(&mut self, out: &mut Delivery<'_>) -> bool {
         // A byte wraps every 256 units.
         self.units = self.units.wrapping_add(1);
         if self.units != 0 {
@@ -450,7 +412,7 @@ impl Grouper {
     /// Timeouts, the incomplete limit, and ring references the writer is closing in on.
     /// Returns `false` when a reference was already overwritten.
     #[inline]
-    fn after_unit(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
+    fn after_unit(&mut self, cursor: &Cursor, out: &mut Delivery<'_>) -> bool {
         self.count_unit(out);
         self.enforce_limit(out);
         if self.policy == CopyPolicy::Checked {
@@ -461,7 +423,7 @@ impl Grouper {
 
     /// While more than `-L` transactions are incomplete, forces the oldest complete.
     #[inline]
-    fn enforce_limit(&mut self, out: &mut Output<'_>) {
+    fn enforce_limit(&mut self, out: &mut Delivery<'_>) {
         while self.outstanding > self.limit {
             match self.oldest_incomplete() {
                 Some(index) => self.complete(index, Some(ForceReason::StoreOverflow), out),
@@ -483,7 +445,7 @@ impl Grouper {
         &mut self,
         ptr: *const u32,
         now: Instant,
-        out: &mut Output<'_>,
+        out: &mut Delivery<'_>,
     ) {
         debug_assert_eq!(self.policy, CopyPolicy::Stable);
         self.now = now;
@@ -497,7 +459,7 @@ impl Grouper {
     /// comfortably ahead of the writer (the `VSLQ` shm reference check). Returns `false`
     /// when the writer already overwrote one (the reader was away too long): copying it
     /// would copy garbage, so the caller handles it as an overrun.
-    fn secure_references(&mut self, cursor: &Cursor, out: &mut Output<'_>) -> bool {
+    fn secure_references(&mut self, cursor: &Cursor, out: &mut Delivery<'_>) -> bool {
         while let Some(&(index, seq)) = self.in_log.front() {
             let slot = &mut self.slots[index as usize];
             let Some(oldest) = slot.oldest_in_log.filter(|_| slot.seq == seq) else {
@@ -517,7 +479,7 @@ impl Grouper {
     }
 
     /// Forces complete every transaction incomplete for `-T` or longer.
-    fn expire(&mut self, out: &mut Output<'_>) {
+    fn expire(&mut self, out: &mut Delivery<'_>) {
         while let Some(index) = self.oldest_incomplete() {
             let started = self.slots[index as usize].started;
             if self.now.saturating_duration_since(started) < self.timeout {
@@ -528,7 +490,7 @@ impl Grouper {
     }
 
     /// Called when a live log has nothing new: applies `-T` with a fresh clock.
-    pub(crate) fn idle(&mut self, out: &mut Output<'_>) {
+    pub(crate) fn idle(&mut self, out: &mut Delivery<'_>) {
         self.now = Instant::now();
         self.expire(out);
     }
@@ -545,7 +507,7 @@ impl Grouper {
 
     /// Completes (or forces complete) a transaction, hands it out if it is a client
     /// request, and frees its slot.
-    fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Output<'_>) {
+    fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
         let slot = &mut self.slots[index as usize];
         if slot.keep {
             if let Some(reason) = forced {
@@ -565,9 +527,7 @@ impl Grouper {
                 copies: &slot.copies,
                 tags: out.tags,
             };
-            out.counters.transactions += 1;
-            out.yielded += 1;
-            out.visitor.transaction(&transaction);
+            out.transaction(&transaction);
         }
         let vxid = slot.vxid;
         slot.seq = 0;
@@ -585,7 +545,7 @@ impl Grouper {
     /// Forces complete every incomplete transaction, oldest first (the log was overrun or
     /// abandoned, or the caller asked). A transaction whose ring records were already
     /// overwritten cannot be handed out: it is dropped and counted.
-    pub(crate) fn flush(&mut self, cursor: Option<&Cursor>, out: &mut Output<'_>) {
+    pub(crate) fn flush(&mut self, cursor: Option<&Cursor>, out: &mut Delivery<'_>) {
         while let Some(index) = self.oldest_incomplete() {
             let slot = &self.slots[index as usize];
             let lost = match (self.policy, slot.oldest_in_log, cursor) {
