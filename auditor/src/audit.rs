@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::intervals::{IntervalSet, Span};
-use crate::report::{BadCount, Report, Rollup, Row, RowKind, Status, Totals};
+use crate::report::{BadCount, BadReason, Report, Rollup, Row, RowKind, Status, Totals};
 use crate::scan::{self, Field, FieldNames, Fields, Matcher, Value};
 use crate::time::{hour_of, TimeParser};
 
@@ -59,67 +59,6 @@ pub struct Origin {
     pub partition: i32,
     /// Kafka message time in seconds, used to place records whose `dt` is `-`.
     pub timestamp: Option<i64>,
-}
-
-/// Why a line was not counted as a record or heartbeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum BadReason {
-    /// Empty or blank line.
-    EmptyLine,
-    /// Not a JSON object (syntax error, truncated line, an array...).
-    NotJson,
-    /// No host field.
-    MissingHostname,
-    /// The host field is not a string.
-    HostnameNotString,
-    /// A record without the sequence field.
-    MissingSequence,
-    /// A sequence that is not an unsigned integer.
-    SequenceNotNumber,
-    /// No time field.
-    MissingDt,
-    /// A time that is neither a timestamp nor `-`.
-    DtNotTimestamp,
-    /// A run field that is neither a string nor null.
-    RunNotString,
-    /// A heartbeat whose `sequence_last`/`sequence_start` is missing or not a number.
-    HeartbeatBadSequence,
-    /// A record with `dt` `-` and no other time to place it by.
-    NoTime,
-}
-
-impl BadReason {
-    /// Every reason, in report order.
-    pub const ALL: [BadReason; 11] = [
-        BadReason::EmptyLine,
-        BadReason::NotJson,
-        BadReason::MissingHostname,
-        BadReason::HostnameNotString,
-        BadReason::MissingSequence,
-        BadReason::SequenceNotNumber,
-        BadReason::MissingDt,
-        BadReason::DtNotTimestamp,
-        BadReason::RunNotString,
-        BadReason::HeartbeatBadSequence,
-        BadReason::NoTime,
-    ];
-
-    /// The name reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            BadReason::EmptyLine => "empty_line",
-            BadReason::NotJson => "not_json",
-            BadReason::MissingHostname => "missing_hostname",
-            BadReason::HostnameNotString => "hostname_not_a_string",
-            BadReason::MissingSequence => "missing_sequence",
-            BadReason::SequenceNotNumber => "sequence_not_a_number",
-            BadReason::MissingDt => "missing_dt",
-            BadReason::DtNotTimestamp => "dt_not_a_timestamp",
-            BadReason::RunNotString => "run_not_a_string",
-            BadReason::HeartbeatBadSequence => "heartbeat_bad_sequence",
-            BadReason::NoTime => "incomplete_without_time",
-        }
-    }
 }
 
 /// The last heartbeat-reported number of an hour, with when it was first and last reported.

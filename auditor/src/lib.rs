@@ -14,6 +14,6 @@ pub mod report;
 pub mod scan;
 pub mod time;
 
-pub use audit::{Auditor, BadReason, Config, Origin};
-pub use report::{Report, Row, RowKind, Status};
+pub use audit::{Auditor, Config, Origin};
+pub use report::{BadReason, Report, Row, RowKind, Status};
 pub use scan::FieldNames;
