@@ -31,7 +31,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 
-use crate::audit::{Auditor, Origin};
+use crate::audit::{Auditor, Origin, PartitionId};
 
 /// How long a partition at its high watermark must stay without messages to count as read.
 pub const IDLE: Duration = Duration::from_millis(1500);
@@ -691,7 +691,7 @@ impl Hooks<GroupContext> for Group<'_> {
         auditor: &mut Auditor,
     ) -> Result<bool, KafkaError> {
         for (topic, partition) in self.forget.drain(..) {
-            auditor.forget_partition(topic, partition);
+            auditor.forget_partition(PartitionId { topic, partition });
             states.retain(|_, s| !(s.topic == topic && s.partition == partition));
         }
         // Called from `consume`, which holds no consumer borrow here.
@@ -714,7 +714,10 @@ fn apply_rebalances(
             let ours = group.committed.contains(&(state.topic, state.partition));
             if !ours {
                 group.revoked += u64::from(!state.skipped);
-                auditor.forget_partition(state.topic, state.partition);
+                auditor.forget_partition(PartitionId {
+                    topic: state.topic,
+                    partition: state.partition,
+                });
             }
         }
     }

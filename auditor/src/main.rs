@@ -232,13 +232,15 @@ fn run(args: &Args) -> Result<u8> {
         }
     }
     if args.from.is_none() && args.to.is_none() {
-        if let Some((first, last)) = auditor.span_hours() {
-            let hours = last.saturating_sub(first).saturating_add(1);
+        if let Some(span) = auditor.span_hours() {
+            let hours = span.hours();
             if hours > i64::from(args.max_hours) {
                 bail!(
-                    "the input spans {hours} hours (from hour {first} to hour {last} since the \
-                     epoch), more than --max-hours {}: audit it in windows with --from/--to, or \
-                     raise --max-hours",
+                    "the input spans {hours} hours (from hour {} to hour {} since the epoch), \
+                     more than --max-hours {}: audit it in windows with --from/--to, or raise \
+                     --max-hours",
+                    span.first,
+                    span.last,
                     args.max_hours
                 );
             }
