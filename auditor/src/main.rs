@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Parser, ValueEnum};
 
-use edgeship_audit::kafka::{self, KafkaOptions, OffsetRange};
+use edgeship_audit::kafka::{self, KafkaOptions, OffsetRange, Property};
 use edgeship_audit::report::Status;
 use edgeship_audit::time::{format_time, parse_bound};
 use edgeship_audit::{input, Auditor, Config, FieldNames, Origin, Report};
@@ -331,7 +331,10 @@ fn kafka_options(args: &Args, brokers: &str, config: &Config) -> Result<KafkaOpt
         .iter()
         .map(|p| {
             p.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .map(|(k, v)| Property {
+                    key: k.trim().to_string(),
+                    value: v.trim().to_string(),
+                })
                 .ok_or_else(|| anyhow!("-X {p:?}: expected KEY=VALUE"))
         })
         .collect::<Result<Vec<_>>>()?;
