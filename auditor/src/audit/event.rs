@@ -91,36 +91,25 @@ impl LineReader {
 
     /// Checks the host and run fields and builds the run key from them.
     fn fill_key(&mut self, fields: &Fields<'_>) -> Result<(), BadReason> {
-        match fields[Field::Hostname as usize] {
-            Value::Str(raw, escaped) => {
-                let host = decoded(raw, escaped, &mut self.unescaped)?;
-                self.key.set_host(host);
-            }
+        let host = match fields[Field::Hostname as usize] {
+            Value::Str(raw, false) => raw,
+            Value::Str(raw, true) => unescaped(raw, &mut self.unescaped)?,
             Value::Absent => return Err(BadReason::MissingHostname),
             _ => return Err(BadReason::HostnameNotString),
-        }
+        };
+        self.key.set_host(host);
         match fields[Field::Run as usize] {
-            Value::Str(raw, escaped) => {
-                let run = decoded(raw, escaped, &mut self.unescaped)?;
-                self.key.set_run(Some(run));
-            }
-            Value::Absent | Value::Null => self.key.set_run(None),
+            Value::Str(raw, false) => self.key.set_run(raw),
+            Value::Str(raw, true) => self.key.set_run(unescaped(raw, &mut self.unescaped)?),
+            Value::Absent | Value::Null => self.key.set_no_run(),
             _ => return Err(BadReason::RunNotString),
         }
         Ok(())
     }
 }
 
-/// A string value's bytes: `raw` itself, or decoded into `scratch` when it has escapes.
-#[inline]
-fn decoded<'a>(
-    raw: &'a [u8],
-    escaped: bool,
-    scratch: &'a mut Vec<u8>,
-) -> Result<&'a [u8], BadReason> {
-    if !escaped {
-        return Ok(raw);
-    }
+/// The bytes of a string value with escapes, decoded into `scratch`.
+fn unescaped<'a>(raw: &[u8], scratch: &'a mut Vec<u8>) -> Result<&'a [u8], BadReason> {
     scratch.clear();
     scan::unescape(raw, scratch).map_err(|_| BadReason::NotJson)?;
     Ok(scratch)

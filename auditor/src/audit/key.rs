@@ -23,16 +23,17 @@ impl RunKey {
         self.bytes.push(0);
     }
 
-    /// Ends the key with the line's run name (`None`: no run field, or null).
+    /// Ends the key with the line's run name.
     #[inline]
-    pub(crate) fn set_run(&mut self, run: Option<&[u8]>) {
-        match run {
-            Some(name) => {
-                self.bytes.push(1);
-                self.bytes.extend_from_slice(name);
-            }
-            None => self.bytes.push(0),
-        }
+    pub(crate) fn set_run(&mut self, run: &[u8]) {
+        self.bytes.push(1);
+        self.bytes.extend_from_slice(run);
+    }
+
+    /// Ends the key of a line without a run (no run field, or null).
+    #[inline]
+    pub(crate) fn set_no_run(&mut self) {
+        self.bytes.push(0);
     }
 
     /// The whole key.

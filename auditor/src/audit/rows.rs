@@ -15,27 +15,28 @@ pub(crate) fn rows(runs: &Runs, config: &Config, span: Option<HourSpan>) -> Vec<
     let Some(span) = span else {
         return Vec::new();
     };
-    let mut rows = RowBuilder {
+    let mut builder = RowBuilder {
         runs,
         config,
         span,
         rows: Vec::new(),
     };
     for (_, run) in runs.live() {
-        rows.add_run(run);
+        builder.add_run(run);
     }
     let liveness = Liveness::of(runs);
+    // Files count as one topic (index 0), without a name.
     let topic_count = config.topics.len().clamp(1, 64);
     for silence in liveness.silent_hosts(topic_count, span) {
-        rows.add_silence(silence);
+        builder.add_silence(silence);
     }
     // Files have no topics, so no topic can fall silent.
     if !config.topics.is_empty() {
         for silence in liveness.silent_topics(topic_count, span) {
-            rows.add_silence(silence);
+            builder.add_silence(silence);
         }
     }
-    let mut rows = rows.rows;
+    let mut rows = builder.rows;
     rows.sort_by(|a, b| {
         (a.hour, &a.topic, &a.hostname, &a.run).cmp(&(b.hour, &b.topic, &b.hostname, &b.run))
     });

@@ -10,7 +10,7 @@ use std::ops::RangeInclusive;
 
 use super::config::HourSpan;
 use super::runs::Runs;
-use super::state::topic_bit;
+use super::state::{topic_bit, HourStats};
 
 /// Topics (bits) seen in one hour.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,6 +19,14 @@ struct Seen {
     alive: u64,
     /// Topics with a heartbeat, inside the window or not.
     heartbeat: u64,
+}
+
+impl Seen {
+    /// Adds the topics of a run's hour.
+    fn add(&mut self, stats: &HourStats) {
+        self.alive |= stats.topics_alive;
+        self.heartbeat |= stats.topics_heartbeat;
+    }
 }
 
 /// What one host did in one hour.
@@ -60,12 +68,9 @@ impl Liveness {
                     seen: Seen::default(),
                     run: id,
                 });
-                e.seen.alive |= stats.topics_alive;
-                e.seen.heartbeat |= stats.topics_heartbeat;
+                e.seen.add(stats);
                 e.run = id;
-                let t = liveness.topics.entry(stats.hour).or_default();
-                t.alive |= stats.topics_alive;
-                t.heartbeat |= stats.topics_heartbeat;
+                liveness.topics.entry(stats.hour).or_default().add(stats);
             }
         }
         liveness

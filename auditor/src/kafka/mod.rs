@@ -20,9 +20,8 @@
 //! the group rebalances, and even when one member finishes before another joins, every host is
 //! reported exactly once.
 //!
-//! The parts: `options` says what to read, `placement` finds where each
-//! partition starts, `consume` is the reading loop both modes share, and `alone` and `group`
-//! are the two modes.
+//! The parts: `options` says what to read, `placement` finds where each partition starts,
+//! `consume` is the reading loop both modes share, and `alone` and `group` are the two modes.
 
 mod alone;
 mod consume;
