@@ -80,10 +80,17 @@ pub(crate) type Fields<'a> = [Value<'a>; FIELD_COUNT];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotJson;
 
+/// A configured key and the field it is.
+#[derive(Debug, Clone)]
+struct WantedKey {
+    name: Box<[u8]>,
+    field: Field,
+}
+
 /// Matches keys against the configured names.
 #[derive(Debug, Clone)]
 pub(crate) struct Matcher {
-    names: Vec<(Box<[u8]>, Field)>,
+    names: Vec<WantedKey>,
 }
 
 impl Matcher {
@@ -100,7 +107,10 @@ impl Matcher {
         Self {
             names: list
                 .into_iter()
-                .map(|(name, field)| (name.as_bytes().into(), field))
+                .map(|(name, field)| WantedKey {
+                    name: name.as_bytes().into(),
+                    field,
+                })
                 .collect(),
         }
     }
@@ -109,8 +119,8 @@ impl Matcher {
     fn lookup(&self, key: &[u8]) -> Option<Field> {
         self.names
             .iter()
-            .find(|(name, _)| name.len() == key.len() && **name == *key)
-            .map(|&(_, field)| field)
+            .find(|wanted| wanted.name.len() == key.len() && *wanted.name == *key)
+            .map(|wanted| wanted.field)
     }
 
     /// Walks `line` and fills `out` with the wanted fields (later duplicates win).
@@ -128,7 +138,11 @@ impl Matcher {
             if line.get(i) != Some(&b'"') {
                 return Err(NotJson);
             }
-            let (key, escaped, after) = string(line, i + 1)?;
+            let JsonString {
+                raw: key,
+                escaped,
+                after,
+            } = string(line, i + 1)?;
             i = skip_ws(line, after);
             if line.get(i) != Some(&b':') {
                 return Err(NotJson);
@@ -171,16 +185,30 @@ fn end(line: &[u8], i: usize) -> Result<(), NotJson> {
     }
 }
 
-/// The string starting after its opening quote at `start`: its raw bytes, whether it has
-/// escapes, and the index after the closing quote.
+/// A JSON string as the scanner saw it.
+#[derive(Debug, Clone, Copy)]
+struct JsonString<'a> {
+    /// The bytes between the quotes, escapes undecoded.
+    raw: &'a [u8],
+    /// Whether `raw` contains escapes.
+    escaped: bool,
+    /// The index after the closing quote.
+    after: usize,
+}
+
+/// The string starting after its opening quote at `start`.
 #[inline]
-fn string(line: &[u8], start: usize) -> Result<(&[u8], bool, usize), NotJson> {
+fn string(line: &[u8], start: usize) -> Result<JsonString<'_>, NotJson> {
     let mut i = start;
     let mut escaped = false;
     loop {
         let at = i + memchr2(b'"', b'\\', &line[i..]).ok_or(NotJson)?;
         if line[at] == b'"' {
-            return Ok((&line[start..at], escaped, at + 1));
+            return Ok(JsonString {
+                raw: &line[start..at],
+                escaped,
+                after: at + 1,
+            });
         }
         escaped = true;
         // A backslash escapes the next byte (for `\u` the four hex digits contain no quote).
@@ -208,8 +236,8 @@ fn literal<'a>(
 fn value(line: &[u8], i: usize) -> Result<(Value<'_>, usize), NotJson> {
     match line.get(i) {
         Some(b'"') => {
-            let (raw, escaped, after) = string(line, i + 1)?;
-            Ok((Value::Str(raw, escaped), after))
+            let s = string(line, i + 1)?;
+            Ok((Value::Str(s.raw, s.escaped), s.after))
         }
         Some(b'-' | b'0'..=b'9') => {
             let n = line[i..]
@@ -240,8 +268,7 @@ fn nested(line: &[u8], start: usize) -> Result<usize, NotJson> {
                 }
             }
             b'"' => {
-                let (_, _, after) = string(line, i + 1)?;
-                i = after;
+                i = string(line, i + 1)?.after;
                 continue;
             }
             _ => {}

@@ -22,8 +22,19 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// The calendar date (year, month, day) of a day count since 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// A date of the proleptic Gregorian calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilDate {
+    /// The year (astronomical: 0 is 1 BC).
+    pub year: i64,
+    /// The month, 1 to 12.
+    pub month: u32,
+    /// The day of the month, from 1.
+    pub day: u32,
+}
+
+/// The calendar date of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> CivilDate {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
@@ -34,7 +45,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    CivilDate { year, month, day }
 }
 
 /// The hour number (hours since the epoch) of a time in seconds.
@@ -44,13 +55,13 @@ pub fn hour_of(seconds: i64) -> i64 {
 
 /// Formats an hour number the way reports name hours: `2026-11-23T14`.
 pub fn format_hour(hour: i64) -> String {
-    let (year, month, day) = civil_from_days((hour * HOUR).div_euclid(DAY));
+    let CivilDate { year, month, day } = civil_from_days((hour * HOUR).div_euclid(DAY));
     format!("{year:04}-{month:02}-{day:02}T{:02}", hour.rem_euclid(24))
 }
 
 /// Formats a time in seconds as `2026-11-23T14:03:22Z`.
 pub fn format_time(seconds: i64) -> String {
-    let (year, month, day) = civil_from_days(seconds.div_euclid(DAY));
+    let CivilDate { year, month, day } = civil_from_days(seconds.div_euclid(DAY));
     let in_day = seconds.rem_euclid(DAY);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
@@ -192,7 +203,11 @@ mod tests {
     #[test]
     fn civil_round_trip_covers_leap_years_and_month_ends() {
         for days in -800_000..800_000i64 {
-            let (y, m, d) = civil_from_days(days);
+            let CivilDate {
+                year: y,
+                month: m,
+                day: d,
+            } = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }
         assert_eq!(days_from_civil(1970, 1, 1), 0);
