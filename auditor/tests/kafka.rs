@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::records::{base_time, heartbeat, record, Rng};
 use edgeship_audit::time::HOUR;
+use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -125,19 +126,16 @@ fn audit(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A file holding the same messages, one line each, in the order produced.
-fn file_of(messages: &[Message], name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "edgeship-audit-kafka-{}-{name}.json",
-        std::process::id()
-    ));
+/// A file in `scratch` holding the same messages, one line each, in the order produced.
+fn file_of(scratch: &ScratchDir, messages: &[Message], name: &str) -> PathBuf {
     let mut text = String::new();
     for m in messages {
         text.push_str(&m.value);
         text.push('\n');
     }
-    std::fs::write(&path, text).unwrap();
-    path
+    scratch
+        .write(&format!("{name}.json"), text)
+        .expect("write a test file")
 }
 
 /// Rows of a JSON report keyed by (hostname, run, hour), without the topic (files have none).
@@ -188,7 +186,8 @@ fn kafka_and_files_agree_and_windows_and_groups_split_correctly() {
     let messages = stream_of_two_datacenters();
     let tansu = broker_with(&[EQIAD, CODFW]);
     produce(&tansu, &messages);
-    let file = file_of(&messages, "all");
+    let scratch = ScratchDir::new("audit-kafka").expect("a scratch directory");
+    let file = file_of(&scratch, &messages, "all");
     let brokers = tansu.bootstrap();
     let kafka_args = [
         "--brokers",
@@ -310,7 +309,6 @@ fn kafka_and_files_agree_and_windows_and_groups_split_correctly() {
     let mut union = rows_a;
     union.extend(rows_b);
     assert_eq!(union, expected, "{split}");
-    let _ = std::fs::remove_file(file);
 }
 
 #[test]

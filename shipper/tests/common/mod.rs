@@ -1,6 +1,6 @@
 //! Support for the shipper's integration tests (`live.rs` against tansu, `faults.rs` against
 //! librdkafka's mock cluster): the `edgeship` binary as a child process that is killed on
-//! drop, private temporary directories, configuration files, an HTTP/1.1 client over plain
+//! drop, configuration files in testkit's scratch directories, an HTTP/1.1 client over plain
 //! `TcpStream`s that remembers what each request carried, the statistics file, and an
 //! independent Kafka reader (rust-rdkafka's `BaseConsumer`) that reads every partition of a
 //! topic from the beginning.
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use edgeship_testkit::varnishd::unique_dir;
+use edgeship_testkit::scratch::ScratchDir;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
@@ -47,32 +47,6 @@ pub(crate) fn seed_format() -> String {
     formats[0].to_owned()
 }
 
-/// A private directory, removed on drop.
-pub(crate) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(label: &str) -> TempDir {
-        TempDir(unique_dir(&format!("shipper-test-{label}")).expect("create a temporary directory"))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `text` to `name` inside the directory and returns its path.
-    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write a test file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The `edgeship` binary under test.
 pub(crate) fn edgeship_binary() -> &'static str {
     env!("CARGO_BIN_EXE_edgeship")
@@ -90,7 +64,7 @@ pub(crate) struct Edgeship {
 impl Edgeship {
     /// Starts `edgeship -S config` with extra arguments; output goes to files named after
     /// `label` in `dir`.
-    pub(crate) fn start(dir: &TempDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
+    pub(crate) fn start(dir: &ScratchDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
         let stdout = dir.path().join(format!("{label}.stdout"));
         let stderr = dir.path().join(format!("{label}.stderr"));
         let child = Command::new(edgeship_binary())
@@ -113,7 +87,7 @@ impl Edgeship {
     /// Starts a live reader on varnishd's work directory and waits until it has attached to
     /// the log: live reading starts at the log's tail, so traffic sent earlier is not seen.
     pub(crate) fn start_live(
-        dir: &TempDir,
+        dir: &ScratchDir,
         label: &str,
         config: &Path,
         workdir: &Path,
@@ -597,7 +571,7 @@ pub(crate) fn partition_of(key: &str, partitions: i32) -> i32 {
 
 /// A configuration file for these tests: JSON with `format`, the host name `cp-test`, logs
 /// to standard error, statistics into the test directory, and `extra` lines appended.
-pub(crate) fn config_text(dir: &TempDir, format: &str, extra: &[String]) -> String {
+pub(crate) fn config_text(dir: &ScratchDir, format: &str, extra: &[String]) -> String {
     let mut text = format!(
         "# written by the shipper's integration tests (shipper/tests)\n\
          format.type = json\n\
