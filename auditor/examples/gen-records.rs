@@ -14,7 +14,8 @@ mod records;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
-use records::{base_time, heartbeat, realistic, Rng};
+use edgeship_testkit::random::SplitMix64;
+use records::{base_time, heartbeat, realistic};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -40,7 +41,7 @@ fn main() -> std::io::Result<()> {
         .collect();
     let mut next = vec![0u64; hosts as usize];
     let mut next_heartbeat = vec![start; hosts as usize];
-    let mut rng = Rng(2026);
+    let mut rng = SplitMix64::new(2026);
     let mut writer = BufWriter::with_capacity(1 << 20, File::create(&out)?);
     let mut line = String::with_capacity(2048);
     let mut written = 0u64;

@@ -7,10 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::records::{base_time, heartbeat, record, Rng};
+use common::records::{base_time, heartbeat, record};
 use common::{audit, audit_with, lost_by_hour, per_hour, rows_of, stream, sum};
 use edgeship_audit::time::{hour_of, HOUR};
 use edgeship_audit::{Auditor, BadReason, Config, Origin, RowKind, Status};
+use edgeship_testkit::random::SplitMix64;
 
 const RUN_A: &str = "20250601T115959Z-0a0a0a0a";
 const RUN_B: &str = "20250601T123000Z-0b0b0b0b";
@@ -48,7 +49,7 @@ type Items = Vec<(u64, i64)>;
 /// Removes `remove` records at random and returns (kept, removed).
 fn remove_random(items: &[(u64, i64)], remove: usize, seed: u64) -> (Items, Items) {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    Rng(seed).shuffle(&mut order);
+    SplitMix64::new(seed).shuffle(&mut order);
     let mut gone = vec![false; items.len()];
     for &i in &order[..remove] {
         gone[i] = true;
@@ -291,7 +292,7 @@ fn duplicates_are_counted_apart_from_loss() {
     // Deliver 5,000 of the surviving records a second time, later, as a retry would.
     let mut twice = lines("cp1001", Some(RUN_A), &kept);
     let mut again = kept[2000..7000].to_vec();
-    Rng(3).shuffle(&mut again);
+    SplitMix64::new(3).shuffle(&mut again);
     twice.extend(lines("cp1001", Some(RUN_A), &again));
     let double = audit(&twice);
     let (a, b) = (rows_of(&single, "cp1001"), rows_of(&double, "cp1001"));
@@ -329,7 +330,7 @@ fn records_out_of_order_give_the_same_rows() {
     let (kept, _) = remove_random(&items, 500, 5);
     let in_order = audit(&lines("cp1001", Some(RUN_A), &kept));
     let mut shuffled = kept.clone();
-    Rng(9).shuffle(&mut shuffled);
+    SplitMix64::new(9).shuffle(&mut shuffled);
     let out_of_order = audit(&lines("cp1001", Some(RUN_A), &shuffled));
     assert_eq!(in_order.rows, out_of_order.rows);
     assert!(sum(&rows_of(&in_order, "cp1001"), |r| r.count_lost) > 0);

@@ -10,8 +10,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::records::{base_time, heartbeat, record, Rng};
+use common::records::{base_time, heartbeat, record};
 use common::stream;
+use edgeship_testkit::random::SplitMix64;
 use edgeship_testkit::scratch::ScratchDir;
 use serde_json::Value;
 
@@ -360,7 +361,7 @@ fn bad_lines_are_reported_on_stderr_and_in_json_and_make_a_warning() {
 #[test]
 fn field_names_are_configurable() {
     let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
-    let mut rng = Rng(1);
+    let mut rng = SplitMix64::new(1);
     let t0 = base_time();
     let mut text = String::new();
     let mut default_text = String::new();

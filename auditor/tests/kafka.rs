@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::records::{base_time, heartbeat, record, Rng};
+use common::records::{base_time, heartbeat, record};
 use edgeship_audit::time::HOUR;
+use edgeship_testkit::random::SplitMix64;
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use rdkafka::config::ClientConfig;
@@ -34,13 +35,13 @@ struct Message {
 /// heartbeats every minute, 1 % of the records lost and 0.2 % delivered twice.
 fn stream_of_two_datacenters() -> Vec<Message> {
     let t0 = base_time();
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let mut out = Vec::new();
     for (topic, prefix) in [(EQIAD, 1000), (CODFW, 2000)] {
         for h in 1..=6 {
             let host = format!("cp{}", prefix + h);
             let run = format!("20250601T120000Z-{:08x}", prefix + h);
-            let mut push = |value: String, time: i64, rng: &mut Rng| {
+            let mut push = |value: String, time: i64, rng: &mut SplitMix64| {
                 // Produced a little after the request ended, as the shipper does.
                 let millis = time * 1000 + rng.below(900) as i64;
                 out.push(Message {

@@ -3,18 +3,19 @@
 //! response headers (cookies, client hints, security policies), non-ASCII URLs and headers,
 //! and the occasional Latin-1 byte a client sends where UTF-8 was expected.
 //!
-//! Generation is deterministic (a seeded SplitMix64), so every run and every machine measures
+//! Generation is deterministic (testkit's seeded SplitMix64), so every run and every machine measures
 //! the same bytes. The shapes follow what Varnish logs in a client transaction; the
 //! proportions (hits, misses, status codes) are plausible, not measured.
 
 use edgeship_formats::Tag;
+use edgeship_testkit::random::SplitMix64;
 
 /// One transaction's records in log order, as (tag, payload) pairs.
 pub type Records = Vec<(Tag, Vec<u8>)>;
 
 /// `count` different transactions, the same for the same `seed`.
 pub fn realistic(count: usize, seed: u64) -> Vec<Records> {
-    let mut random = SplitMix64(seed);
+    let mut random = SplitMix64::new(seed);
     // Requests start 10 to 90 µs apart, about 20,000 a second: a busy cache host, where many
     // records share a second (which matters to formats that print the time).
     let mut clock_micros = 1_795_000_000 * 1_000_000;
@@ -89,39 +90,6 @@ struct Log(Records);
 impl Log {
     fn push(&mut self, tag: Tag, payload: impl Into<Vec<u8>>) {
         self.0.push((tag, payload.into()));
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood): tiny, fast, and good enough to pick from lists.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..bound` (`bound` > 0); the modulo bias is irrelevant here.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn percent(&mut self, chance: u64) -> bool {
-        self.below(100) < chance
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn hex(&mut self, digits: usize, out: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for _ in 0..digits {
-            out.push(char::from(HEX[self.below(16) as usize]));
-        }
     }
 }
 

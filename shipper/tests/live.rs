@@ -19,6 +19,7 @@ use common::{
     read_response, records, run_edgeship, seed_format, send_all, Edgeship, Landed, Request,
     Response, TopicReader, HOST,
 };
+use edgeship_testkit::random::SplitMix64;
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use edgeship_testkit::varnishd::Varnishd;
@@ -28,30 +29,12 @@ use serde_json::{Map, Value};
 /// key" means something.
 const PARTITIONS: i32 = 3;
 
-/// A small deterministic generator (xorshift), so the traffic is varied but reproducible.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
 /// Requests `first..first + count`, varied in method, host, path, query, status asked for,
 /// and headers, each carrying its id as the first query parameter.
 fn varied_requests(first: u64, count: u64) -> Vec<Request> {
-    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ first.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    // Seeded from `first`, so that each batch of requests differs but every run sends the same.
+    let mut dice =
+        SplitMix64::new(0x9E37_79B9_7F4A_7C15 ^ first.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let hosts = [
         "en.wikipedia.org",
         "de.wikipedia.org",
@@ -71,7 +54,7 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
     let statuses = [201, 403, 404, 410, 500, 503];
     (first..first + count)
         .map(|id| {
-            let method = dice.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE"]);
+            let method = *dice.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE"]);
             let path = match dice.below(5) {
                 0 => format!("/status/{}/r{id}", dice.pick(&statuses)),
                 1 => format!("/wiki/Page_{}", dice.below(1000)),
@@ -87,9 +70,9 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
                     "q".repeat(dice.below(200) as usize)
                 ),
             };
-            let mut headers = vec![("Host".to_owned(), dice.pick(&hosts).to_owned())];
+            let mut headers = vec![("Host".to_owned(), dice.pick(&hosts).to_string())];
             if dice.below(8) != 0 {
-                headers.push(("User-Agent".to_owned(), dice.pick(&agents).to_owned()));
+                headers.push(("User-Agent".to_owned(), dice.pick(&agents).to_string()));
             }
             if dice.below(2) == 0 {
                 headers.push((
@@ -100,7 +83,7 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
             if dice.below(3) == 0 {
                 headers.push((
                     "Accept-Language".to_owned(),
-                    dice.pick(&languages).to_owned(),
+                    dice.pick(&languages).to_string(),
                 ));
             }
             if dice.below(4) == 0 {

@@ -9,6 +9,7 @@
 
 pub mod fixtures;
 mod port;
+pub mod random;
 pub mod scratch;
 pub mod tansu;
 pub mod varnishd;

@@ -7,38 +7,11 @@
 use std::fmt::Write as _;
 
 use edgeship_audit::time::{days_from_civil, format_time, DAY, HOUR};
+use edgeship_testkit::random::SplitMix64;
 
 /// 2025-06-01T12:00:00Z: a fixed past time, so that Kafka windows over it are closed.
 pub fn base_time() -> i64 {
     days_from_civil(2025, 6, 1) * DAY + 12 * HOUR
-}
-
-/// A small deterministic generator (splitmix64): tests must not depend on luck.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Fisher-Yates shuffle.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
 }
 
 /// A minimal record: host, sequence, time and (when given) run.
@@ -87,7 +60,7 @@ const PATHS: [&str; 4] = [
 /// A production-like webrequest record (about 900 bytes): long user agent, query string,
 /// X-Analytics and the other string fields the audit skips.
 pub fn realistic(
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     host: &str,
     run: Option<&str>,
     sequence: u64,
