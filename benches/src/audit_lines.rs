@@ -27,7 +27,7 @@ pub struct AuditLines {
 /// same arguments.
 pub fn lines(count: usize, hosts: usize, seed: u64) -> std::io::Result<AuditLines> {
     let hosts = hosts.max(1);
-    let format = fixtures::format(fixtures::PRODUCTION)?;
+    let format = fixtures::format(fixtures::PRODUCTION).map_err(std::io::Error::other)?;
     let plan = Plan::compile(&format, FormatKind::Json)
         .map_err(|error| std::io::Error::other(format!("{}: {error}", fixtures::PRODUCTION)))?;
     let mut renderer = Renderer::new(plan);

@@ -9,8 +9,11 @@
 
 pub mod audit_lines;
 pub mod capture;
-pub mod fixtures;
 pub mod records;
+
+/// The shared fixture configurations and the format each declares, as testkit finds them:
+/// re-exported so that the fuzz targets, which depend on this crate, read them the same way.
+pub use edgeship_testkit::fixtures;
 
 use edgeship_formats::Context;
 

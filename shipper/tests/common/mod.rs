@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use edgeship_testkit::fixtures;
 use edgeship_testkit::scratch::ScratchDir;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
@@ -30,21 +31,15 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A fixture configuration file from the shared fixtures.
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    edgeship_testkit::fixtures::conf(name)
+    fixtures::conf(name).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The seed configuration's format string: its one uncommented `format =` line, read from
 /// the fixture so the tests follow the file.
 pub(crate) fn seed_format() -> String {
-    let text = std::fs::read_to_string(fixture("seed-2013-varnishkafka.conf"))
-        .expect("read the seed fixture");
-    let formats: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("format ="))
-        .map(str::trim)
-        .collect();
+    let formats = fixtures::formats(fixtures::SEED).expect("read the seed fixture");
     assert_eq!(formats.len(), 1, "the seed has one active format line");
-    formats[0].to_owned()
+    formats[0].clone()
 }
 
 /// The `edgeship` binary under test.
