@@ -1,9 +1,9 @@
 //! Support for the shipper's integration tests (`live.rs` against tansu, `faults.rs` against
 //! librdkafka's mock cluster): the `edgeship` binary as a child process that is killed on
 //! drop, configuration files in testkit's scratch directories, an HTTP/1.1 client over plain
-//! `TcpStream`s that remembers what each request carried, the statistics file, and an
-//! independent Kafka reader (rust-rdkafka's `BaseConsumer`) that reads every partition of a
-//! topic from the beginning.
+//! `TcpStream`s that remembers what each request carried, the statistics file, and waits on
+//! testkit's independent Kafka reader (`edgeship_testkit::topic`), which reads every
+//! partition of a topic from the beginning.
 //!
 //! Everything the tests conclude about what landed in Kafka comes from that reader, never
 //! from the shipper's own output or counters.
@@ -14,15 +14,15 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use edgeship_testkit::fixtures;
 use edgeship_testkit::scratch::ScratchDir;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+use edgeship_testkit::topic;
+pub(crate) use edgeship_testkit::topic::{heartbeats, records, Landed};
 use serde_json::Value;
 
 /// How long any single wait may take before the test fails with a diagnosis. Generous: the
@@ -373,109 +373,34 @@ pub(crate) fn last_statistics(path: &Path, key: &str) -> Value {
     })
 }
 
-/// One message read back from Kafka.
-#[derive(Debug, Clone)]
-pub(crate) struct Landed {
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) payload: Vec<u8>,
-    /// The payload parsed as JSON (`Value::Null` if it is not JSON).
-    pub(crate) json: Value,
-}
+/// testkit's topic reader with the waits these tests need, each bounded by [`PATIENCE`] and
+/// failing the test with a diagnosis. It dereferences to the reader (`messages`,
+/// `partitions()`).
+pub(crate) struct TopicReader(topic::TopicReader);
 
-impl Landed {
-    /// Whether it is a heartbeat (top-level `"heartbeat": true`, docs/records.md).
-    pub(crate) fn is_heartbeat(&self) -> bool {
-        self.json.get("heartbeat") == Some(&Value::Bool(true))
+impl Deref for TopicReader {
+    type Target = topic::TopicReader;
+
+    fn deref(&self) -> &topic::TopicReader {
+        &self.0
     }
-}
-
-/// An independent consumer reading every partition of one topic from the beginning.
-pub(crate) struct TopicReader {
-    consumer: BaseConsumer,
-    partitions: i32,
-    /// Per partition: whether the last thing the consumer said about it was "end reached".
-    at_end: Vec<bool>,
-    /// Everything read so far, in arrival order.
-    pub(crate) messages: Vec<Landed>,
 }
 
 impl TopicReader {
     pub(crate) fn new(bootstrap: &str, topic: &str) -> TopicReader {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "edgeship-live-test")
-            .set("enable.auto.commit", "false")
-            // End-of-partition events tell "caught up" from the fetch responses' high
-            // watermark. Asking for watermarks (ListOffsets) does not work with tansu 0.6,
-            // which answers with the last batch's base offset.
-            .set("enable.partition.eof", "true")
-            .create()
+        let reader = topic::TopicReader::open(bootstrap, topic, "edgeship-live-test")
             .expect("create a consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .expect("topic metadata");
-        let partitions = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map_or(0, |t| t.partitions().len()) as i32;
-        assert!(partitions > 0, "topic {topic} has no partitions");
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..partitions {
-            assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
-                .expect("assign a partition");
-        }
-        // Assigned, not subscribed: no group rebalance to wait for, and every partition read.
-        consumer.assign(&assignment).expect("assign the partitions");
-        TopicReader {
-            consumer,
-            partitions,
-            at_end: vec![false; partitions as usize],
-            messages: Vec::new(),
-        }
+        assert!(reader.partitions() > 0, "topic {topic} has no partitions");
+        TopicReader(reader)
     }
 
-    /// The topic's partition count.
-    pub(crate) fn partitions(&self) -> i32 {
-        self.partitions
-    }
-
-    /// Takes what the consumer has: waits up to `wait` for the first event, then drains
-    /// whatever else is already there. Returns whether anything arrived.
+    /// Takes what the consumer has (see [`topic::TopicReader::poll_some`]); consumer errors
+    /// are printed, and reading goes on.
     fn poll_some(&mut self, wait: Duration) -> bool {
-        let mut any = false;
-        let mut wait = wait;
-        // Bounded, so conditions are looked at regularly even under a steady stream.
-        for _ in 0..10_000 {
-            match self.consumer.poll(wait) {
-                Some(Ok(message)) => {
-                    let payload = message.payload().unwrap_or_default().to_vec();
-                    if let Some(end) = self.at_end.get_mut(message.partition() as usize) {
-                        *end = false;
-                    }
-                    self.messages.push(Landed {
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        key: message.key().map(<[u8]>::to_vec),
-                        json: serde_json::from_slice(&payload).unwrap_or(Value::Null),
-                        payload,
-                    });
-                }
-                Some(Err(KafkaError::PartitionEOF(partition))) => {
-                    if let Some(end) = self.at_end.get_mut(partition as usize) {
-                        *end = true;
-                    }
-                }
-                Some(Err(error)) => eprintln!("consumer: {error}"),
-                None => break,
-            }
-            any = true;
-            wait = Duration::ZERO;
-        }
-        any
+        self.0.poll_some(wait).unwrap_or_else(|error| {
+            eprintln!("consumer: {error}");
+            true
+        })
     }
 
     /// Reads until `done` holds for what was read so far; fails after [`PATIENCE`].
@@ -519,29 +444,19 @@ impl TopicReader {
             let finals = heartbeats(&self.messages)
                 .filter(|m| m.json.get("final") == Some(&Value::Bool(true)))
                 .count();
-            if finals >= runs && self.at_end.iter().all(|end| *end) {
+            if finals >= runs && self.caught_up() {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
                 "waited {PATIENCE:?} for the end: {finals} of {runs} final heartbeats, \
                  partitions at end {:?}, {} messages",
-                self.at_end,
+                self.at_end(),
                 self.messages.len()
             );
             self.poll_some(Duration::from_millis(200));
         }
     }
-}
-
-/// The request records among `messages` (heartbeats filtered out by their marker).
-pub(crate) fn records(messages: &[Landed]) -> impl Iterator<Item = &Landed> {
-    messages.iter().filter(|m| !m.is_heartbeat())
-}
-
-/// The heartbeats among `messages`.
-pub(crate) fn heartbeats(messages: &[Landed]) -> impl Iterator<Item = &Landed> {
-    messages.iter().filter(|m| m.is_heartbeat())
 }
 
 /// CRC-32 (IEEE, reflected), the hash librdkafka's default `consistent_random` partitioner
