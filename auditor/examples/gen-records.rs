@@ -7,15 +7,11 @@
 //! and a heartbeat per host every ten seconds.
 #![forbid(unsafe_code)]
 
-#[path = "../tests/common/records.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod records;
-
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use edgeship_testkit::random::SplitMix64;
-use records::{base_time, heartbeat, realistic};
+use edgeship_testkit::records::{base_time, Heartbeat, Record};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -49,7 +45,7 @@ fn main() -> std::io::Result<()> {
         writeln!(
             writer,
             "{}",
-            heartbeat(name, &runs[h], start, 0, None, false)
+            Heartbeat::new(name, &runs[h], start, None).line()
         )?;
     }
     // Round-robin bursts of up to 64 records per host, as partitions interleave in a topic.
@@ -66,7 +62,7 @@ fn main() -> std::io::Result<()> {
                     writeln!(
                         writer,
                         "{}",
-                        heartbeat(&names[h], &runs[h], next_heartbeat[h], 0, last, false)
+                        Heartbeat::new(&names[h], &runs[h], next_heartbeat[h], last).line()
                     )?;
                 }
                 let roll = rng.below(10_000);
@@ -75,14 +71,13 @@ fn main() -> std::io::Result<()> {
                 }
                 let copies = if roll < 15 { 2 } else { 1 };
                 line.clear();
-                realistic(
-                    &mut rng,
-                    &names[h],
-                    Some(&runs[h]),
+                let record = Record {
+                    host: &names[h],
+                    run: Some(&runs[h]),
                     sequence,
                     time,
-                    &mut line,
-                );
+                };
+                record.write_realistic(&mut rng, &mut line);
                 for _ in 0..copies {
                     writer.write_all(line.as_bytes())?;
                     writer.write_all(b"\n")?;
@@ -96,7 +91,7 @@ fn main() -> std::io::Result<()> {
         writeln!(
             writer,
             "{}",
-            heartbeat(name, &runs[h], time, 0, Some(per_host - 1), true)
+            Heartbeat::new(name, &runs[h], time, Some(per_host - 1)).final_line()
         )?;
     }
     writer.flush()?;

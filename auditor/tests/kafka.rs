@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::records::{base_time, heartbeat, record};
 use edgeship_audit::time::HOUR;
 use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::records::{base_time, record, Heartbeat};
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use rdkafka::config::ClientConfig;
@@ -51,13 +51,13 @@ fn stream_of_two_datacenters() -> Vec<Message> {
                     millis,
                 });
             };
-            push(heartbeat(&host, &run, t0, 0, None, false), t0, &mut rng);
+            push(Heartbeat::new(&host, &run, t0, None).line(), t0, &mut rng);
             let count: u64 = 3 * 1800 - 30;
             for s in 0..count {
                 let time = t0 + 1 + 2 * s as i64;
                 if time % 60 == 0 {
                     push(
-                        heartbeat(&host, &run, time, 0, s.checked_sub(1), false),
+                        Heartbeat::new(&host, &run, time, s.checked_sub(1)).line(),
                         time,
                         &mut rng,
                     );
@@ -74,7 +74,7 @@ fn stream_of_two_datacenters() -> Vec<Message> {
             }
             let end = t0 + 3 * HOUR - 30;
             push(
-                heartbeat(&host, &run, end, 0, Some(count - 1), true),
+                Heartbeat::new(&host, &run, end, Some(count - 1)).final_line(),
                 end,
                 &mut rng,
             );
@@ -326,7 +326,7 @@ fn a_datacenter_topic_that_goes_quiet_is_silent() {
             messages.push(Message {
                 topic,
                 key: host.into(),
-                value: heartbeat(host, &run, time, 0, Some(last), false),
+                value: Heartbeat::new(host, &run, time, Some(last)).line(),
                 millis: time * 1000,
             });
             for s in 0..10 {

@@ -12,6 +12,7 @@
 pub mod fixtures;
 mod port;
 pub mod random;
+pub mod records;
 pub mod scratch;
 pub mod tansu;
 pub mod topic;
