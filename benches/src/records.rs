@@ -202,23 +202,10 @@ impl Shape {
         let (host, path, query) = *random.pick(PAGES);
         let client_ip = *random.pick(CLIENT_IPS);
         let user_agent = *random.pick(USER_AGENTS);
-        let handling = match random.below(100) {
-            0..=59 => "HIT",
-            60..=84 => "MISS",
-            _ => "PASS",
-        };
-        let status = match random.below(100) {
-            0..=79 => "200",
-            80..=87 => "304",
-            88..=91 => "404",
-            92..=95 => "301",
-            _ => "206",
-        };
-        let method = match random.below(100) {
-            0..=91 => "GET",
-            92..=96 => "POST",
-            _ => "HEAD",
-        };
+        let handling = *random.by_percent(&[(60, "HIT"), (25, "MISS"), (15, "PASS")]);
+        let status =
+            *random.by_percent(&[(80, "200"), (8, "304"), (4, "404"), (4, "301"), (4, "206")]);
+        let method = *random.by_percent(&[(92, "GET"), (5, "POST"), (3, "HEAD")]);
         let first_byte = 0.000_05 + random.below(40_000) as f64 / 1e6;
         let total = first_byte + random.below(9_000) as f64 / 1e6;
         let body = 512 + random.below(180_000);

@@ -39,6 +39,19 @@ impl SplitMix64 {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// One of `choices`, each `(percent, choice)` chosen with a chance of `percent` in 100
+    /// (the percentages add up to 100; the last choice takes whatever they leave).
+    pub fn by_percent<'a, T>(&mut self, choices: &'a [(u64, T)]) -> &'a T {
+        let mut roll = self.below(100);
+        for (percent, choice) in &choices[..choices.len() - 1] {
+            if roll < *percent {
+                return choice;
+            }
+            roll -= percent;
+        }
+        &choices[choices.len() - 1].1
+    }
+
     /// Appends `digits` random lower-case hexadecimal digits to `out`.
     pub fn hex(&mut self, digits: usize, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -68,6 +81,18 @@ mod tests {
         assert_eq!(random.next_u64(), 0xe220_a839_7b1d_cdaf);
         assert_eq!(random.next_u64(), 0x6e78_9e6a_a1b9_65f4);
         assert_eq!(random.next_u64(), 0x06c4_5d18_8009_454f);
+    }
+
+    #[test]
+    fn choices_by_percent_follow_their_shares() {
+        let mut random = SplitMix64::new(3);
+        let mut counts = [0u32; 3];
+        for _ in 0..10_000 {
+            counts[*random.by_percent(&[(60, 0), (25, 1), (15, 2)])] += 1;
+        }
+        assert!(counts[0] > 5_700 && counts[0] < 6_300, "{counts:?}");
+        assert!(counts[1] > 2_200 && counts[1] < 2_800, "{counts:?}");
+        assert!(counts[2] > 1_200 && counts[2] < 1_800, "{counts:?}");
     }
 
     #[test]
