@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use edgeship_testkit::random::SplitMix64;
-use edgeship_testkit::records::{base_time, Heartbeat, Record};
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, Record};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -42,11 +42,7 @@ fn main() -> std::io::Result<()> {
     let mut line = String::with_capacity(2048);
     let mut written = 0u64;
     for (h, name) in names.iter().enumerate() {
-        writeln!(
-            writer,
-            "{}",
-            Heartbeat::new(name, &runs[h], start, None).line()
-        )?;
+        writeln!(writer, "{}", heartbeat(name, &runs[h], start, None))?;
     }
     // Round-robin bursts of up to 64 records per host, as partitions interleave in a topic.
     while next.iter().any(|&n| n < per_host) {
@@ -62,7 +58,7 @@ fn main() -> std::io::Result<()> {
                     writeln!(
                         writer,
                         "{}",
-                        Heartbeat::new(&names[h], &runs[h], next_heartbeat[h], last).line()
+                        heartbeat(&names[h], &runs[h], next_heartbeat[h], last)
                     )?;
                 }
                 let roll = rng.below(10_000);
@@ -91,7 +87,7 @@ fn main() -> std::io::Result<()> {
         writeln!(
             writer,
             "{}",
-            Heartbeat::new(name, &runs[h], time, Some(per_host - 1)).final_line()
+            final_heartbeat(name, &runs[h], time, Some(per_host - 1))
         )?;
     }
     writer.flush()?;

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::stream;
 use edgeship_testkit::random::SplitMix64;
-use edgeship_testkit::records::{base_time, record, Heartbeat};
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
 use edgeship_testkit::scratch::ScratchDir;
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ fn two_hosts(lose_every: Option<u64>) -> String {
     let t0 = base_time();
     let mut out = String::new();
     for host in ["cp1001", "cp1002"] {
-        out.push_str(&Heartbeat::new(host, RUN, t0, None).line());
+        out.push_str(&heartbeat(host, RUN, t0, None));
         out.push('\n');
         // 12:00:01 to 13:59:50, then the final heartbeat at 13:59:55.
         for (s, t) in stream(0, 7190, t0 + 1, 1) {
@@ -55,7 +55,7 @@ fn two_hosts(lose_every: Option<u64>) -> String {
             out.push_str(&record(host, Some(RUN), s, t));
             out.push('\n');
         }
-        out.push_str(&Heartbeat::new(host, RUN, t0 + 7195, Some(7189)).final_line());
+        out.push_str(&final_heartbeat(host, RUN, t0 + 7195, Some(7189)));
         out.push('\n');
     }
     out
@@ -163,7 +163,7 @@ fn a_silent_host_exits_two() {
     let t0 = base_time();
     let mut text = String::new();
     for host in ["cp1001", "cp1002"] {
-        text.push_str(&Heartbeat::new(host, RUN, t0, None).line());
+        text.push_str(&heartbeat(host, RUN, t0, None));
         text.push('\n');
     }
     // cp1001 stops at 12:50; cp1002 goes on until 13:59.
@@ -206,8 +206,8 @@ fn an_input_spanning_centuries_is_refused_not_reported_hour_by_hour() {
     let far = t0 + 2000 * 365 * 24 * 3600;
     let text = format!(
         "{}\n{}\n",
-        Heartbeat::new("cp1001", RUN, t0, None).line(),
-        Heartbeat::new("cp1001", RUN, far, None).line()
+        heartbeat("cp1001", RUN, t0, None),
+        heartbeat("cp1001", RUN, far, None)
     );
     let path = scratch
         .write("centuries.json", text.as_bytes())

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use edgeship_audit::time::HOUR;
 use edgeship_testkit::random::SplitMix64;
-use edgeship_testkit::records::{base_time, record, Heartbeat};
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use rdkafka::config::ClientConfig;
@@ -51,13 +51,13 @@ fn stream_of_two_datacenters() -> Vec<Message> {
                     millis,
                 });
             };
-            push(Heartbeat::new(&host, &run, t0, None).line(), t0, &mut rng);
+            push(heartbeat(&host, &run, t0, None), t0, &mut rng);
             let count: u64 = 3 * 1800 - 30;
             for s in 0..count {
                 let time = t0 + 1 + 2 * s as i64;
                 if time % 60 == 0 {
                     push(
-                        Heartbeat::new(&host, &run, time, s.checked_sub(1)).line(),
+                        heartbeat(&host, &run, time, s.checked_sub(1)),
                         time,
                         &mut rng,
                     );
@@ -74,7 +74,7 @@ fn stream_of_two_datacenters() -> Vec<Message> {
             }
             let end = t0 + 3 * HOUR - 30;
             push(
-                Heartbeat::new(&host, &run, end, Some(count - 1)).final_line(),
+                final_heartbeat(&host, &run, end, Some(count - 1)),
                 end,
                 &mut rng,
             );
@@ -326,7 +326,7 @@ fn a_datacenter_topic_that_goes_quiet_is_silent() {
             messages.push(Message {
                 topic,
                 key: host.into(),
-                value: Heartbeat::new(host, &run, time, Some(last)).line(),
+                value: heartbeat(host, &run, time, Some(last)),
                 millis: time * 1000,
             });
             for s in 0..10 {

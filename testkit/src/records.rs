@@ -93,60 +93,26 @@ pub fn record(host: &str, run: Option<&str>, sequence: u64, time: i64) -> String
     .line()
 }
 
-/// A heartbeat as the shipper writes it: its run's first number and the last one assigned by
-/// `time` (`None` before the first record), every delivery counter consistent with them.
-#[derive(Debug, Clone, Copy)]
-pub struct Heartbeat<'a> {
-    /// The host name.
-    pub host: &'a str,
-    /// The run identifier.
-    pub run: &'a str,
-    /// When it was written, in seconds since the epoch.
-    pub time: i64,
-    /// `sequence_start`: the run's first number.
-    pub start: u64,
-    /// `sequence_last`: the last number assigned, `None` before the first record.
-    pub last: Option<u64>,
+/// A periodic heartbeat as the shipper writes it (`"final": false`) for a run numbered from 0:
+/// `last` is the last number assigned by `time` (`None` before the first record), and every
+/// delivery counter is consistent with it.
+pub fn heartbeat(host: &str, run: &str, time: i64, last: Option<u64>) -> String {
+    let last_text = last.map_or("null".to_string(), |l| l.to_string());
+    let produced = last.map_or(0, |l| l + 1);
+    format!(
+        r#"{{"heartbeat":true,"hostname":"{host}","run":"{run}","dt":"{}",{NOT_FINAL},"sequence_start":0,"sequence_last":{last_text},"records_produced":{produced},"records_delivered":{produced},"log_overruns":0,"transactions_incomplete":0,"queue_full_waits":0,"queue_full_drops":0,"delivery_failed":0,"delivery_failed_maybe_persisted":0}}"#,
+        format_time(time)
+    )
 }
 
-impl<'a> Heartbeat<'a> {
-    /// A heartbeat of a run numbered from 0.
-    pub fn new(host: &'a str, run: &'a str, time: i64, last: Option<u64>) -> Heartbeat<'a> {
-        Heartbeat {
-            host,
-            run,
-            time,
-            start: 0,
-            last,
-        }
-    }
-
-    /// The line of a periodic heartbeat (`"final": false`).
-    pub fn line(&self) -> String {
-        self.render(false)
-    }
-
-    /// The line of the run's final heartbeat, written at a clean stop (`"final": true`).
-    pub fn final_line(&self) -> String {
-        self.render(true)
-    }
-
-    fn render(&self, is_final: bool) -> String {
-        let Heartbeat {
-            host,
-            run,
-            time,
-            start,
-            last,
-        } = *self;
-        let last_text = last.map_or("null".to_string(), |l| l.to_string());
-        let produced = last.map_or(0, |l| l + 1 - start);
-        format!(
-            r#"{{"heartbeat":true,"hostname":"{host}","run":"{run}","dt":"{}","final":{is_final},"sequence_start":{start},"sequence_last":{last_text},"records_produced":{produced},"records_delivered":{produced},"log_overruns":0,"transactions_incomplete":0,"queue_full_waits":0,"queue_full_drops":0,"delivery_failed":0,"delivery_failed_maybe_persisted":0}}"#,
-            format_time(time)
-        )
-    }
+/// The run's final heartbeat (`"final": true`), written at a clean stop; otherwise as
+/// [`heartbeat`].
+pub fn final_heartbeat(host: &str, run: &str, time: i64, last: Option<u64>) -> String {
+    heartbeat(host, run, time, last).replacen(NOT_FINAL, r#""final":true"#, 1)
 }
+
+/// The member that tells a periodic heartbeat from the final one.
+const NOT_FINAL: &str = r#""final":false"#;
 
 const USER_AGENTS: [&str; 4] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
