@@ -284,12 +284,12 @@ fn gzip_snappy_and_stdin_read_the_same_as_plain() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(text.as_bytes()).unwrap();
     let gzip = scratch
-        .write("records.gz", &gz.finish().unwrap())
+        .write("records.gz", gz.finish().unwrap())
         .expect("write a test file");
     let mut sz = snap::write::FrameEncoder::new(Vec::new());
     sz.write_all(text.as_bytes()).unwrap();
     let snappy = scratch
-        .write("records.sz", &sz.into_inner().unwrap())
+        .write("records.sz", sz.into_inner().unwrap())
         .expect("write a test file");
     let expected = run_path(&plain, &["--output", "json"]);
     assert_eq!(expected.status.code(), Some(1));

@@ -80,7 +80,7 @@ impl Fault {
         .collect();
         lines.extend(extra.iter().map(|line| (*line).to_owned()));
         let config = dir
-            .write("edgeship.conf", &config_text(&dir, FORMAT, &lines))
+            .write("edgeship.conf", config_text(&dir, FORMAT, &lines))
             .expect("write a test file");
         let edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
         Fault {

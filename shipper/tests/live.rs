@@ -279,7 +279,7 @@ fn twenty_thousand_requests_land_once_each_in_order_in_the_hosts_partition() {
     let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
     lines.push("edgeship.heartbeat.interval = 2".to_owned());
     let config = dir
-        .write("seed.conf", &config_text(&dir, &seed_format(), &lines))
+        .write("seed.conf", config_text(&dir, &seed_format(), &lines))
         .expect("write a test file");
     let mut edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
 
@@ -445,7 +445,7 @@ fn a_restart_mid_traffic_is_a_new_run_and_the_first_run_ends_with_its_final_hear
     let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
     lines.push("edgeship.heartbeat.interval = 1".to_owned());
     let config = dir
-        .write("run.conf", &config_text(&dir, &format, &lines))
+        .write("run.conf", config_text(&dir, &format, &lines))
         .expect("write a test file");
     let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
     let stop = AtomicBool::new(false);
@@ -641,7 +641,7 @@ fn stdout_prints_byte_for_byte_the_records_kafka_gets_from_the_same_capture() {
     let stdout_config = dir
         .write(
             "stdout.conf",
-            &config_text(&dir, &seed_format(), &["output = stdout".to_owned()]),
+            config_text(&dir, &seed_format(), &["output = stdout".to_owned()]),
         )
         .expect("write a test file");
     let printed = replay(&dir, "stdout", &stdout_config, &capture_str);
@@ -659,7 +659,7 @@ fn stdout_prints_byte_for_byte_the_records_kafka_gets_from_the_same_capture() {
     let kafka_config = dir
         .write(
             "kafka.conf",
-            &config_text(
+            config_text(
                 &dir,
                 &seed_format(),
                 &kafka_lines(&tansu.bootstrap(), TOPIC),
@@ -778,7 +778,7 @@ fn check_config_refuses_the_seed_for_its_varnish_3_option_and_says_what_to_write
     let fixed = dir
         .write(
             "seed-fixed.conf",
-            &text.replace(
+            text.replace(
                 "varnish.arg.m = RxRequest:^(?!PURGE$)",
                 "varnish.arg.q = ReqMethod ne \"PURGE\"",
             ),
@@ -987,7 +987,7 @@ fn bad_input_is_shipped_and_counted_and_never_stops_the_daemon() {
         "edgeship.heartbeat.interval = 1".to_owned(),
     ]);
     let config = dir
-        .write("bad.conf", &config_text(&dir, &seed_format(), &lines))
+        .write("bad.conf", config_text(&dir, &seed_format(), &lines))
         .expect("write a test file");
     // -T 1: a transaction open for a second is forced complete.
     let mut edgeship =
