@@ -7,14 +7,11 @@
 //! and a heartbeat per host every ten seconds.
 #![forbid(unsafe_code)]
 
-#[path = "../tests/common/records.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod records;
-
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
-use records::{base_time, heartbeat, realistic, Rng};
+use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, Record};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -40,16 +37,12 @@ fn main() -> std::io::Result<()> {
         .collect();
     let mut next = vec![0u64; hosts as usize];
     let mut next_heartbeat = vec![start; hosts as usize];
-    let mut rng = Rng(2026);
+    let mut rng = SplitMix64::new(2026);
     let mut writer = BufWriter::with_capacity(1 << 20, File::create(&out)?);
     let mut line = String::with_capacity(2048);
     let mut written = 0u64;
     for (h, name) in names.iter().enumerate() {
-        writeln!(
-            writer,
-            "{}",
-            heartbeat(name, &runs[h], start, 0, None, false)
-        )?;
+        writeln!(writer, "{}", heartbeat(name, &runs[h], start, None))?;
     }
     // Round-robin bursts of up to 64 records per host, as partitions interleave in a topic.
     while next.iter().any(|&n| n < per_host) {
@@ -65,7 +58,7 @@ fn main() -> std::io::Result<()> {
                     writeln!(
                         writer,
                         "{}",
-                        heartbeat(&names[h], &runs[h], next_heartbeat[h], 0, last, false)
+                        heartbeat(&names[h], &runs[h], next_heartbeat[h], last)
                     )?;
                 }
                 let roll = rng.below(10_000);
@@ -74,14 +67,13 @@ fn main() -> std::io::Result<()> {
                 }
                 let copies = if roll < 15 { 2 } else { 1 };
                 line.clear();
-                realistic(
-                    &mut rng,
-                    &names[h],
-                    Some(&runs[h]),
+                let record = Record {
+                    host: &names[h],
+                    run: Some(&runs[h]),
                     sequence,
                     time,
-                    &mut line,
-                );
+                };
+                record.write_realistic(&mut rng, &mut line);
                 for _ in 0..copies {
                     writer.write_all(line.as_bytes())?;
                     writer.write_all(b"\n")?;
@@ -95,7 +87,7 @@ fn main() -> std::io::Result<()> {
         writeln!(
             writer,
             "{}",
-            heartbeat(name, &runs[h], time, 0, Some(per_host - 1), true)
+            final_heartbeat(name, &runs[h], time, Some(per_host - 1))
         )?;
     }
     writer.flush()?;

@@ -7,10 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::records::{base_time, heartbeat, record, Rng};
 use common::{audit, audit_with, lost_by_hour, per_hour, rows_of, stream, sum};
 use edgeship_audit::time::{hour_of, HOUR};
 use edgeship_audit::{Auditor, BadReason, Config, Origin, RowKind, Status};
+use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
 
 const RUN_A: &str = "20250601T115959Z-0a0a0a0a";
 const RUN_B: &str = "20250601T123000Z-0b0b0b0b";
@@ -48,7 +49,7 @@ type Items = Vec<(u64, i64)>;
 /// Removes `remove` records at random and returns (kept, removed).
 fn remove_random(items: &[(u64, i64)], remove: usize, seed: u64) -> (Items, Items) {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    Rng(seed).shuffle(&mut order);
+    SplitMix64::new(seed).shuffle(&mut order);
     let mut gone = vec![false; items.len()];
     for &i in &order[..remove] {
         gone[i] = true;
@@ -76,9 +77,9 @@ fn classic_validation_with_ten_thousand_removed_reports_exactly_those() {
     let last = items[items.len() - 1];
     // The shipper's start and final heartbeats bound the run, so removing the very first or
     // last numbers is seen too (the classic check could not see those).
-    let mut input = vec![heartbeat("cp1001", RUN_A, first_time, 0, None, false)];
+    let mut input = vec![heartbeat("cp1001", RUN_A, first_time, None)];
     input.extend(lines("cp1001", Some(RUN_A), &kept));
-    input.push(heartbeat("cp1001", RUN_A, last.1, 0, Some(last.0), true));
+    input.push(final_heartbeat("cp1001", RUN_A, last.1, Some(last.0)));
     let report = audit(&input);
 
     let lost = lost_by_hour(&report, "cp1001");
@@ -134,10 +135,10 @@ fn a_restart_in_the_middle_of_an_hour_is_two_groups_and_no_loss() {
     let t0 = base_time();
     let first = stream(0, 18_000, t0, 10); // 12:00 to 12:30
     let second = stream(0, 18_000, t0 + 1800 + 5, 10); // restarted 12:30:05, from 0 again
-    let mut input = vec![heartbeat("cp1001", RUN_A, t0, 0, None, false)];
+    let mut input = vec![heartbeat("cp1001", RUN_A, t0, None)];
     input.extend(lines("cp1001", Some(RUN_A), &first));
-    input.push(heartbeat("cp1001", RUN_A, t0 + 1800, 0, Some(17_999), true));
-    input.push(heartbeat("cp1001", RUN_B, t0 + 1800 + 5, 0, None, false));
+    input.push(final_heartbeat("cp1001", RUN_A, t0 + 1800, Some(17_999)));
+    input.push(heartbeat("cp1001", RUN_B, t0 + 1800 + 5, None));
     input.extend(lines("cp1001", Some(RUN_B), &second));
     let report = audit(&input);
     let rows = rows_of(&report, "cp1001");
@@ -199,16 +200,9 @@ fn records_stamped_across_the_hour_boundary_are_not_loss() {
 fn loss_after_the_last_record_is_seen_through_the_heartbeat() {
     let t0 = base_time() + 600;
     let items = stream(0, 1000, t0, 10);
-    let mut input = vec![heartbeat("cp1001", RUN_A, t0, 0, None, false)];
+    let mut input = vec![heartbeat("cp1001", RUN_A, t0, None)];
     input.extend(lines("cp1001", Some(RUN_A), &items[..950]));
-    input.push(heartbeat(
-        "cp1001",
-        RUN_A,
-        items[999].1 + 1,
-        0,
-        Some(999),
-        false,
-    ));
+    input.push(heartbeat("cp1001", RUN_A, items[999].1 + 1, Some(999)));
     let report = audit(&input);
     let rows = rows_of(&report, "cp1001");
     assert_eq!(rows.len(), 1);
@@ -226,7 +220,7 @@ fn loss_after_the_last_record_is_seen_through_the_heartbeat() {
 fn loss_before_the_first_record_is_seen_through_the_start_heartbeat() {
     let t0 = base_time() + 600;
     let items = stream(0, 1000, t0, 10);
-    let mut input = vec![heartbeat("cp1001", RUN_A, t0, 0, None, false)];
+    let mut input = vec![heartbeat("cp1001", RUN_A, t0, None)];
     input.extend(lines("cp1001", Some(RUN_A), &items[30..]));
     let report = audit(&input);
     assert_eq!(lost_by_hour(&report, "cp1001").values().sum::<u64>(), 30);
@@ -238,19 +232,17 @@ fn a_host_with_heartbeats_that_goes_quiet_is_silent() {
     let mut input = Vec::new();
     // cp1001 ships in hour h-1 only; cp1002 keeps shipping into hour h.
     for host in ["cp1001", "cp1002"] {
-        input.push(heartbeat(host, RUN_A, t0, 0, None, false));
+        input.push(heartbeat(host, RUN_A, t0, None));
     }
     input.extend(lines("cp1001", Some(RUN_A), &stream(0, 3000, t0 + 10, 1)));
-    input.push(heartbeat("cp1001", RUN_A, t0 + 3100, 0, Some(2999), false));
+    input.push(heartbeat("cp1001", RUN_A, t0 + 3100, Some(2999)));
     input.extend(lines("cp1002", Some(RUN_A), &stream(0, 7000, t0 + 10, 1)));
     for k in 1..=70 {
         input.push(heartbeat(
             "cp1002",
             RUN_A,
             t0 + k * 100,
-            0,
             Some(k as u64 * 100 - 1),
-            false,
         ));
     }
     // A varnishkafka-era host (no heartbeats) that stops is absent, not silent: nothing
@@ -291,7 +283,7 @@ fn duplicates_are_counted_apart_from_loss() {
     // Deliver 5,000 of the surviving records a second time, later, as a retry would.
     let mut twice = lines("cp1001", Some(RUN_A), &kept);
     let mut again = kept[2000..7000].to_vec();
-    Rng(3).shuffle(&mut again);
+    SplitMix64::new(3).shuffle(&mut again);
     twice.extend(lines("cp1001", Some(RUN_A), &again));
     let double = audit(&twice);
     let (a, b) = (rows_of(&single, "cp1001"), rows_of(&double, "cp1001"));
@@ -329,7 +321,7 @@ fn records_out_of_order_give_the_same_rows() {
     let (kept, _) = remove_random(&items, 500, 5);
     let in_order = audit(&lines("cp1001", Some(RUN_A), &kept));
     let mut shuffled = kept.clone();
-    Rng(9).shuffle(&mut shuffled);
+    SplitMix64::new(9).shuffle(&mut shuffled);
     let out_of_order = audit(&lines("cp1001", Some(RUN_A), &shuffled));
     assert_eq!(in_order.rows, out_of_order.rows);
     assert!(sum(&rows_of(&in_order, "cp1001"), |r| r.count_lost) > 0);
@@ -457,15 +449,13 @@ fn a_gap_across_the_hour_is_shared_by_its_neighbours_times() {
 fn a_host_whose_records_all_vanish_is_all_loss() {
     // Heartbeats arrive but no record does: 600 numbers assigned, none delivered.
     let t0 = base_time() + 60;
-    let mut input = vec![heartbeat("cp1001", RUN_A, t0, 0, None, false)];
+    let mut input = vec![heartbeat("cp1001", RUN_A, t0, None)];
     for k in 1..=6 {
         input.push(heartbeat(
             "cp1001",
             RUN_A,
             t0 + k * 10,
-            0,
             Some(k as u64 * 100 - 1),
-            false,
         ));
     }
     let report = audit(&input);
@@ -571,9 +561,9 @@ fn a_far_future_heartbeat_lists_every_silent_hour_once() {
     let t0 = base_time();
     let hours: i64 = 2 * 365 * 24;
     let input = vec![
-        heartbeat("cp1001", RUN_A, t0, 0, None, false),
-        heartbeat("cp1002", RUN_B, t0, 0, None, false),
-        heartbeat("cp1002", RUN_B, t0 + hours * HOUR, 0, None, false),
+        heartbeat("cp1001", RUN_A, t0, None),
+        heartbeat("cp1002", RUN_B, t0, None),
+        heartbeat("cp1002", RUN_B, t0 + hours * HOUR, None),
     ];
     let report = audit(&input);
     let silent: Vec<_> = report

@@ -7,43 +7,16 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::records::{base_time, heartbeat, record, Rng};
 use common::stream;
+use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
+use edgeship_testkit::scratch::ScratchDir;
 use serde_json::Value;
 
 const RUN: &str = "20250601T115959Z-0a0a0a0a";
-
-/// A private directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "edgeship-audit-cli-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn audit_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_edgeship-audit"))
@@ -72,7 +45,7 @@ fn two_hosts(lose_every: Option<u64>) -> String {
     let t0 = base_time();
     let mut out = String::new();
     for host in ["cp1001", "cp1002"] {
-        out.push_str(&heartbeat(host, RUN, t0, 0, None, false));
+        out.push_str(&heartbeat(host, RUN, t0, None));
         out.push('\n');
         // 12:00:01 to 13:59:50, then the final heartbeat at 13:59:55.
         for (s, t) in stream(0, 7190, t0 + 1, 1) {
@@ -82,7 +55,7 @@ fn two_hosts(lose_every: Option<u64>) -> String {
             out.push_str(&record(host, Some(RUN), s, t));
             out.push('\n');
         }
-        out.push_str(&heartbeat(host, RUN, t0 + 7195, 0, Some(7189), true));
+        out.push_str(&final_heartbeat(host, RUN, t0 + 7195, Some(7189)));
         out.push('\n');
     }
     out
@@ -109,8 +82,10 @@ fn help_explains_the_command_and_its_exit_codes() {
 
 #[test]
 fn a_clean_file_exits_zero_and_json_rows_carry_every_field() {
-    let scratch = Scratch::new();
-    let path = scratch.write("clean.json", two_hosts(None).as_bytes());
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
+    let path = scratch
+        .write("clean.json", two_hosts(None).as_bytes())
+        .expect("write a test file");
     let out = run_path(&path, &["--output", "json"]);
     assert_eq!(
         out.status.code(),
@@ -160,9 +135,11 @@ fn a_clean_file_exits_zero_and_json_rows_carry_every_field() {
 
 #[test]
 fn loss_between_the_thresholds_is_a_warning_and_above_them_an_error() {
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
     // 1 in 100 lost: 1 %, between --warn 0.5 and --error 2.
-    let warn = scratch.write("warn.json", two_hosts(Some(100)).as_bytes());
+    let warn = scratch
+        .write("warn.json", two_hosts(Some(100)).as_bytes())
+        .expect("write a test file");
     let out = run_path(&warn, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let statuses: Vec<String> = json_lines(&out)
@@ -174,17 +151,19 @@ fn loss_between_the_thresholds_is_a_warning_and_above_them_an_error() {
     // The same file with a lower error threshold is an error.
     assert_eq!(run_path(&warn, &["--error", "0.9"]).status.code(), Some(2));
     // 1 in 20 lost: 5 %.
-    let error = scratch.write("error.json", two_hosts(Some(20)).as_bytes());
+    let error = scratch
+        .write("error.json", two_hosts(Some(20)).as_bytes())
+        .expect("write a test file");
     assert_eq!(run_path(&error, &[]).status.code(), Some(2));
 }
 
 #[test]
 fn a_silent_host_exits_two() {
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
     let t0 = base_time();
     let mut text = String::new();
     for host in ["cp1001", "cp1002"] {
-        text.push_str(&heartbeat(host, RUN, t0, 0, None, false));
+        text.push_str(&heartbeat(host, RUN, t0, None));
         text.push('\n');
     }
     // cp1001 stops at 12:50; cp1002 goes on until 13:59.
@@ -196,7 +175,9 @@ fn a_silent_host_exits_two() {
         text.push_str(&record("cp1002", Some(RUN), s, t));
         text.push('\n');
     }
-    let path = scratch.write("silent.json", text.as_bytes());
+    let path = scratch
+        .write("silent.json", text.as_bytes())
+        .expect("write a test file");
     let out = run_path(&path, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let silent: Vec<Value> = json_lines(&out)
@@ -220,15 +201,17 @@ fn a_silent_host_exits_two() {
 fn an_input_spanning_centuries_is_refused_not_reported_hour_by_hour() {
     // Found by the audit_record fuzz target: two heartbeats of one host far apart made a row
     // for every silent hour between them (gigabytes). Without a window the span is bounded.
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
     let t0 = base_time();
     let far = t0 + 2000 * 365 * 24 * 3600;
     let text = format!(
         "{}\n{}\n",
-        heartbeat("cp1001", RUN, t0, 0, None, false),
-        heartbeat("cp1001", RUN, far, 0, None, false)
+        heartbeat("cp1001", RUN, t0, None),
+        heartbeat("cp1001", RUN, far, None)
     );
-    let path = scratch.write("centuries.json", text.as_bytes());
+    let path = scratch
+        .write("centuries.json", text.as_bytes())
+        .expect("write a test file");
     let out = run_path(&path, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -293,15 +276,21 @@ fn the_audit_that_cannot_run_exits_three_with_the_reason() {
 
 #[test]
 fn gzip_snappy_and_stdin_read_the_same_as_plain() {
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
     let text = two_hosts(Some(100));
-    let plain = scratch.write("plain.json", text.as_bytes());
+    let plain = scratch
+        .write("plain.json", text.as_bytes())
+        .expect("write a test file");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(text.as_bytes()).unwrap();
-    let gzip = scratch.write("records.gz", &gz.finish().unwrap());
+    let gzip = scratch
+        .write("records.gz", gz.finish().unwrap())
+        .expect("write a test file");
     let mut sz = snap::write::FrameEncoder::new(Vec::new());
     sz.write_all(text.as_bytes()).unwrap();
-    let snappy = scratch.write("records.sz", &sz.into_inner().unwrap());
+    let snappy = scratch
+        .write("records.sz", sz.into_inner().unwrap())
+        .expect("write a test file");
     let expected = run_path(&plain, &["--output", "json"]);
     assert_eq!(expected.status.code(), Some(1));
     for path in [&gzip, &snappy] {
@@ -324,8 +313,10 @@ fn gzip_snappy_and_stdin_read_the_same_as_plain() {
 
 #[test]
 fn csv_and_table_outputs_have_rows_and_hourly_rollups() {
-    let scratch = Scratch::new();
-    let path = scratch.write("records.json", two_hosts(None).as_bytes());
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
+    let path = scratch
+        .write("records.json", two_hosts(None).as_bytes())
+        .expect("write a test file");
     let csv = String::from_utf8(run_path(&path, &["--output", "csv"]).stdout).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -346,10 +337,12 @@ fn csv_and_table_outputs_have_rows_and_hourly_rollups() {
 
 #[test]
 fn bad_lines_are_reported_on_stderr_and_in_json_and_make_a_warning() {
-    let scratch = Scratch::new();
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
     let mut text = two_hosts(None);
     text.push_str("not json at all\n{\"hostname\":\"cp1001\",\"dt\":\"2025-06-01T12:00:00Z\"}\n");
-    let path = scratch.write("bad.json", text.as_bytes());
+    let path = scratch
+        .write("bad.json", text.as_bytes())
+        .expect("write a test file");
     let out = run_path(&path, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
@@ -367,8 +360,8 @@ fn bad_lines_are_reported_on_stderr_and_in_json_and_make_a_warning() {
 
 #[test]
 fn field_names_are_configurable() {
-    let scratch = Scratch::new();
-    let mut rng = Rng(1);
+    let scratch = ScratchDir::new("audit-cli").expect("a scratch directory");
+    let mut rng = SplitMix64::new(1);
     let t0 = base_time();
     let mut text = String::new();
     let mut default_text = String::new();
@@ -384,8 +377,12 @@ fn field_names_are_configurable() {
             "{{\"hostname\":\"cp7\",\"sequence\":{s},\"dt\":\"{dt}\",\"run\":\"r1\"}}\n"
         ));
     }
-    let renamed = scratch.write("renamed.json", text.as_bytes());
-    let plain = scratch.write("plain.json", default_text.as_bytes());
+    let renamed = scratch
+        .write("renamed.json", text.as_bytes())
+        .expect("write a test file");
+    let plain = scratch
+        .write("plain.json", default_text.as_bytes())
+        .expect("write a test file");
     let args = [
         "--output",
         "json",

@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::records::{base_time, heartbeat, record, Rng};
 use edgeship_audit::time::HOUR;
+use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
+use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -33,13 +35,13 @@ struct Message {
 /// heartbeats every minute, 1 % of the records lost and 0.2 % delivered twice.
 fn stream_of_two_datacenters() -> Vec<Message> {
     let t0 = base_time();
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let mut out = Vec::new();
     for (topic, prefix) in [(EQIAD, 1000), (CODFW, 2000)] {
         for h in 1..=6 {
             let host = format!("cp{}", prefix + h);
             let run = format!("20250601T120000Z-{:08x}", prefix + h);
-            let mut push = |value: String, time: i64, rng: &mut Rng| {
+            let mut push = |value: String, time: i64, rng: &mut SplitMix64| {
                 // Produced a little after the request ended, as the shipper does.
                 let millis = time * 1000 + rng.below(900) as i64;
                 out.push(Message {
@@ -49,13 +51,13 @@ fn stream_of_two_datacenters() -> Vec<Message> {
                     millis,
                 });
             };
-            push(heartbeat(&host, &run, t0, 0, None, false), t0, &mut rng);
+            push(heartbeat(&host, &run, t0, None), t0, &mut rng);
             let count: u64 = 3 * 1800 - 30;
             for s in 0..count {
                 let time = t0 + 1 + 2 * s as i64;
                 if time % 60 == 0 {
                     push(
-                        heartbeat(&host, &run, time, 0, s.checked_sub(1), false),
+                        heartbeat(&host, &run, time, s.checked_sub(1)),
                         time,
                         &mut rng,
                     );
@@ -72,7 +74,7 @@ fn stream_of_two_datacenters() -> Vec<Message> {
             }
             let end = t0 + 3 * HOUR - 30;
             push(
-                heartbeat(&host, &run, end, 0, Some(count - 1), true),
+                final_heartbeat(&host, &run, end, Some(count - 1)),
                 end,
                 &mut rng,
             );
@@ -125,19 +127,16 @@ fn audit(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// A file holding the same messages, one line each, in the order produced.
-fn file_of(messages: &[Message], name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "edgeship-audit-kafka-{}-{name}.json",
-        std::process::id()
-    ));
+/// A file in `scratch` holding the same messages, one line each, in the order produced.
+fn file_of(scratch: &ScratchDir, messages: &[Message], name: &str) -> PathBuf {
     let mut text = String::new();
     for m in messages {
         text.push_str(&m.value);
         text.push('\n');
     }
-    std::fs::write(&path, text).unwrap();
-    path
+    scratch
+        .write(&format!("{name}.json"), text)
+        .expect("write a test file")
 }
 
 /// Rows of a JSON report keyed by (hostname, run, hour), without the topic (files have none).
@@ -188,7 +187,8 @@ fn kafka_and_files_agree_and_windows_and_groups_split_correctly() {
     let messages = stream_of_two_datacenters();
     let tansu = broker_with(&[EQIAD, CODFW]);
     produce(&tansu, &messages);
-    let file = file_of(&messages, "all");
+    let scratch = ScratchDir::new("audit-kafka").expect("a scratch directory");
+    let file = file_of(&scratch, &messages, "all");
     let brokers = tansu.bootstrap();
     let kafka_args = [
         "--brokers",
@@ -310,7 +310,6 @@ fn kafka_and_files_agree_and_windows_and_groups_split_correctly() {
     let mut union = rows_a;
     union.extend(rows_b);
     assert_eq!(union, expected, "{split}");
-    let _ = std::fs::remove_file(file);
 }
 
 #[test]
@@ -327,7 +326,7 @@ fn a_datacenter_topic_that_goes_quiet_is_silent() {
             messages.push(Message {
                 topic,
                 key: host.into(),
-                value: heartbeat(host, &run, time, 0, Some(last), false),
+                value: heartbeat(host, &run, time, Some(last)),
                 millis: time * 1000,
             });
             for s in 0..10 {

@@ -1,6 +1,12 @@
 //! The auditor benchmark's input: JSON lines as the shipper writes them, rendered from the
 //! realistic transactions with the production webrequest format, spread over several hosts,
 //! with a little loss and duplication and a closing heartbeat per host (`docs/records.md`).
+//!
+//! This is deliberately not `edgeship_testkit::records` (the generator of the auditor's tests
+//! and `gen-records`): those lines have the production fields but hand-written ASCII values,
+//! while these are rendered by `edgeship-formats` from the realistic transactions, so the
+//! criterion group measures the auditor on exactly the bytes the shipper writes (non-ASCII
+//! text, replaced Latin-1 bytes, escapes).
 
 use edgeship_formats::{Context, FormatKind, Plan, Renderer};
 
@@ -27,7 +33,7 @@ pub struct AuditLines {
 /// same arguments.
 pub fn lines(count: usize, hosts: usize, seed: u64) -> std::io::Result<AuditLines> {
     let hosts = hosts.max(1);
-    let format = fixtures::format(fixtures::PRODUCTION)?;
+    let format = fixtures::format(fixtures::PRODUCTION).map_err(std::io::Error::other)?;
     let plan = Plan::compile(&format, FormatKind::Json)
         .map_err(|error| std::io::Error::other(format!("{}: {error}", fixtures::PRODUCTION)))?;
     let mut renderer = Renderer::new(plan);

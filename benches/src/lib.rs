@@ -1,16 +1,21 @@
 //! edgeship-benches: the inputs the benchmarks and the fuzz targets share: realistic Varnish
-//! transactions ([`records`]) and the fixture configurations' formats ([`fixtures`]).
+//! transactions ([`records`]), the auditor group's lines ([`audit_lines`]), the recorded
+//! capture and release binary the process-level groups run ([`capture`]), and the fixture
+//! configurations' formats ([`fixtures`], testkit's).
 //!
 //! The benchmarks themselves are in `benches/edgeship.rs`, one criterion harness with one
-//! group per crate (`formats` now; `varnishlog`, `pipeline` and `auditor` join as those crates
-//! land). Keeping the inputs in a library lets a new group, or the fuzz crate in `fuzz/`,
-//! render exactly the records a benchmark measured.
+//! group per crate: `formats`, `varnishlog`, `pipeline` (the `edgeship` binary) and `auditor`.
+//! Keeping the inputs in a library lets a new group, or the fuzz crate in `fuzz/`, render
+//! exactly the records a benchmark measured.
 #![forbid(unsafe_code)]
 
 pub mod audit_lines;
 pub mod capture;
-pub mod fixtures;
 pub mod records;
+
+/// The shared fixture configurations and the format each declares, as testkit finds them:
+/// re-exported so that the fuzz targets, which depend on this crate, read them the same way.
+pub use edgeship_testkit::fixtures;
 
 use edgeship_formats::Context;
 

@@ -3,18 +3,19 @@
 //! response headers (cookies, client hints, security policies), non-ASCII URLs and headers,
 //! and the occasional Latin-1 byte a client sends where UTF-8 was expected.
 //!
-//! Generation is deterministic (a seeded SplitMix64), so every run and every machine measures
+//! Generation is deterministic (testkit's seeded SplitMix64), so every run and every machine measures
 //! the same bytes. The shapes follow what Varnish logs in a client transaction; the
 //! proportions (hits, misses, status codes) are plausible, not measured.
 
 use edgeship_formats::Tag;
+use edgeship_testkit::random::SplitMix64;
 
 /// One transaction's records in log order, as (tag, payload) pairs.
 pub type Records = Vec<(Tag, Vec<u8>)>;
 
 /// `count` different transactions, the same for the same `seed`.
 pub fn realistic(count: usize, seed: u64) -> Vec<Records> {
-    let mut random = SplitMix64(seed);
+    let mut random = SplitMix64::new(seed);
     // Requests start 10 to 90 µs apart, about 20,000 a second: a busy cache host, where many
     // records share a second (which matters to formats that print the time).
     let mut clock_micros = 1_795_000_000 * 1_000_000;
@@ -89,39 +90,6 @@ struct Log(Records);
 impl Log {
     fn push(&mut self, tag: Tag, payload: impl Into<Vec<u8>>) {
         self.0.push((tag, payload.into()));
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood): tiny, fast, and good enough to pick from lists.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..bound` (`bound` > 0); the modulo bias is irrelevant here.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    fn percent(&mut self, chance: u64) -> bool {
-        self.below(100) < chance
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn hex(&mut self, digits: usize, out: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for _ in 0..digits {
-            out.push(char::from(HEX[self.below(16) as usize]));
-        }
     }
 }
 
@@ -207,36 +175,83 @@ const CLIENT_IPS: &[&str] = &[
     "2001:db8:4006:812::200e",
 ];
 
+/// The choices that shape one transaction, drawn before any record is written so that every
+/// step below agrees on them (a MISS has a backend link, the Age header matches the accounting).
+struct Shape {
+    vxid: u64,
+    /// The start time, in seconds.
+    start: f64,
+    host: &'static str,
+    path: &'static str,
+    query: &'static str,
+    client_ip: &'static str,
+    user_agent: &'static str,
+    handling: &'static str,
+    status: &'static str,
+    method: &'static str,
+    /// Seconds from the start to the first byte, and to the end of the response.
+    first_byte: f64,
+    total: f64,
+    /// Response body and request header sizes, in bytes.
+    body: u64,
+    header_bytes: u64,
+}
+
+impl Shape {
+    fn draw(random: &mut SplitMix64, index: u64, start_micros: u64) -> Shape {
+        let (host, path, query) = *random.pick(PAGES);
+        let client_ip = *random.pick(CLIENT_IPS);
+        let user_agent = *random.pick(USER_AGENTS);
+        let handling = *random.by_percent(&[(60, "HIT"), (25, "MISS"), (15, "PASS")]);
+        let status =
+            *random.by_percent(&[(80, "200"), (8, "304"), (4, "404"), (4, "301"), (4, "206")]);
+        let method = *random.by_percent(&[(92, "GET"), (5, "POST"), (3, "HEAD")]);
+        let first_byte = 0.000_05 + random.below(40_000) as f64 / 1e6;
+        let total = first_byte + random.below(9_000) as f64 / 1e6;
+        let body = 512 + random.below(180_000);
+        let header_bytes = 600 + random.below(900);
+        Shape {
+            vxid: 1_000_000 + index * 3,
+            start: start_micros as f64 / 1e6,
+            host,
+            path,
+            query,
+            client_ip,
+            user_agent,
+            handling,
+            status,
+            method,
+            first_byte,
+            total,
+            body,
+            header_bytes,
+        }
+    }
+}
+
+/// One transaction, record by record in Varnish's log order: the request as received, the
+/// client's headers, the headers the VCL adds, the VCL's processing and the status, the
+/// response headers, and the closing timestamp and accounting.
 fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Records {
+    let shape = Shape::draw(random, index, start_micros);
     let mut log = Log(Records::with_capacity(96));
+    request_line(&mut log, &shape, random);
+    client_headers(&mut log, &shape, random);
+    vcl_request_headers(&mut log, &shape, random);
+    processing(&mut log, &shape);
+    let age = response_headers(&mut log, &shape, random);
+    closing(&mut log, &shape, age);
+    log.0
+}
 
-    let vxid = 1_000_000 + index * 3;
-    let start = start_micros as f64 / 1e6;
-    let (host, path, query) = *random.pick(PAGES);
-    let client_ip = *random.pick(CLIENT_IPS);
-    let user_agent = *random.pick(USER_AGENTS);
-    let handling = match random.below(100) {
-        0..=59 => "HIT",
-        60..=84 => "MISS",
-        _ => "PASS",
-    };
-    let status = match random.below(100) {
-        0..=79 => "200",
-        80..=87 => "304",
-        88..=91 => "404",
-        92..=95 => "301",
-        _ => "206",
-    };
-    let method = match random.below(100) {
-        0..=91 => "GET",
-        92..=96 => "POST",
-        _ => "HEAD",
-    };
-    let first_byte = 0.000_05 + random.below(40_000) as f64 / 1e6;
-    let total = first_byte + random.below(9_000) as f64 / 1e6;
-    let body = 512 + random.below(180_000);
-    let header_bytes = 600 + random.below(900);
-
+/// Begin, the start and request timestamps, the client's address and the request line.
+fn request_line(log: &mut Log, shape: &Shape, random: &mut SplitMix64) {
+    let Shape {
+        vxid,
+        start,
+        client_ip,
+        ..
+    } = *shape;
     log.push(Tag::Begin, format!("req {vxid} rxreq"));
     log.push(
         Tag::Timestamp,
@@ -251,8 +266,8 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
         format!("Req: {:.6} 0.000012 0.000012", start + 0.000_012),
     );
     log.push(Tag::Other, "1 32768 0"); // Varnish's ReqStart neighbours: not read by formats
-    log.push(Tag::ReqMethod, method);
-    log.push(Tag::ReqUrl, format!("{path}{query}"));
+    log.push(Tag::ReqMethod, shape.method);
+    log.push(Tag::ReqUrl, format!("{}{}", shape.path, shape.query));
     log.push(
         Tag::ReqProtocol,
         if random.percent(70) {
@@ -261,9 +276,14 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
             "HTTP/1.1"
         },
     );
+}
 
-    log.push(Tag::ReqHeader, format!("host: {host}"));
-    log.push(Tag::ReqHeader, format!("user-agent: {user_agent}"));
+/// The headers a browser sends: host, agent, the accept family, a referer most of the time,
+/// cookies, client hints, and now and then a forwarded address, a conditional request or
+/// credentials.
+fn client_headers(log: &mut Log, shape: &Shape, random: &mut SplitMix64) {
+    log.push(Tag::ReqHeader, format!("host: {}", shape.host));
+    log.push(Tag::ReqHeader, format!("user-agent: {}", shape.user_agent));
     log.push(
         Tag::ReqHeader,
         "accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
@@ -285,18 +305,7 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
         }
         log.push(Tag::ReqHeader, referer);
     }
-    let mut cookie = String::from("cookie: WMF-Last-Access=23-Nov-2026; ");
-    cookie
-        .push_str("WMF-Last-Access-Global=23-Nov-2026; GeoIP=DE:BY:M\u{fc}nchen:48.14:11.58:v4; ");
-    for _ in 0..random.below(6) {
-        cookie.push_str("enwikimwuser-sessionId=");
-        random.hex(20, &mut cookie);
-        cookie.push_str("; NetworkProbeLimit=0.001; centralauth_Session=");
-        random.hex(32, &mut cookie);
-        cookie.push_str("; ");
-    }
-    cookie.push_str("enwikiwmE-sessionTickTickCount=12");
-    log.push(Tag::ReqHeader, cookie);
+    log.push(Tag::ReqHeader, cookie(random));
     for hint in [
         "sec-ch-ua: \"Chromium\";v=\"124\", \"Microsoft Edge\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
         "sec-ch-ua-mobile: ?0",
@@ -314,7 +323,8 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
         log.push(
             Tag::ReqHeader,
             format!(
-                "X-Forwarded-For: {client_ip}, 10.20.0.{}",
+                "X-Forwarded-For: {}, 10.20.0.{}",
+                shape.client_ip,
                 random.below(255)
             ),
         );
@@ -328,13 +338,32 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
     if random.percent(5) {
         log.push(Tag::ReqHeader, "authorization: Basic YWxpY2U6czNjcjN0");
     }
-    // Headers the VCL adds or rewrites, logged after the client's own.
+}
+
+/// A cookie header with up to five session pairs of random hex identifiers.
+fn cookie(random: &mut SplitMix64) -> String {
+    let mut cookie = String::from("cookie: WMF-Last-Access=23-Nov-2026; ");
+    cookie
+        .push_str("WMF-Last-Access-Global=23-Nov-2026; GeoIP=DE:BY:M\u{fc}nchen:48.14:11.58:v4; ");
+    for _ in 0..random.below(6) {
+        cookie.push_str("enwikimwuser-sessionId=");
+        random.hex(20, &mut cookie);
+        cookie.push_str("; NetworkProbeLimit=0.001; centralauth_Session=");
+        random.hex(32, &mut cookie);
+        cookie.push_str("; ");
+    }
+    cookie.push_str("enwikiwmE-sessionTickTickCount=12");
+    cookie
+}
+
+/// Headers the VCL adds or rewrites, logged after the client's own.
+fn vcl_request_headers(log: &mut Log, shape: &Shape, random: &mut SplitMix64) {
     log.push(
         Tag::Other,
         "ReqUnset: accept-encoding: gzip, deflate, br, zstd",
     );
     log.push(Tag::ReqHeader, "Accept-Encoding: gzip");
-    log.push(Tag::ReqHeader, format!("X-Client-IP: {client_ip}"));
+    log.push(Tag::ReqHeader, format!("X-Client-IP: {}", shape.client_ip));
     log.push(Tag::ReqHeader, "X-Forwarded-Proto: https");
     log.push(
         Tag::ReqHeader,
@@ -343,8 +372,19 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
     let mut request_id = String::from("X-Request-Id: ");
     random.hex(32, &mut request_id);
     log.push(Tag::ReqHeader, request_id);
-    log.push(Tag::ReqHeader, format!("X-Varnish: {vxid}"));
+    log.push(Tag::ReqHeader, format!("X-Varnish: {}", shape.vxid));
+}
 
+/// The VCL's calls and returns, the cache hit or the backend fetch, the processing timestamp
+/// and the response's protocol, status and reason.
+fn processing(log: &mut Log, shape: &Shape) {
+    let Shape {
+        vxid,
+        start,
+        handling,
+        first_byte,
+        ..
+    } = *shape;
     log.push(Tag::VclCall, "RECV");
     log.push(
         Tag::VclLog,
@@ -380,9 +420,22 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
         ),
     );
     log.push(Tag::Other, "HTTP/1.1"); // RespProtocol
-    log.push(Tag::RespStatus, status);
+    log.push(Tag::RespStatus, shape.status);
     log.push(Tag::Other, "OK"); // RespReason
+}
 
+/// Twenty-odd response headers as a Wikimedia cache sends them (cache status, security
+/// policies, reporting endpoints), the X-Analytics header and sometimes a cookie. Returns the
+/// object's age, drawn here for the Age header, which the closing accounting repeats.
+fn response_headers(log: &mut Log, shape: &Shape, random: &mut SplitMix64) -> u64 {
+    let Shape {
+        host,
+        path,
+        handling,
+        body,
+        client_ip,
+        ..
+    } = *shape;
     let content_type = if host.starts_with("upload") {
         "image/jpeg"
     } else if path.ends_with("api.php") {
@@ -423,6 +476,19 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
     ] {
         log.push(Tag::RespHeader, header);
     }
+    log.push(Tag::RespHeader, analytics(random));
+    if random.percent(10) {
+        log.push(
+            Tag::RespHeader,
+            "set-cookie: WMF-Last-Access=23-Nov-2026;Path=/;HttpOnly;secure;Expires=Fri, 25 Dec 2026 12:00:00 GMT"
+                .to_string(),
+        );
+    }
+    age
+}
+
+/// The X-Analytics header, with a non-ASCII value one time in ten.
+fn analytics(random: &mut SplitMix64) -> String {
     let mut analytics = format!(
         "X-Analytics: ns=0;page_id={};rev_id={};WMF-Last-Access=23-Nov-2026;https=1;client_port={}",
         random.below(70_000_000),
@@ -432,14 +498,20 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
     if random.percent(10) {
         analytics.push_str(";translationengine=\u{5d2}\u{5d5}\u{5d2}\u{5dc}");
     }
-    log.push(Tag::RespHeader, analytics);
-    if random.percent(10) {
-        log.push(
-            Tag::RespHeader,
-            "set-cookie: WMF-Last-Access=23-Nov-2026;Path=/;HttpOnly;secure;Expires=Fri, 25 Dec 2026 12:00:00 GMT"
-                .to_string(),
-        );
-    }
+    analytics
+}
+
+/// The response timestamp, the byte accounting (response headers sized by the object's `age`,
+/// as the Age and X-Cache headers were) and End.
+fn closing(log: &mut Log, shape: &Shape, age: u64) {
+    let Shape {
+        start,
+        first_byte,
+        total,
+        body,
+        header_bytes,
+        ..
+    } = *shape;
     log.push(
         Tag::Timestamp,
         format!(
@@ -457,7 +529,6 @@ fn transaction(random: &mut SplitMix64, index: u64, start_micros: u64) -> Record
         ),
     );
     log.push(Tag::Other, String::new()); // End
-    log.0
 }
 
 #[cfg(test)]

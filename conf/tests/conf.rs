@@ -18,6 +18,7 @@ static SEED: LazyLock<String> = LazyLock::new(|| fixture("seed-2013-varnishkafka
 /// A fixture configuration's path, as text (error messages quote it).
 fn fixture(name: &str) -> String {
     edgeship_testkit::fixtures::conf(name)
+        .unwrap_or_else(|error| panic!("{error}"))
         .to_string_lossy()
         .into_owned()
 }

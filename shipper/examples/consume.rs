@@ -1,6 +1,7 @@
-//! `consume`: reads a topic from its start to its current end and summarises what edgeship
-//! shipped into it: records per host (with sequence range, duplicates and gaps), records per
-//! HTTP status, one sample record, and each host's last heartbeat. `scripts/demo` prints it.
+//! `consume`: reads a topic from its start to its current end (with testkit's topic reader,
+//! the one the shipper's tests use) and summarises what edgeship shipped into it: records per
+//! host (with sequence range, duplicates and gaps), records per HTTP status, one sample
+//! record, and each host's last heartbeat. `scripts/demo` prints it.
 //!
 //! Usage: `cargo run --example consume -- --brokers HOST:PORT --topic TOPIC`
 #![forbid(unsafe_code)]
@@ -9,13 +10,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+use edgeship_testkit::topic::{Landed, TopicReader};
 use serde_json::Value;
 
 /// Summarises the records and heartbeats edgeship produced to a topic.
@@ -34,11 +33,21 @@ struct Args {
 
 /// What one host shipped.
 #[derive(Default)]
-struct Host {
+struct Host<'a> {
     records: u64,
     sequences: BTreeSet<u64>,
     duplicates: u64,
-    last_heartbeat: Option<Value>,
+    last_heartbeat: Option<&'a Value>,
+}
+
+/// What the topic holds, borrowed from the messages read.
+#[derive(Default)]
+struct Summary<'a> {
+    hosts: BTreeMap<String, Host<'a>>,
+    statuses: BTreeMap<String, u64>,
+    partitions_used: BTreeSet<i32>,
+    sample: Option<&'a Value>,
+    unreadable: u64,
 }
 
 fn main() -> ExitCode {
@@ -52,71 +61,37 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
-        .set("group.id", "edgeship-consume-example")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
+    let mut reader = TopicReader::open(&args.brokers, &args.topic, "edgeship-consume-example")
         .context("creating the consumer")?;
-    let metadata = consumer
-        .fetch_metadata(Some(&args.topic), Duration::from_secs(10))
-        .context("reading the topic's metadata")?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|topic| topic.name() == args.topic)
-        .flat_map(|topic| topic.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
+    if reader.partitions() == 0 {
         bail!("topic {} has no partitions (does it exist?)", args.topic);
     }
-    let mut assignment = TopicPartitionList::new();
-    for &partition in &partitions {
-        assignment.add_partition_offset(&args.topic, partition, Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
+    reader.read_to_end(Duration::from_secs(args.timeout))?;
+    let summary = summarise(&reader.messages);
+    println!(
+        "topic {}: {} partitions, records in partition(s) {:?}",
+        args.topic,
+        reader.partitions(),
+        summary.partitions_used
+    );
+    print_summary(&summary)
+}
 
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut at_end: BTreeSet<i32> = BTreeSet::new();
-    let mut hosts: BTreeMap<String, Host> = BTreeMap::new();
-    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    let mut partitions_used: BTreeSet<i32> = BTreeSet::new();
-    let mut sample: Option<Value> = None;
-    let mut unreadable = 0_u64;
-    while at_end.len() < partitions.len() {
-        if Instant::now() > deadline {
-            bail!(
-                "the end of {} was not reached within {} s",
-                args.topic,
-                args.timeout
-            );
-        }
-        let message = match consumer.poll(Duration::from_millis(500)) {
-            None => continue,
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                at_end.insert(partition);
-                continue;
-            }
-            Some(Err(error)) => return Err(error).context("reading the topic"),
-            Some(Ok(message)) => message,
-        };
-        // A partition that reached its end and then got more is not at its end any more.
-        at_end.remove(&message.partition());
-        partitions_used.insert(message.partition());
-        let Some(value) = message
-            .payload()
-            .and_then(|payload| serde_json::from_slice::<Value>(payload).ok())
-        else {
-            unreadable += 1;
+fn summarise(messages: &[Landed]) -> Summary<'_> {
+    let mut summary = Summary::default();
+    for message in messages {
+        summary.partitions_used.insert(message.partition);
+        let value = &message.json;
+        if value.is_null() {
+            summary.unreadable += 1;
             continue;
-        };
+        }
         let name = value["hostname"]
             .as_str()
             .unwrap_or("(no hostname)")
             .to_owned();
-        let host = hosts.entry(name).or_default();
-        if value["heartbeat"] == Value::Bool(true) {
+        let host = summary.hosts.entry(name).or_default();
+        if message.is_heartbeat() {
             host.last_heartbeat = Some(value);
             continue;
         }
@@ -131,24 +106,21 @@ fn run(args: &Args) -> anyhow::Result<()> {
             Value::Null => "-".to_owned(),
             other => other.to_string(),
         };
-        *statuses.entry(status).or_default() += 1;
-        if sample.is_none() {
-            sample = Some(value);
+        *summary.statuses.entry(status).or_default() += 1;
+        if summary.sample.is_none() {
+            summary.sample = Some(value);
         }
     }
+    summary
+}
 
-    println!(
-        "topic {}: {} partitions, records in partition(s) {:?}",
-        args.topic,
-        partitions.len(),
-        partitions_used
-    );
+fn print_summary(summary: &Summary<'_>) -> anyhow::Result<()> {
     println!();
     println!(
         "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "host", "records", "seq min", "seq max", "missing", "duplicates"
     );
-    for (name, host) in &hosts {
+    for (name, host) in &summary.hosts {
         let (min, max) = match (host.sequences.first(), host.sequences.last()) {
             (Some(min), Some(max)) => (*min, *max),
             _ => (0, 0),
@@ -164,25 +136,26 @@ fn run(args: &Args) -> anyhow::Result<()> {
             host.records, host.duplicates
         );
     }
-    if unreadable > 0 {
-        println!("({unreadable} messages were not JSON)");
+    if summary.unreadable > 0 {
+        println!("({} messages were not JSON)", summary.unreadable);
     }
     println!();
-    let by_status: Vec<String> = statuses
+    let by_status: Vec<String> = summary
+        .statuses
         .iter()
         .map(|(status, count)| format!("{status}: {count}"))
         .collect();
     println!("records per HTTP status: {}", by_status.join(", "));
     println!();
-    match &sample {
+    match summary.sample {
         Some(sample) => println!(
             "a sample record:\n{}",
             serde_json::to_string_pretty(sample)?
         ),
         None => println!("no request records in the topic"),
     }
-    for (name, host) in &hosts {
-        if let Some(heartbeat) = &host.last_heartbeat {
+    for (name, host) in &summary.hosts {
+        if let Some(heartbeat) = host.last_heartbeat {
             println!();
             println!(
                 "last heartbeat of {name}:\n{}",

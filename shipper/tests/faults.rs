@@ -24,9 +24,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    config_text, heartbeats, latest_statistics, raw_exchange, records, Edgeship, TempDir,
-    TopicReader, HOST, PATIENCE,
+    config_text, heartbeats, latest_statistics, raw_exchange, records, Edgeship, TopicReader, HOST,
+    PATIENCE,
 };
+use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::varnishd::Varnishd;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
@@ -48,7 +49,7 @@ struct Fault {
     varnishd: Varnishd,
     mock: MockCluster<'static, DefaultProducerContext>,
     bootstrap: String,
-    dir: TempDir,
+    dir: ScratchDir,
 }
 
 impl Fault {
@@ -60,7 +61,8 @@ impl Fault {
         mock.create_topic(TOPIC, 1, 1).unwrap();
         let bootstrap = mock.bootstrap_servers();
         let varnishd = Varnishd::start().unwrap();
-        let dir = TempDir::new(&format!("faults-{label}"));
+        let dir =
+            ScratchDir::new(&format!("shipper-test-faults-{label}")).expect("a scratch directory");
         let mut lines: Vec<String> = [
             "output = kafka",
             "sequence.number = 0",
@@ -77,7 +79,9 @@ impl Fault {
         .map(|line| (*line).to_owned())
         .collect();
         lines.extend(extra.iter().map(|line| (*line).to_owned()));
-        let config = dir.write("edgeship.conf", &config_text(&dir, FORMAT, &lines));
+        let config = dir
+            .write("edgeship.conf", config_text(&dir, FORMAT, &lines))
+            .expect("write a test file");
         let edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
         Fault {
             edgeship,

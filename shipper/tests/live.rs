@@ -17,8 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{
     config_text, fixture, heartbeats, kafka_lines, last_statistics, partition_of, raw_exchange,
     read_response, records, run_edgeship, seed_format, send_all, Edgeship, Landed, Request,
-    Response, TempDir, TopicReader, HOST,
+    Response, TopicReader, HOST,
 };
+use edgeship_testkit::random::SplitMix64;
+use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use edgeship_testkit::varnishd::Varnishd;
 use serde_json::{Map, Value};
@@ -27,30 +29,12 @@ use serde_json::{Map, Value};
 /// key" means something.
 const PARTITIONS: i32 = 3;
 
-/// A small deterministic generator (xorshift), so the traffic is varied but reproducible.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
 /// Requests `first..first + count`, varied in method, host, path, query, status asked for,
 /// and headers, each carrying its id as the first query parameter.
 fn varied_requests(first: u64, count: u64) -> Vec<Request> {
-    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ first.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    // Seeded from `first`, so that each batch of requests differs but every run sends the same.
+    let mut dice =
+        SplitMix64::new(0x9E37_79B9_7F4A_7C15 ^ first.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let hosts = [
         "en.wikipedia.org",
         "de.wikipedia.org",
@@ -70,7 +54,7 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
     let statuses = [201, 403, 404, 410, 500, 503];
     (first..first + count)
         .map(|id| {
-            let method = dice.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE"]);
+            let method = *dice.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE"]);
             let path = match dice.below(5) {
                 0 => format!("/status/{}/r{id}", dice.pick(&statuses)),
                 1 => format!("/wiki/Page_{}", dice.below(1000)),
@@ -86,9 +70,9 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
                     "q".repeat(dice.below(200) as usize)
                 ),
             };
-            let mut headers = vec![("Host".to_owned(), dice.pick(&hosts).to_owned())];
+            let mut headers = vec![("Host".to_owned(), dice.pick(&hosts).to_string())];
             if dice.below(8) != 0 {
-                headers.push(("User-Agent".to_owned(), dice.pick(&agents).to_owned()));
+                headers.push(("User-Agent".to_owned(), dice.pick(&agents).to_string()));
             }
             if dice.below(2) == 0 {
                 headers.push((
@@ -99,7 +83,7 @@ fn varied_requests(first: u64, count: u64) -> Vec<Request> {
             if dice.below(3) == 0 {
                 headers.push((
                     "Accept-Language".to_owned(),
-                    dice.pick(&languages).to_owned(),
+                    dice.pick(&languages).to_string(),
                 ));
             }
             if dice.below(4) == 0 {
@@ -291,10 +275,12 @@ fn twenty_thousand_requests_land_once_each_in_order_in_the_hosts_partition() {
     const TOPIC: &str = "webrequest_live";
     let varnishd = live_varnishd();
     let tansu = broker(TOPIC);
-    let dir = TempDir::new("twenty-thousand");
+    let dir = ScratchDir::new("shipper-test-twenty-thousand").expect("a scratch directory");
     let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
     lines.push("edgeship.heartbeat.interval = 2".to_owned());
-    let config = dir.write("seed.conf", &config_text(&dir, &seed_format(), &lines));
+    let config = dir
+        .write("seed.conf", config_text(&dir, &seed_format(), &lines))
+        .expect("write a test file");
     let mut edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
 
     let requests = varied_requests(0, COUNT);
@@ -454,11 +440,13 @@ fn a_restart_mid_traffic_is_a_new_run_and_the_first_run_ends_with_its_final_hear
     const PER_RUN: usize = 300;
     let varnishd = live_varnishd();
     let tansu = broker(TOPIC);
-    let dir = TempDir::new("restart");
+    let dir = ScratchDir::new("shipper-test-restart").expect("a scratch directory");
     let format = format!("{} %{{Edgeship:run@run}}x", seed_format());
     let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
     lines.push("edgeship.heartbeat.interval = 1".to_owned());
-    let config = dir.write("run.conf", &config_text(&dir, &format, &lines));
+    let config = dir
+        .write("run.conf", config_text(&dir, &format, &lines))
+        .expect("write a test file");
     let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
     let stop = AtomicBool::new(false);
 
@@ -598,7 +586,7 @@ fn a_restart_mid_traffic_is_a_new_run_and_the_first_run_ends_with_its_final_hear
 }
 
 /// Runs `edgeship -r FILE` to its end; returns its standard output.
-fn replay(dir: &TempDir, label: &str, config: &std::path::Path, capture: &str) -> Vec<u8> {
+fn replay(dir: &ScratchDir, label: &str, config: &std::path::Path, capture: &str) -> Vec<u8> {
     let mut edgeship = Edgeship::start(dir, label, config, &["-r", capture]);
     let status = edgeship.wait();
     assert_eq!(status.code(), Some(0), "{label}:\n{}", edgeship.stderr());
@@ -610,7 +598,7 @@ fn stdout_prints_byte_for_byte_the_records_kafka_gets_from_the_same_capture() {
     const TOPIC: &str = "webrequest_replay";
     const COUNT: u64 = 500;
     let varnishd = live_varnishd();
-    let dir = TempDir::new("replay");
+    let dir = ScratchDir::new("shipper-test-replay").expect("a scratch directory");
     let requests = varied_requests(1_000_000, COUNT);
     let responses = send_all(varnishd.addr(), &requests, 2);
     assert_eq!(responses.len() as u64, COUNT);
@@ -650,10 +638,12 @@ fn stdout_prints_byte_for_byte_the_records_kafka_gets_from_the_same_capture() {
     }
     drop(varnishd);
 
-    let stdout_config = dir.write(
-        "stdout.conf",
-        &config_text(&dir, &seed_format(), &["output = stdout".to_owned()]),
-    );
+    let stdout_config = dir
+        .write(
+            "stdout.conf",
+            config_text(&dir, &seed_format(), &["output = stdout".to_owned()]),
+        )
+        .expect("write a test file");
     let printed = replay(&dir, "stdout", &stdout_config, &capture_str);
     let printed: Vec<&[u8]> = printed
         .split(|b| *b == b'\n')
@@ -666,14 +656,16 @@ fn stdout_prints_byte_for_byte_the_records_kafka_gets_from_the_same_capture() {
         .collect();
 
     let tansu = broker(TOPIC);
-    let kafka_config = dir.write(
-        "kafka.conf",
-        &config_text(
-            &dir,
-            &seed_format(),
-            &kafka_lines(&tansu.bootstrap(), TOPIC),
-        ),
-    );
+    let kafka_config = dir
+        .write(
+            "kafka.conf",
+            config_text(
+                &dir,
+                &seed_format(),
+                &kafka_lines(&tansu.bootstrap(), TOPIC),
+            ),
+        )
+        .expect("write a test file");
     replay(&dir, "kafka", &kafka_config, &capture_str);
     let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
     reader.read_to_end(1);
@@ -716,7 +708,7 @@ fn line_of(text: &str, prefix: &str) -> usize {
 fn check_config_reports_bad_keys_formats_and_kafka_properties_in_one_run() {
     // Problems found by three different checkers (the configuration reader, the format
     // compiler, librdkafka) come out together, in line order, so one run shows them all.
-    let dir = TempDir::new("all-together");
+    let dir = ScratchDir::new("shipper-test-all-together").expect("a scratch directory");
     let text = "\
 output = kafka
 kafka.topic = webrequest
@@ -726,7 +718,7 @@ format = %{@ok}s %{Host!bogus}i
 kafka.compression.codec = zip
 daemonize = false
 ";
-    let path = dir.write("all.conf", text);
+    let path = dir.write("all.conf", text).expect("write a test file");
     let (code, stderr) = check_config(&path);
     assert_eq!(code, Some(2), "{stderr}");
     let reported: Vec<&str> = stderr.lines().collect();
@@ -782,30 +774,32 @@ fn check_config_refuses_the_seed_for_its_varnish_3_option_and_says_what_to_write
 
     // Following the advice is all it takes: everything else in the 2013 file (unprefixed
     // librdkafka names, `partition = %l`, `topic.*`) is still read.
-    let dir = TempDir::new("seed");
-    let fixed = dir.write(
-        "seed-fixed.conf",
-        &text.replace(
-            "varnish.arg.m = RxRequest:^(?!PURGE$)",
-            "varnish.arg.q = ReqMethod ne \"PURGE\"",
-        ),
-    );
+    let dir = ScratchDir::new("shipper-test-seed").expect("a scratch directory");
+    let fixed = dir
+        .write(
+            "seed-fixed.conf",
+            text.replace(
+                "varnish.arg.m = RxRequest:^(?!PURGE$)",
+                "varnish.arg.q = ReqMethod ne \"PURGE\"",
+            ),
+        )
+        .expect("write a test file");
     let (code, stderr) = check_config(&fixed);
     assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// A valid configuration for the check-config tests (no broker is contacted), with
 /// `broken` lines appended; returns its path and text.
-fn broken_variant(dir: &TempDir, name: &str, broken: &[&str]) -> (std::path::PathBuf, String) {
+fn broken_variant(dir: &ScratchDir, name: &str, broken: &[&str]) -> (std::path::PathBuf, String) {
     let mut lines = kafka_lines("127.0.0.1:9", "webrequest_check");
     lines.extend(broken.iter().map(|line| (*line).to_owned()));
     let text = config_text(dir, &seed_format(), &lines);
-    (dir.write(name, &text), text)
+    (dir.write(name, &text).expect("write a test file"), text)
 }
 
 #[test]
 fn check_config_reports_each_broken_line_as_path_line_message() {
-    let dir = TempDir::new("broken");
+    let dir = ScratchDir::new("shipper-test-broken").expect("a scratch directory");
     let (valid, _) = broken_variant(&dir, "valid.conf", &[]);
     let (code, stderr) = check_config(&valid);
     assert_eq!(
@@ -867,7 +861,11 @@ fn check_config_reports_each_broken_line_as_path_line_message() {
                 broken[0].trim_start_matches("format = "),
                 &kafka_lines("127.0.0.1:9", "webrequest_check"),
             );
-            (dir.write(&format!("variant-{index}.conf"), &text), text)
+            (
+                dir.write(&format!("variant-{index}.conf"), &text)
+                    .expect("write a test file"),
+                text,
+            )
         } else {
             broken_variant(&dir, &format!("variant-{index}.conf"), broken)
         };
@@ -883,7 +881,7 @@ fn check_config_reports_each_broken_line_as_path_line_message() {
 
 #[test]
 fn check_config_reports_several_bad_lines_together_in_line_order() {
-    let dir = TempDir::new("several");
+    let dir = ScratchDir::new("shipper-test-several").expect("a scratch directory");
     // Problems of the file itself are all reported together.
     let (path, text) = broken_variant(
         &dir,
@@ -915,7 +913,9 @@ fn check_config_reports_several_bad_lines_together_in_line_order() {
         ]
         .concat(),
     );
-    let path = dir.write("format-and-kafka.conf", &text);
+    let path = dir
+        .write("format-and-kafka.conf", &text)
+        .expect("write a test file");
     let (code, stderr) = check_config(&path);
     assert_eq!(code, Some(2), "{stderr}");
     let expected: Vec<String> = [
@@ -945,7 +945,7 @@ fn check_config_reports_several_bad_lines_together_in_line_order() {
 #[test]
 fn an_invalid_kafka_property_stops_the_daemon_at_start_before_it_reads_the_log() {
     let varnishd = live_varnishd();
-    let dir = TempDir::new("start-refused");
+    let dir = ScratchDir::new("shipper-test-start-refused").expect("a scratch directory");
     let (path, text) = broken_variant(&dir, "daemon.conf", &["kafka.bogus.property = 1"]);
     let workdir = varnishd.workdir().to_str().expect("UTF-8").to_owned();
     // Not --check-config: the daemon itself, pointed at a live varnishd.
@@ -979,14 +979,16 @@ fn bad_input_is_shipped_and_counted_and_never_stops_the_daemon() {
         .start()
         .expect("start varnishd");
     let tansu = broker(TOPIC);
-    let dir = TempDir::new("bad-input");
+    let dir = ScratchDir::new("shipper-test-bad-input").expect("a scratch directory");
     let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
     lines.extend([
         format!("tag.size.max = {TAG_SIZE_MAX}"),
         "log.statistics.interval = 1".to_owned(),
         "edgeship.heartbeat.interval = 1".to_owned(),
     ]);
-    let config = dir.write("bad.conf", &config_text(&dir, &seed_format(), &lines));
+    let config = dir
+        .write("bad.conf", config_text(&dir, &seed_format(), &lines))
+        .expect("write a test file");
     // -T 1: a transaction open for a second is forced complete.
     let mut edgeship =
         Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &["-T", "1"]);

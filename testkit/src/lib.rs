@@ -1,11 +1,19 @@
-//! edgeship-testkit: real processes for tests, each owned by a guard that stops it on drop.
+//! edgeship-testkit: real processes for tests, each owned by a guard that stops it on drop,
+//! and the helpers every test and benchmark shares.
 //!
 //! Tests in this workspace never fake Varnish or Kafka: they start Debian's `varnishd` and the
-//! `tansu` broker on 127.0.0.1 with ephemeral ports and private directories. It also says
-//! where the shared fixture configurations are. This crate is for tests and benchmarks only;
-//! nothing shipped links it.
+//! `tansu` broker on 127.0.0.1 with ephemeral ports and private directories, and read what
+//! landed in Kafka with an independent consumer ([`topic`]). The helpers are written once,
+//! here: scratch directories ([`scratch`]), seeded randomness ([`random`]) and where the shared
+//! fixture configurations are ([`fixtures`]). This crate is for tests, benchmarks and examples
+//! only; nothing shipped links it.
 #![forbid(unsafe_code)]
 
 pub mod fixtures;
+mod port;
+pub mod random;
+pub mod records;
+pub mod scratch;
 pub mod tansu;
+pub mod topic;
 pub mod varnishd;

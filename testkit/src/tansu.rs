@@ -11,11 +11,13 @@
 //! that says so: tests fail rather than skip.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::port::free_port;
+use crate::scratch::ScratchDir;
 
 /// How long the broker gets to answer after it starts.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,7 +42,8 @@ pub struct Tansu {
     binary: PathBuf,
     addr: SocketAddr,
     child: Child,
-    log: PathBuf,
+    /// Holds the broker's log; removed when the guard is dropped, after the broker is gone.
+    dir: ScratchDir,
 }
 
 impl Tansu {
@@ -67,33 +70,27 @@ impl Tansu {
         Err(last_error.unwrap_or_else(|| io::Error::other("tansu did not start")))
     }
 
-    fn spawn(binary: &PathBuf) -> io::Result<Tansu> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let log =
-            std::env::temp_dir().join(format!("edgeship-tansu-{}-{n}.log", std::process::id()));
-        let log_file = std::fs::File::create(&log)?;
+    fn spawn(binary: &Path) -> io::Result<Tansu> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let dir = ScratchDir::new("tansu")?;
+        let log_file = std::fs::File::create(dir.path().join("tansu.log"))?;
         let url = format!("tcp://{addr}");
         let child = Command::new(binary)
             .arg("broker")
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
             .args(["--storage-engine", "memory://tansu/"])
-            .args([
-                "--cluster-id",
-                &format!("edgeship-test-{}-{n}", std::process::id()),
-            ])
+            // The scratch directory's name is unique to this broker.
+            .args(["--cluster-id", dir.name()])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()?;
         let mut tansu = Tansu {
-            binary: binary.clone(),
+            binary: binary.to_path_buf(),
             addr,
             child,
-            log,
+            dir,
         };
         tansu.wait_ready()?;
         Ok(tansu)
@@ -152,7 +149,7 @@ impl Tansu {
 
     /// The last lines the broker logged, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
@@ -163,7 +160,6 @@ impl Drop for Tansu {
         // Memory storage has nothing to flush: kill outright, then reap the process.
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 

@@ -10,11 +10,13 @@
 //! dropped, pass or fail.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::port::free_port;
+use crate::scratch::ScratchDir;
 
 /// The VCL the guard loads unless told otherwise: synthetic answers, no backend.
 pub const DEFAULT_VCL: &str = r#"vcl 4.1;
@@ -87,8 +89,8 @@ impl Builder {
 
     /// Starts varnishd and waits until it answers.
     pub fn start(self) -> io::Result<Varnishd> {
-        let workdir = unique_dir("varnishd")?;
-        let vcl_path = workdir.join("edgeship-test.vcl");
+        let workdir = ScratchDir::new("varnishd")?;
+        let vcl_path = workdir.path().join("edgeship-test.vcl");
         let mut varnishd = Varnishd {
             settings: self,
             workdir,
@@ -113,7 +115,8 @@ impl Builder {
 #[derive(Debug)]
 pub struct Varnishd {
     settings: Builder,
-    workdir: PathBuf,
+    /// Removed when the guard is dropped, after `Drop::drop` has stopped varnishd.
+    workdir: ScratchDir,
     vcl_path: PathBuf,
     addr: SocketAddr,
     child: Option<Child>,
@@ -147,7 +150,7 @@ impl Varnishd {
 
     /// The `-n` work directory: what a log reader names the instance by.
     pub fn workdir(&self) -> &Path {
-        &self.workdir
+        self.workdir.path()
     }
 
     /// The process id of the management process, while running.
@@ -197,7 +200,7 @@ impl Varnishd {
 
     /// What varnishd printed so far (for diagnostics in failed tests).
     pub fn output(&self) -> String {
-        std::fs::read_to_string(self.workdir.join("varnishd.out")).unwrap_or_default()
+        std::fs::read_to_string(self.workdir().join("varnishd.out")).unwrap_or_default()
     }
 
     fn spawn(&mut self) -> io::Result<()> {
@@ -209,13 +212,13 @@ impl Varnishd {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.workdir.join("varnishd.out"))?;
+            .open(self.workdir().join("varnishd.out"))?;
         let mut command = Command::new(&self.settings.binary);
         command
             .arg("-F")
             .args(["-j", "none"])
             .arg("-n")
-            .arg(&self.workdir)
+            .arg(self.workdir.path())
             .args(["-a", &self.addr.to_string()])
             .arg("-f")
             .arg(&self.vcl_path)
@@ -272,7 +275,7 @@ impl Varnishd {
     fn wait_until_probe_logged(&mut self, deadline: Instant) -> io::Result<()> {
         let mut varnishlog = Command::new("varnishlog")
             .arg("-n")
-            .arg(&self.workdir)
+            .arg(self.workdir.path())
             .args(["-d", "-g", "request", "-k", "1", "-q"])
             .arg("ReqURL eq \"/edgeship-probe\"")
             .stdin(Stdio::null())
@@ -304,8 +307,8 @@ impl Varnishd {
 
 impl Drop for Varnishd {
     fn drop(&mut self) {
+        // The work directory goes with the `workdir` field, once varnishd no longer uses it.
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.workdir);
     }
 }
 
@@ -322,27 +325,4 @@ fn probe(addr: SocketAddr) -> io::Result<()> {
     } else {
         Err(io::Error::other("not an HTTP answer"))
     }
-}
-
-/// A port the kernel just handed out as free.
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
-}
-
-/// A fresh private directory under the system temp directory, named
-/// `edgeship-{label}-{pid}-{counter}-{nanos}` so that concurrent tests and processes never
-/// share one. Public so that tests needing a scratch directory do not re-implement it; the
-/// caller removes it.
-pub fn unique_dir(label: &str) -> io::Result<PathBuf> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "edgeship-{label}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -1,11 +1,10 @@
-//! Helpers shared by the auditor's test binaries: generators and running the library audit.
+//! Helpers shared by the auditor's test binaries: (sequence, time) streams and running the
+//! library audit. The records and heartbeats themselves come from `edgeship_testkit::records`.
 // Helpers here are test code too: a failed unwrap is a test failure with its message.
 #![allow(clippy::unwrap_used)]
 // Each test binary uses a different subset of these helpers, and `pub` here is for the
 // sibling modules of one test crate, not an API.
 #![allow(dead_code, unreachable_pub)]
-
-pub mod records;
 
 use std::collections::BTreeMap;
 

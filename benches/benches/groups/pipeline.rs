@@ -5,12 +5,13 @@
 //! storage). Each run must report every request rendered (and, for Kafka, delivered), so a
 //! broken run cannot pass for a fast one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use edgeship_benches::fixtures;
+use edgeship_testkit::scratch::ScratchDir;
 use rdkafka::mocking::MockCluster;
 
 use super::long_iterations;
@@ -89,8 +90,8 @@ pub(crate) fn pipeline(
 ) -> Baseline {
     let format = fixtures::format(fixtures::PRODUCTION)
         .unwrap_or_else(|error| panic!("{}: {error}", fixtures::PRODUCTION));
-    let work: PathBuf = std::env::temp_dir().join(format!("edgeship-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap_or_else(|error| panic!("{}: {error}", work.display()));
+    let work = ScratchDir::new("bench-pipeline")
+        .unwrap_or_else(|error| panic!("a scratch directory: {error}"));
     println!(
         "pipeline: {} -r {} ({transactions} client requests), production format",
         edgeship.display(),
@@ -119,9 +120,12 @@ pub(crate) fn pipeline(
                     let brokers = cluster
                         .as_ref()
                         .map_or_else(|| "127.0.0.1:9".to_string(), |c| c.bootstrap_servers());
-                    let config = work.join(format!("{output}.conf"));
-                    std::fs::write(&config, configuration(&format, output, &brokers))
-                        .unwrap_or_else(|error| panic!("{}: {error}", config.display()));
+                    let config = work
+                        .write(
+                            &format!("{output}.conf"),
+                            configuration(&format, output, &brokers),
+                        )
+                        .unwrap_or_else(|error| panic!("{output}.conf: {error}"));
                     let (elapsed, rendered, delivered) = run(edgeship, &config, capture);
                     assert_eq!(rendered, transactions, "{output}: requests rendered");
                     if output == "kafka" {
@@ -135,7 +139,6 @@ pub(crate) fn pipeline(
         });
     }
     group.finish();
-    let _ = std::fs::remove_dir_all(&work);
     Baseline {
         group: "pipeline",
         baseline: "null/production".to_string(),

@@ -102,14 +102,5 @@ pub fn without(records: Vec<(Tag, Vec<u8>)>, tag: Tag) -> Vec<(Tag, Vec<u8>)> {
 /// The `format = ` line of a fixture configuration (the last uncommented one wins, as in
 /// varnishkafka).
 pub fn fixture_format(name: &str) -> String {
-    let path = edgeship_testkit::fixtures::conf(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    text.lines()
-        .filter(|line| !line.trim_start().starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .filter(|(name, _)| name.trim() == "format")
-        .map(|(_, value)| value.trim().to_string())
-        .next_back()
-        .unwrap_or_else(|| panic!("{}: no format line", path.display()))
+    edgeship_testkit::fixtures::format(name).unwrap_or_else(|error| panic!("{error}"))
 }

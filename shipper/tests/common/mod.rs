@@ -1,9 +1,9 @@
 //! Support for the shipper's integration tests (`live.rs` against tansu, `faults.rs` against
 //! librdkafka's mock cluster): the `edgeship` binary as a child process that is killed on
-//! drop, private temporary directories, configuration files, an HTTP/1.1 client over plain
-//! `TcpStream`s that remembers what each request carried, the statistics file, and an
-//! independent Kafka reader (rust-rdkafka's `BaseConsumer`) that reads every partition of a
-//! topic from the beginning.
+//! drop, configuration files in testkit's scratch directories, an HTTP/1.1 client over plain
+//! `TcpStream`s that remembers what each request carried, the statistics file, and waits on
+//! testkit's independent Kafka reader (`edgeship_testkit::topic`), which reads every
+//! partition of a topic from the beginning.
 //!
 //! Everything the tests conclude about what landed in Kafka comes from that reader, never
 //! from the shipper's own output or counters.
@@ -14,14 +14,15 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use edgeship_testkit::varnishd::unique_dir;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+use edgeship_testkit::fixtures;
+use edgeship_testkit::scratch::ScratchDir;
+use edgeship_testkit::topic;
+pub(crate) use edgeship_testkit::topic::{heartbeats, records, Landed};
 use serde_json::Value;
 
 /// How long any single wait may take before the test fails with a diagnosis. Generous: the
@@ -30,47 +31,15 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A fixture configuration file from the shared fixtures.
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    edgeship_testkit::fixtures::conf(name)
+    fixtures::conf(name).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// The seed configuration's format string: its one uncommented `format =` line, read from
 /// the fixture so the tests follow the file.
 pub(crate) fn seed_format() -> String {
-    let text = std::fs::read_to_string(fixture("seed-2013-varnishkafka.conf"))
-        .expect("read the seed fixture");
-    let formats: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("format ="))
-        .map(str::trim)
-        .collect();
+    let formats = fixtures::formats(fixtures::SEED).expect("read the seed fixture");
     assert_eq!(formats.len(), 1, "the seed has one active format line");
-    formats[0].to_owned()
-}
-
-/// A private directory, removed on drop.
-pub(crate) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(label: &str) -> TempDir {
-        TempDir(unique_dir(&format!("shipper-test-{label}")).expect("create a temporary directory"))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `text` to `name` inside the directory and returns its path.
-    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write a test file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    formats[0].clone()
 }
 
 /// The `edgeship` binary under test.
@@ -90,7 +59,7 @@ pub(crate) struct Edgeship {
 impl Edgeship {
     /// Starts `edgeship -S config` with extra arguments; output goes to files named after
     /// `label` in `dir`.
-    pub(crate) fn start(dir: &TempDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
+    pub(crate) fn start(dir: &ScratchDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
         let stdout = dir.path().join(format!("{label}.stdout"));
         let stderr = dir.path().join(format!("{label}.stderr"));
         let child = Command::new(edgeship_binary())
@@ -113,7 +82,7 @@ impl Edgeship {
     /// Starts a live reader on varnishd's work directory and waits until it has attached to
     /// the log: live reading starts at the log's tail, so traffic sent earlier is not seen.
     pub(crate) fn start_live(
-        dir: &TempDir,
+        dir: &ScratchDir,
         label: &str,
         config: &Path,
         workdir: &Path,
@@ -404,109 +373,34 @@ pub(crate) fn last_statistics(path: &Path, key: &str) -> Value {
     })
 }
 
-/// One message read back from Kafka.
-#[derive(Debug, Clone)]
-pub(crate) struct Landed {
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) payload: Vec<u8>,
-    /// The payload parsed as JSON (`Value::Null` if it is not JSON).
-    pub(crate) json: Value,
-}
+/// testkit's topic reader with the waits these tests need, each bounded by [`PATIENCE`] and
+/// failing the test with a diagnosis. It dereferences to the reader (`messages`,
+/// `partitions()`).
+pub(crate) struct TopicReader(topic::TopicReader);
 
-impl Landed {
-    /// Whether it is a heartbeat (top-level `"heartbeat": true`, docs/records.md).
-    pub(crate) fn is_heartbeat(&self) -> bool {
-        self.json.get("heartbeat") == Some(&Value::Bool(true))
+impl Deref for TopicReader {
+    type Target = topic::TopicReader;
+
+    fn deref(&self) -> &topic::TopicReader {
+        &self.0
     }
-}
-
-/// An independent consumer reading every partition of one topic from the beginning.
-pub(crate) struct TopicReader {
-    consumer: BaseConsumer,
-    partitions: i32,
-    /// Per partition: whether the last thing the consumer said about it was "end reached".
-    at_end: Vec<bool>,
-    /// Everything read so far, in arrival order.
-    pub(crate) messages: Vec<Landed>,
 }
 
 impl TopicReader {
     pub(crate) fn new(bootstrap: &str, topic: &str) -> TopicReader {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "edgeship-live-test")
-            .set("enable.auto.commit", "false")
-            // End-of-partition events tell "caught up" from the fetch responses' high
-            // watermark. Asking for watermarks (ListOffsets) does not work with tansu 0.6,
-            // which answers with the last batch's base offset.
-            .set("enable.partition.eof", "true")
-            .create()
+        let reader = topic::TopicReader::open(bootstrap, topic, "edgeship-live-test")
             .expect("create a consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .expect("topic metadata");
-        let partitions = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map_or(0, |t| t.partitions().len()) as i32;
-        assert!(partitions > 0, "topic {topic} has no partitions");
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..partitions {
-            assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
-                .expect("assign a partition");
-        }
-        // Assigned, not subscribed: no group rebalance to wait for, and every partition read.
-        consumer.assign(&assignment).expect("assign the partitions");
-        TopicReader {
-            consumer,
-            partitions,
-            at_end: vec![false; partitions as usize],
-            messages: Vec::new(),
-        }
+        assert!(reader.partitions() > 0, "topic {topic} has no partitions");
+        TopicReader(reader)
     }
 
-    /// The topic's partition count.
-    pub(crate) fn partitions(&self) -> i32 {
-        self.partitions
-    }
-
-    /// Takes what the consumer has: waits up to `wait` for the first event, then drains
-    /// whatever else is already there. Returns whether anything arrived.
+    /// Takes what the consumer has (see [`topic::TopicReader::poll_some`]); consumer errors
+    /// are printed, and reading goes on.
     fn poll_some(&mut self, wait: Duration) -> bool {
-        let mut any = false;
-        let mut wait = wait;
-        // Bounded, so conditions are looked at regularly even under a steady stream.
-        for _ in 0..10_000 {
-            match self.consumer.poll(wait) {
-                Some(Ok(message)) => {
-                    let payload = message.payload().unwrap_or_default().to_vec();
-                    if let Some(end) = self.at_end.get_mut(message.partition() as usize) {
-                        *end = false;
-                    }
-                    self.messages.push(Landed {
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        key: message.key().map(<[u8]>::to_vec),
-                        json: serde_json::from_slice(&payload).unwrap_or(Value::Null),
-                        payload,
-                    });
-                }
-                Some(Err(KafkaError::PartitionEOF(partition))) => {
-                    if let Some(end) = self.at_end.get_mut(partition as usize) {
-                        *end = true;
-                    }
-                }
-                Some(Err(error)) => eprintln!("consumer: {error}"),
-                None => break,
-            }
-            any = true;
-            wait = Duration::ZERO;
-        }
-        any
+        self.0.poll_some(wait).unwrap_or_else(|error| {
+            eprintln!("consumer: {error}");
+            true
+        })
     }
 
     /// Reads until `done` holds for what was read so far; fails after [`PATIENCE`].
@@ -550,29 +444,19 @@ impl TopicReader {
             let finals = heartbeats(&self.messages)
                 .filter(|m| m.json.get("final") == Some(&Value::Bool(true)))
                 .count();
-            if finals >= runs && self.at_end.iter().all(|end| *end) {
+            if finals >= runs && self.caught_up() {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
                 "waited {PATIENCE:?} for the end: {finals} of {runs} final heartbeats, \
                  partitions at end {:?}, {} messages",
-                self.at_end,
+                self.at_end(),
                 self.messages.len()
             );
             self.poll_some(Duration::from_millis(200));
         }
     }
-}
-
-/// The request records among `messages` (heartbeats filtered out by their marker).
-pub(crate) fn records(messages: &[Landed]) -> impl Iterator<Item = &Landed> {
-    messages.iter().filter(|m| !m.is_heartbeat())
-}
-
-/// The heartbeats among `messages`.
-pub(crate) fn heartbeats(messages: &[Landed]) -> impl Iterator<Item = &Landed> {
-    messages.iter().filter(|m| m.is_heartbeat())
 }
 
 /// CRC-32 (IEEE, reflected), the hash librdkafka's default `consistent_random` partitioner
@@ -597,7 +481,7 @@ pub(crate) fn partition_of(key: &str, partitions: i32) -> i32 {
 
 /// A configuration file for these tests: JSON with `format`, the host name `cp-test`, logs
 /// to standard error, statistics into the test directory, and `extra` lines appended.
-pub(crate) fn config_text(dir: &TempDir, format: &str, extra: &[String]) -> String {
+pub(crate) fn config_text(dir: &ScratchDir, format: &str, extra: &[String]) -> String {
     let mut text = format!(
         "# written by the shipper's integration tests (shipper/tests)\n\
          format.type = json\n\
