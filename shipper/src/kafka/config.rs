@@ -8,6 +8,9 @@
 //! `log.statistics.interval`. Idempotence needs `acks=all`: when the file asks for fewer acks
 //! (the seed and production files say `1`) and leaves idempotence at its default, acks are
 //! raised to `all` with a notice; asking for both explicitly is refused as a conflict.
+//!
+//! Which line wins when several set one property is [`Properties`]' rule, the one librdkafka
+//! applies; the values read back here (idempotence, acks, the message timeout) follow it too.
 
 use std::time::Duration;
 
@@ -15,6 +18,8 @@ use edgeship_conf::{Config, Errors, KafkaProperty, LineError};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DefaultProducerContext};
+
+use super::properties::Properties;
 
 /// librdkafka's own default for `message.timeout.ms`.
 const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -54,7 +59,7 @@ impl<'a> KafkaInput<'a> {
 #[derive(Debug, Clone)]
 pub struct KafkaConfig<'a> {
     input: KafkaInput<'a>,
-    client: ClientConfig,
+    properties: Properties<'a>,
     notices: Vec<String>,
 }
 
@@ -62,20 +67,20 @@ impl<'a> KafkaConfig<'a> {
     /// Builds the configuration. A conflict edgeship refuses (explicit idempotence with fewer
     /// acks) is reported against the file's line.
     pub fn build(input: KafkaInput<'a>) -> Result<KafkaConfig<'a>, Errors> {
-        let mut client = ClientConfig::new();
-        client.set("client.id", "edgeship");
-        client.set("queue.buffering.max.messages", "1000000");
-        client.set("enable.idempotence", "true");
+        let mut properties = Properties::new();
+        properties.set_default("client.id", "edgeship".to_owned());
+        properties.set_default("queue.buffering.max.messages", "1000000".to_owned());
+        properties.set_default("enable.idempotence", "true".to_owned());
         if let Some(interval) = input.statistics_interval {
-            client.set("statistics.interval.ms", interval.as_millis().to_string());
+            let millis = interval.as_millis().to_string();
+            properties.set_default("statistics.interval.ms", millis);
         }
-        client.set_log_level(RDKafkaLogLevel::Warning);
         for property in input.global.iter().chain(input.topic) {
-            client.set(&property.name, &property.value);
+            properties.set_from_file(property);
         }
         let mut config = KafkaConfig {
             input,
-            client,
+            properties,
             notices: Vec::new(),
         };
         config.require_acks_all()?;
@@ -84,20 +89,20 @@ impl<'a> KafkaConfig<'a> {
 
     /// Idempotence and acks: see the module documentation.
     fn require_acks_all(&mut self) -> Result<(), Errors> {
-        let input = self.input;
-        let all = input.global.iter().chain(input.topic);
-        let find = |names: &[&str]| all.clone().rfind(|p| names.contains(&p.name.as_str()));
-        let idempotence = find(&["enable.idempotence"]);
-        let idempotent = idempotence.is_none_or(|p| is_true(&p.value));
+        let properties = &self.properties;
+        let idempotence = properties.get("enable.idempotence");
+        let idempotent = idempotence.is_none_or(|setting| is_true(&setting.value));
         // Only a number of acks below all is raised; a value that is not a number is left for
         // librdkafka to refuse, rather than silently replaced.
         let too_few = |value: &str| value.trim().parse::<i64>().is_ok_and(|acks| acks != -1);
-        let Some(acks) = find(&["request.required.acks", "acks"])
+        let Some(acks) = properties
+            .get("request.required.acks")
+            .and_then(|setting| setting.origin)
             .filter(|acks| idempotent && too_few(&acks.value))
         else {
             return Ok(());
         };
-        if let Some(explicit) = idempotence {
+        if let Some(explicit) = idempotence.and_then(|setting| setting.origin) {
             return Err(Errors::new(vec![self.input.error_at(
                 Some(acks.line),
                 format!(
@@ -112,7 +117,8 @@ impl<'a> KafkaConfig<'a> {
              it; set kafka.enable.idempotence = false to keep acks={}",
             self.input.source, acks.line, acks.written, acks.value, acks.value
         ));
-        self.client.set(&acks.name, "all");
+        self.properties
+            .replace_value("request.required.acks", "all");
         Ok(())
     }
 
@@ -124,18 +130,17 @@ impl<'a> KafkaConfig<'a> {
     /// How long librdkafka keeps trying to deliver a message (`message.timeout.ms`, as
     /// librdkafka applies it): shutdown's flush waits as long.
     pub fn message_timeout(&self) -> Duration {
-        self.input
-            .topic
-            .iter()
-            .chain(self.input.global)
-            .rfind(|p| p.name == "message.timeout.ms" || p.name == "delivery.timeout.ms")
-            .and_then(|p| p.value.trim().parse::<u64>().ok())
+        self.properties
+            .get("message.timeout.ms")
+            .and_then(|setting| setting.value.trim().parse::<u64>().ok())
             .map_or(DEFAULT_MESSAGE_TIMEOUT, Duration::from_millis)
     }
 
     /// rust-rdkafka's configuration, ready to create a client.
     pub fn client(&self) -> ClientConfig {
-        self.client.clone()
+        let mut client = self.properties.client_config();
+        client.set_log_level(RDKafkaLogLevel::Warning);
+        client
     }
 
     /// Maps librdkafka's refusal to the line that set the property it names.
@@ -147,12 +152,11 @@ impl<'a> KafkaConfig<'a> {
                 format!("librdkafka refused the configuration: {error}"),
             );
         };
-        let property = input
-            .global
-            .iter()
-            .chain(input.topic)
-            .rfind(|p| &p.name == key);
-        match property {
+        match self
+            .properties
+            .set_as(key)
+            .and_then(|setting| setting.origin)
+        {
             Some(property) => input.error_at(
                 Some(property.line),
                 format!(
@@ -206,4 +210,67 @@ fn is_true(value: &str) -> bool {
         value.trim().to_ascii_lowercase().as_str(),
         "true" | "1" | "yes" | "on"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property(written: &str, name: &str, value: &str, line: usize) -> KafkaProperty {
+        KafkaProperty {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            written: written.to_owned(),
+            line,
+        }
+    }
+
+    fn input<'a>(global: &'a [KafkaProperty], topic: &'a [KafkaProperty]) -> KafkaInput<'a> {
+        KafkaInput {
+            source: "test.conf",
+            global,
+            topic,
+            statistics_interval: None,
+        }
+    }
+
+    #[test]
+    fn the_message_timeout_read_back_is_the_one_handed_to_librdkafka() {
+        let global = [property(
+            "kafka.message.timeout.ms",
+            "message.timeout.ms",
+            "1000",
+            1,
+        )];
+        let topic = [property(
+            "kafka.topic.delivery.timeout.ms",
+            "delivery.timeout.ms",
+            "2000",
+            2,
+        )];
+        let config = KafkaConfig::build(input(&global, &topic)).expect("builds");
+        assert_eq!(config.message_timeout(), Duration::from_millis(2000));
+        let client = config.client();
+        assert_eq!(client.get("delivery.timeout.ms"), Some("2000"));
+        assert_eq!(client.get("message.timeout.ms"), None);
+    }
+
+    #[test]
+    fn fewer_acks_are_raised_under_whichever_name_set_them_last() {
+        let topic = [
+            property(
+                "kafka.topic.request.required.acks",
+                "request.required.acks",
+                "1",
+                1,
+            ),
+            property("kafka.topic.acks", "acks", "1", 2),
+        ];
+        let config = KafkaConfig::build(input(&[], &topic)).expect("builds");
+        let client = config.client();
+        assert_eq!(client.get("acks"), Some("all"));
+        assert_eq!(client.get("request.required.acks"), None);
+        assert_eq!(config.notices().len(), 1, "{:?}", config.notices());
+        assert!(config.notices()[0].starts_with("test.conf:2: kafka.topic.acks = 1 raised"));
+    }
 }
