@@ -46,8 +46,10 @@ fn location(path: &str, line: Option<usize>) -> String {
 pub struct Errors(Vec<LineError>);
 
 impl Errors {
-    /// Collects problems, ordering them by line so the report reads top to bottom.
-    pub(crate) fn new(mut errors: Vec<LineError>) -> Self {
+    /// Collects problems, ordering them by line so the report reads top to bottom (problems
+    /// with no line last). Public so a program that finds more problems of its own (the
+    /// shipper's librdkafka check) reports them with the file's, in one order.
+    pub fn new(mut errors: Vec<LineError>) -> Self {
         // A stable sort keeps the order of several problems found on the same line.
         errors.sort_by_key(|error| (error.line.is_none(), error.line));
         Errors(errors)

@@ -1,10 +1,35 @@
 //! Who is shipping: the host name `%l` renders and the run identifier, new at every process
-//! start, that lets the auditor tell a restart from loss (docs/records.md).
+//! start, that lets the auditor tell a restart from loss (docs/records.md), with the run's
+//! first sequence number.
 
 use std::io::Read as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use edgeship_conf::Config;
 use edgeship_formats::time::{TimeFormat, Timestamp};
+
+/// This run's identity: what every record and heartbeat says about who shipped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The host name (`edgeship.hostname`, else the machine's).
+    pub hostname: String,
+    /// The run identifier.
+    pub run: String,
+    /// The first sequence number of the run (`sequence.number`).
+    pub sequence_start: u64,
+}
+
+impl Identity {
+    /// The identity of a run of `config` started at `started`.
+    pub fn new(config: &Config, started: SystemTime) -> Identity {
+        let configured = config.edgeship.hostname.as_ref();
+        Identity {
+            hostname: hostname(configured.map(|name| name.value.as_str())),
+            run: run_identifier(started),
+            sequence_start: config.sequence_start.start_value(started),
+        }
+    }
+}
 
 /// The run identifier: the UTC start time and 32 random bits,
 /// `YYYYMMDDTHHMMSSZ-xxxxxxxx`. It sorts by start time and differs between two starts in the

@@ -1,9 +1,11 @@
 //! edgeship-shipper: the `edgeship` daemon's parts. The binary (`main.rs`) parses the command
 //! line and maps errors to exit codes; everything else lives here so tests can reach it.
 //!
-//! Data flow: `reader` (its own thread) → bounded channel of `batch`es → `pipeline` (render,
-//! number, key) → `kafka` / standard output / nothing. `counters` are what heartbeats
-//! (`heartbeat`) and the statistics file (`stats`) report.
+//! Data flow: `reader` (its own thread) → bounded channel of `batch`es → `ship` (number,
+//! render, key) → a `sink`: `kafka`, standard output or nothing. `pipeline` wires them, with
+//! the `timers`, the `signals`' flags and `shutdown`. `counters` are what heartbeats
+//! (`heartbeat`) and the statistics file (`stats`) report; every thread shares them, the `log`
+//! and the statistics file as one `shared` handle.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -14,5 +16,10 @@ pub mod kafka;
 pub mod log;
 pub mod pipeline;
 pub mod reader;
+pub mod shared;
+pub mod ship;
+pub mod shutdown;
 pub mod signals;
+pub mod sink;
 pub mod stats;
+pub mod timers;

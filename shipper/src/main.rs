@@ -4,18 +4,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
 use edgeship_conf::{
-    parse_limit, parse_timeout, Config, Grouping, LineError, Output, Overrides, RawConfig,
+    parse_limit, parse_timeout, Config, ConfigError, Errors, Grouping, Output, Overrides, RawConfig,
 };
 use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::Log;
 use edgeship_shipper::pipeline::{self, Ending};
 use edgeship_shipper::signals;
-use edgeship_varnishlog::Options;
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
@@ -90,10 +87,9 @@ fn main() -> ExitCode {
     };
     let config = match load(&cli.config, &overrides) {
         Ok(loaded) => loaded,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
+        Err(error) => {
+            // One problem per line, in line order (see `edgeship_conf::Errors`).
+            eprintln!("{error}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -113,10 +109,10 @@ fn main() -> ExitCode {
 
 /// Reads, resolves and checks everything that can be checked before running: the file, the
 /// formats, and librdkafka's configuration. Returns every problem found, in line order.
-fn load(path: &Path, overrides: &Overrides) -> Result<Config, Vec<String>> {
-    let raw = RawConfig::read(path).map_err(|error| vec![error.to_string()])?;
+fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let raw = RawConfig::read(path)?;
     let resolved = raw.resolve(overrides);
-    let mut problems: Vec<LineError> = Vec::new();
+    let mut problems = Vec::new();
 
     // librdkafka checks the kafka.* lines even when other lines are bad, so one run reports
     // every problem. Like varnishkafka, properties are checked whatever the output.
@@ -134,18 +130,17 @@ fn load(path: &Path, overrides: &Overrides) -> Result<Config, Vec<String>> {
                 .ok()
                 .and_then(|config| config.statistics.interval),
         };
-        if let Err(errors) = kafka::check(&input) {
-            problems.extend(errors);
+        if let Err(errors) = kafka::check(input) {
+            problems.extend(errors.into_vec());
         }
     }
-    if let Err(errors) = &resolved {
-        problems.extend(errors.iter().cloned());
-    }
-    // Line problems in line order, then problems of the whole file.
-    problems.sort_by_key(|problem| (problem.line.is_none(), problem.line));
     match resolved {
         Ok(config) if problems.is_empty() => Ok(config),
-        _ => Err(problems.iter().map(ToString::to_string).collect()),
+        Ok(_) => Err(Errors::new(problems).into()),
+        Err(errors) => {
+            problems.extend(errors.into_vec());
+            Err(Errors::new(problems).into())
+        }
     }
 }
 
@@ -159,27 +154,7 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<Ending> {
             .start()
             .map_err(|error| anyhow::anyhow!("cannot daemonize: {error}"))?;
     }
-    let log = Arc::new(Log::new(&log_settings));
+    let log = Log::new(&log_settings);
     let flags = signals::install()?;
-    pipeline::run(config, reader_options(config), &flags, log)
-}
-
-fn reader_options(config: &Config) -> Options {
-    let varnish = &config.varnish;
-    let mut options = match &varnish.file {
-        Some(file) => Options::file(file),
-        None => Options::live(varnish.instance.as_deref()),
-    };
-    options.query = varnish.query.clone();
-    options.grouping = match varnish.grouping {
-        Grouping::Vxid => edgeship_varnishlog::Grouping::Vxid,
-        Grouping::Request => edgeship_varnishlog::Grouping::Request,
-    };
-    if let Some(timeout) = varnish.timeout {
-        options.timeout = Duration::from_secs_f64(timeout);
-    }
-    if let Some(limit) = varnish.limit {
-        options.limit = limit;
-    }
-    options
+    pipeline::run(config, &flags, log)
 }

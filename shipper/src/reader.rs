@@ -1,6 +1,7 @@
 //! The reader thread: drives the Varnish log reader, captures the fields the formats read from
 //! each client request into batches, and hands full batches to the rendering thread over a
-//! bounded channel.
+//! bounded channel (empty ones come back over a second). The reader's options are built here,
+//! from the configuration's `varnish` settings and the tags the formats read.
 //!
 //! Back-pressure lives here: when the channel is full, `send` blocks, the reader stops
 //! draining the log, and if the log then wraps under it the overrun is counted by the reader
@@ -11,42 +12,82 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use edgeship_conf::{Grouping, VarnishSettings};
 use edgeship_formats::Capturer;
 use edgeship_varnishlog::{Event, Options, Outcome, Reader, RequestTransaction, Visitor};
 
 use crate::batch::Batch;
 use crate::counters::Counters;
-use crate::log::Log;
+use crate::shared::Shared;
 
+/// Batches in flight between the reader and the rendering thread. Small: the bound is what
+/// turns a slow output into back-pressure on the reader rather than memory growth.
+const CHANNEL_BATCHES: usize = 8;
 /// How long the reader sleeps when a live log has nothing new.
 const IDLE_SLEEP: Duration = Duration::from_millis(5);
 /// Transactions per `Reader::read` call, so counters and stop requests are looked at often.
 const READ_BUDGET: usize = 4096;
 
-/// The running reader thread.
+/// The reader's options: where and how to read as the `varnish` settings say, keeping only
+/// the records of the tags `capturer` reads.
+pub fn options(varnish: &VarnishSettings, capturer: &Capturer) -> Options {
+    let mut options = match &varnish.file {
+        Some(file) => Options::file(file),
+        None => Options::live(varnish.instance.as_deref()),
+    };
+    options.query = varnish.query.clone();
+    options.grouping = match varnish.grouping {
+        Grouping::Vxid => edgeship_varnishlog::Grouping::Vxid,
+        Grouping::Request => edgeship_varnishlog::Grouping::Request,
+    };
+    if let Some(timeout) = varnish.timeout {
+        options.timeout = Duration::from_secs_f64(timeout);
+    }
+    if let Some(limit) = varnish.limit {
+        options.limit = limit;
+    }
+    options.only_tags = Some(capturer.tags());
+    options
+}
+
+/// What [`ReaderThread::receive`] got.
+#[derive(Debug)]
+pub enum Received {
+    /// A full batch (or the last one).
+    Batch(Batch),
+    /// Nothing within the wait.
+    Nothing,
+    /// The reader is done (end of file, or it stopped) and every batch it read was received.
+    Finished,
+}
+
+/// The running reader thread, with the two ends of its channels the rendering thread uses.
 pub struct ReaderThread {
     handle: JoinHandle<anyhow::Result<()>>,
+    full: Receiver<Batch>,
+    empty: Sender<Batch>,
+    stop: Arc<AtomicBool>,
 }
 
 impl ReaderThread {
-    /// Starts reading on a new thread, once the log is open (errors opening it are start-up
-    /// errors, returned here). `capturer` finds the values of the formats' fields in each
-    /// transaction; batches carry those values.
+    /// Starts reading on a new thread with `options`, once the log is open (errors opening it
+    /// are start-up errors, returned here). `capturer` finds the values of the formats' fields
+    /// in each transaction; batches carry those values.
     ///
-    /// Full batches go to `full`; empty ones are taken back from `empty` when available (a new
-    /// one is made otherwise). The thread ends at the end of a file, or when `stop` is set; in
-    /// both cases it first flushes incomplete transactions (counted as incomplete) and sends
-    /// its last batch, then drops `full`, which tells the renderer it has everything.
+    /// The thread ends at the end of a file, or when asked to [`stop`](ReaderThread::stop);
+    /// in both cases it first flushes incomplete transactions (counted as incomplete) and
+    /// sends its last batch, then closes its channel, which tells the renderer it has
+    /// everything.
     pub fn start(
         options: Options,
         capturer: Capturer,
-        full: Sender<Batch>,
-        empty: Receiver<Batch>,
-        stop: Arc<AtomicBool>,
-        counters: Arc<Counters>,
-        log: Arc<Log>,
+        shared: Arc<Shared>,
     ) -> anyhow::Result<ReaderThread> {
+        let (full_tx, full) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES);
+        let (empty, empty_rx) = crossbeam_channel::bounded::<Batch>(CHANNEL_BATCHES + 2);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_reading = Arc::clone(&stop);
         // The reader owns C handles that must stay on one thread, so it is opened on the
         // reader thread itself; the outcome of opening comes back before `start` returns.
         let (opened_tx, opened_rx) = crossbeam_channel::bounded::<Result<(), String>>(1);
@@ -61,7 +102,7 @@ impl ReaderThread {
                         return Err(anyhow::anyhow!(message));
                     }
                 };
-                log.info(&format!(
+                shared.log.info(&format!(
                     "reading the Varnish log ({:?} path, libvarnishapi {})",
                     reader.path(),
                     edgeship_varnishlog::VARNISHAPI_VERSION
@@ -70,13 +111,12 @@ impl ReaderThread {
                 let mut filler = Filler {
                     batch: Batch::new(capturer.field_count()),
                     capturer,
-                    full,
-                    empty,
-                    counters,
-                    log,
+                    full: full_tx,
+                    empty: empty_rx,
+                    shared,
                     disconnected: false,
                 };
-                read_until_done(reader, &mut filler, &stop)
+                read_until_done(reader, &mut filler, &stop_reading)
             })?;
         match opened_rx.recv() {
             Ok(Ok(())) => {}
@@ -87,7 +127,38 @@ impl ReaderThread {
                 ))
             }
         }
-        Ok(ReaderThread { handle })
+        Ok(ReaderThread {
+            handle,
+            full,
+            empty,
+            stop,
+        })
+    }
+
+    /// Waits up to `timeout` for the next full batch.
+    pub fn receive(&self, timeout: Duration) -> Received {
+        match self.full.recv_timeout(timeout) {
+            Ok(batch) => Received::Batch(batch),
+            Err(RecvTimeoutError::Timeout) => Received::Nothing,
+            Err(RecvTimeoutError::Disconnected) => Received::Finished,
+        }
+    }
+
+    /// Hands a shipped batch back, emptied, for the reader to fill again.
+    pub fn recycle(&self, mut batch: Batch) {
+        batch.clear();
+        // If the reader already has enough empty batches this one is simply freed.
+        let _ = self.empty.try_send(batch);
+    }
+
+    /// Asks the reader to stop: it flushes, sends what it has, and ends.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the reader was asked to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// Waits for the thread to end and returns its result.
@@ -136,8 +207,7 @@ struct Filler {
     capturer: Capturer,
     full: Sender<Batch>,
     empty: Receiver<Batch>,
-    counters: Arc<Counters>,
-    log: Arc<Log>,
+    shared: Arc<Shared>,
     /// The rendering side has gone; stop reading.
     disconnected: bool,
 }
@@ -153,7 +223,7 @@ impl Filler {
             .try_recv()
             .unwrap_or_else(|_| Batch::new(self.capturer.field_count()));
         let batch = std::mem::replace(&mut self.batch, next);
-        Counters::add(&self.counters.transactions_read, batch.len() as u64);
+        Counters::add(&self.shared.counters.transactions_read, batch.len() as u64);
         if self.full.send(batch).is_err() {
             self.disconnected = true;
         }
@@ -162,7 +232,7 @@ impl Filler {
     /// Copies the reader's own totals into the shared counters (once per read call).
     fn mirror(&self, reader: &Reader) {
         let totals = reader.counters();
-        let counters = &self.counters;
+        let counters = &self.shared.counters;
         Counters::raise_to(&counters.log_overruns, totals.overruns);
         Counters::raise_to(&counters.log_abandons, totals.abandons);
         Counters::raise_to(&counters.log_reattaches, totals.reattaches);
@@ -177,7 +247,7 @@ impl Filler {
 impl Visitor for Filler {
     fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
         if transaction.is_esi() {
-            Counters::add(&self.counters.esi_skipped, 1);
+            Counters::add(&self.shared.counters.esi_skipped, 1);
             return;
         }
         // hot path: capture while the records are in this core's cache, copy only the values.
@@ -190,17 +260,18 @@ impl Visitor for Filler {
     }
 
     fn event(&mut self, event: &Event) {
+        let log = &self.shared.log;
         match event {
-            Event::Overrun { total } => self.log.error(
+            Event::Overrun { total } => log.error(
                 "vsl-overrun",
                 &format!("the Varnish log wrapped under the reader (overrun {total}); records were lost, reading resumes"),
             ),
-            Event::Abandoned { total } => self.log.error(
+            Event::Abandoned { total } => log.error(
                 "vsl-abandoned",
                 &format!("varnishd went away or restarted (abandon {total}); reattaching"),
             ),
             Event::Reattached { total } => {
-                self.log.info(&format!("reattached to the Varnish log (reattach {total})"))
+                log.info(&format!("reattached to the Varnish log (reattach {total})"))
             }
             _ => {}
         }

@@ -1,0 +1,276 @@
+//! librdkafka's configuration: built from the file's `kafka.*` passthrough with edgeship's
+//! defaults and its idempotence rule, validated by librdkafka itself, and every refusal
+//! reported against the line that set the property.
+//!
+//! Defaults edgeship adds, each overridable by the file: `client.id = edgeship`,
+//! `queue.buffering.max.messages = 1000000` (varnishkafka's), `enable.idempotence = true` (so
+//! broker retries never duplicate), and `statistics.interval.ms` from
+//! `log.statistics.interval`. Idempotence needs `acks=all`: when the file asks for fewer acks
+//! (the seed and production files say `1`) and leaves idempotence at its default, acks are
+//! raised to `all` with a notice; asking for both explicitly is refused as a conflict.
+//!
+//! Which line wins when several set one property is [`Properties`]' rule, the one librdkafka
+//! applies; the values read back here (idempotence, acks, the message timeout) follow it too.
+
+use std::time::Duration;
+
+use edgeship_conf::{Config, Errors, KafkaProperty, LineError};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DefaultProducerContext};
+
+use super::properties::Properties;
+
+/// librdkafka's own default for `message.timeout.ms`.
+const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What librdkafka's configuration is built from: the file's passthrough properties (with
+/// their lines) and the statistics interval.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaInput<'a> {
+    /// The configuration file's label, for messages.
+    pub source: &'a str,
+    /// `kafka.*` global properties.
+    pub global: &'a [KafkaProperty],
+    /// `kafka.topic.*` properties.
+    pub topic: &'a [KafkaProperty],
+    /// `log.statistics.interval`, which sets librdkafka's `statistics.interval.ms`.
+    pub statistics_interval: Option<Duration>,
+}
+
+impl<'a> KafkaInput<'a> {
+    /// The input of a resolved configuration.
+    pub fn from_config(config: &'a Config) -> KafkaInput<'a> {
+        KafkaInput {
+            source: &config.source,
+            global: &config.kafka.global,
+            topic: &config.kafka.topic_properties,
+            statistics_interval: config.statistics.interval,
+        }
+    }
+
+    fn error_at(&self, line: Option<usize>, message: impl std::fmt::Display) -> LineError {
+        LineError::new(self.source, line, message.to_string())
+    }
+}
+
+/// librdkafka's configuration for one input, with edgeship's defaults and idempotence rule
+/// applied.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig<'a> {
+    input: KafkaInput<'a>,
+    properties: Properties<'a>,
+    notices: Vec<String>,
+}
+
+impl<'a> KafkaConfig<'a> {
+    /// Builds the configuration. A conflict edgeship refuses (explicit idempotence with fewer
+    /// acks) is reported against the file's line.
+    pub fn build(input: KafkaInput<'a>) -> Result<KafkaConfig<'a>, Errors> {
+        let mut properties = Properties::new();
+        properties.set_default("client.id", "edgeship".to_owned());
+        properties.set_default("queue.buffering.max.messages", "1000000".to_owned());
+        properties.set_default("enable.idempotence", "true".to_owned());
+        if let Some(interval) = input.statistics_interval {
+            let millis = interval.as_millis().to_string();
+            properties.set_default("statistics.interval.ms", millis);
+        }
+        for property in input.global.iter().chain(input.topic) {
+            properties.set_from_file(property);
+        }
+        let mut config = KafkaConfig {
+            input,
+            properties,
+            notices: Vec::new(),
+        };
+        config.require_acks_all()?;
+        Ok(config)
+    }
+
+    /// Idempotence and acks: see the module documentation.
+    fn require_acks_all(&mut self) -> Result<(), Errors> {
+        let properties = &self.properties;
+        let idempotence = properties.get("enable.idempotence");
+        let idempotent = idempotence.is_none_or(|setting| is_true(&setting.value));
+        // Only a number of acks below all is raised; a value that is not a number is left for
+        // librdkafka to refuse, rather than silently replaced.
+        let too_few = |value: &str| value.trim().parse::<i64>().is_ok_and(|acks| acks != -1);
+        let Some(acks) = properties
+            .get("request.required.acks")
+            .and_then(|setting| setting.origin)
+            .filter(|acks| idempotent && too_few(&acks.value))
+        else {
+            return Ok(());
+        };
+        if let Some(explicit) = idempotence.and_then(|setting| setting.origin) {
+            return Err(Errors::new(vec![self.input.error_at(
+                Some(acks.line),
+                format!(
+                    "{} = {} conflicts with {} = {} (line {}): the idempotent producer needs \
+                     acks=all; raise acks or turn idempotence off",
+                    acks.written, acks.value, explicit.written, explicit.value, explicit.line
+                ),
+            )]));
+        }
+        self.notices.push(format!(
+            "{}:{}: {} = {} raised to all: edgeship's idempotent producer (on by default) needs \
+             it; set kafka.enable.idempotence = false to keep acks={}",
+            self.input.source, acks.line, acks.written, acks.value, acks.value
+        ));
+        self.properties
+            .replace_value("request.required.acks", "all");
+        Ok(())
+    }
+
+    /// What the operator should be told at start-up about the configuration (acks raised).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// How long librdkafka keeps trying to deliver a message (`message.timeout.ms`, as
+    /// librdkafka applies it): shutdown's flush waits as long.
+    pub fn message_timeout(&self) -> Duration {
+        self.properties
+            .get("message.timeout.ms")
+            .and_then(|setting| setting.value.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_MESSAGE_TIMEOUT, Duration::from_millis)
+    }
+
+    /// rust-rdkafka's configuration, ready to create a client.
+    pub fn client(&self) -> ClientConfig {
+        let mut client = self.properties.client_config();
+        client.set_log_level(RDKafkaLogLevel::Warning);
+        client
+    }
+
+    /// Maps librdkafka's refusal to the line that set the property it names.
+    pub fn refusal(&self, error: &KafkaError) -> LineError {
+        let input = &self.input;
+        let KafkaError::ClientConfig(_, description, key, value) = error else {
+            return input.error_at(
+                None,
+                format!("librdkafka refused the configuration: {error}"),
+            );
+        };
+        match self
+            .properties
+            .set_as(key)
+            .and_then(|setting| setting.origin)
+        {
+            Some(property) => input.error_at(
+                Some(property.line),
+                format!(
+                    "{} = {}: librdkafka refused it: {description}",
+                    property.written, value
+                ),
+            ),
+            None => input.error_at(
+                None,
+                format!("librdkafka refused {key} = {value}: {description}"),
+            ),
+        }
+    }
+
+    /// Validates the configuration by building a producer from it, so a typo in a `kafka.*`
+    /// key fails at start-up (and in `--check-config`), not at the first produce. librdkafka
+    /// stops at the first property it refuses; that one is taken out and the rest tried
+    /// again, so every bad line is reported at once.
+    pub fn check(&self) -> Result<(), Errors> {
+        let mut client = self.client();
+        let mut errors = Vec::new();
+        loop {
+            let error = match client.create::<BaseProducer<DefaultProducerContext>>() {
+                Ok(_producer) => break,
+                Err(error) => error,
+            };
+            errors.push(self.refusal(&error));
+            match &error {
+                // Each round removes one property, so this ends.
+                KafkaError::ClientConfig(_, _, key, _) if client.get(key).is_some() => {
+                    client.remove(key);
+                }
+                _ => break,
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Errors::new(errors))
+        }
+    }
+}
+
+/// Builds and validates librdkafka's configuration for `input` (see [`KafkaConfig::check`]).
+pub fn check(input: KafkaInput<'_>) -> Result<(), Errors> {
+    KafkaConfig::build(input)?.check()
+}
+
+fn is_true(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property(written: &str, name: &str, value: &str, line: usize) -> KafkaProperty {
+        KafkaProperty {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            written: written.to_owned(),
+            line,
+        }
+    }
+
+    fn input<'a>(global: &'a [KafkaProperty], topic: &'a [KafkaProperty]) -> KafkaInput<'a> {
+        KafkaInput {
+            source: "test.conf",
+            global,
+            topic,
+            statistics_interval: None,
+        }
+    }
+
+    #[test]
+    fn the_message_timeout_read_back_is_the_one_handed_to_librdkafka() {
+        let global = [property(
+            "kafka.message.timeout.ms",
+            "message.timeout.ms",
+            "1000",
+            1,
+        )];
+        let topic = [property(
+            "kafka.topic.delivery.timeout.ms",
+            "delivery.timeout.ms",
+            "2000",
+            2,
+        )];
+        let config = KafkaConfig::build(input(&global, &topic)).expect("builds");
+        assert_eq!(config.message_timeout(), Duration::from_millis(2000));
+        let client = config.client();
+        assert_eq!(client.get("delivery.timeout.ms"), Some("2000"));
+        assert_eq!(client.get("message.timeout.ms"), None);
+    }
+
+    #[test]
+    fn fewer_acks_are_raised_under_whichever_name_set_them_last() {
+        let topic = [
+            property(
+                "kafka.topic.request.required.acks",
+                "request.required.acks",
+                "1",
+                1,
+            ),
+            property("kafka.topic.acks", "acks", "1", 2),
+        ];
+        let config = KafkaConfig::build(input(&[], &topic)).expect("builds");
+        let client = config.client();
+        assert_eq!(client.get("acks"), Some("all"));
+        assert_eq!(client.get("request.required.acks"), None);
+        assert_eq!(config.notices().len(), 1, "{:?}", config.notices());
+        assert!(config.notices()[0].starts_with("test.conf:2: kafka.topic.acks = 1 raised"));
+    }
+}

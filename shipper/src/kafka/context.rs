@@ -1,0 +1,146 @@
+//! librdkafka's callbacks: delivery reports counted by outcome, statistics into the statistics
+//! file, librdkafka's own log lines and errors into ours, and the record of a fatal error the
+//! producer consults.
+//!
+//! Nothing here is on edgeship's own per-record path: delivery reports are served by the
+//! producer's `poll` and `flush`, one relaxed counter addition each.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::ProducerContext;
+
+use crate::counters::Counters;
+use crate::shared::Shared;
+
+/// What a message is, carried through librdkafka as the delivery opaque.
+pub(super) const OPAQUE_RECORD: usize = 0;
+/// A heartbeat: its delivery is not a record's, so it is not counted as one.
+pub(super) const OPAQUE_HEARTBEAT: usize = 1;
+
+/// Delivery failures, classified without `rd_kafka_message_status` (which rust-rdkafka does not
+/// expose, and `unsafe` is reserved for `varnishlog`): a failure after the message may have
+/// reached the broker (a timeout in flight, a purge of in-flight messages, a broken
+/// connection, too few replicas after the write) is "maybe persisted"; every other failure
+/// means the broker never wrote it. `_MSG_TIMED_OUT` is counted as "maybe" even when the
+/// message timed out still queued: the count errs towards telling the auditor to look.
+pub fn maybe_persisted(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::PurgeInflight
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::NotEnoughReplicasAfterAppend
+    )
+}
+
+/// librdkafka's callbacks: delivery reports into counters, statistics into the file, its own
+/// log lines and errors into ours.
+pub struct KafkaContext {
+    shared: Arc<Shared>,
+    /// Set when librdkafka reports a fatal error: the producer cannot continue.
+    fatal: AtomicBool,
+    /// Set on every error event, so the producer asks librdkafka whether it was fatal.
+    errors_seen: AtomicBool,
+}
+
+impl KafkaContext {
+    /// Callbacks that report into `shared`.
+    pub fn new(shared: Arc<Shared>) -> KafkaContext {
+        KafkaContext {
+            shared,
+            fatal: AtomicBool::new(false),
+            errors_seen: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a fatal error has been recorded.
+    pub(super) fn fatal_recorded(&self) -> bool {
+        self.fatal.load(Ordering::Relaxed)
+    }
+
+    /// Records a fatal error librdkafka reported other than through the error callback.
+    pub(super) fn record_fatal(&self) {
+        self.fatal.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether an error event arrived since the last call.
+    pub(super) fn take_errors_seen(&self) -> bool {
+        self.errors_seen.swap(false, Ordering::Relaxed)
+    }
+}
+
+impl ClientContext for KafkaContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        let log = &self.shared.log;
+        let text = format!("librdkafka {facility}: {message}");
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => log.error("librdkafka", &text),
+            RDKafkaLogLevel::Warning => log.warning("librdkafka", &text),
+            _ => log.info(&text),
+        }
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.shared.stats.write_kafka(statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.errors_seen.store(true, Ordering::Relaxed);
+        if matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::Fatal)) {
+            self.fatal.store(true, Ordering::Relaxed);
+            self.shared
+                .log
+                .error("kafka-fatal", &format!("fatal producer error: {reason}"));
+        } else {
+            self.shared
+                .log
+                .error("kafka", &format!("{error}: {reason}"));
+        }
+    }
+}
+
+impl ProducerContext for KafkaContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let heartbeat = opaque == OPAQUE_HEARTBEAT;
+        let counters = &self.shared.counters;
+        match result {
+            Ok(_) => {
+                if !heartbeat {
+                    Counters::add(&counters.records_delivered, 1);
+                }
+            }
+            Err((error, _message)) => {
+                let maybe = error.rdkafka_error_code().is_some_and(maybe_persisted);
+                if !heartbeat {
+                    let counter = if maybe {
+                        &counters.delivery_failed_maybe_persisted
+                    } else {
+                        &counters.delivery_failed
+                    };
+                    Counters::add(counter, 1);
+                }
+                let log = &self.shared.log;
+                if log.kafka_msg_error() {
+                    let what = if heartbeat { "heartbeat" } else { "record" };
+                    let persisted = if maybe { "may have been" } else { "was not" };
+                    log.error(
+                        "kafka-delivery",
+                        &format!("{what} delivery failed ({error}); it {persisted} persisted"),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Where rendered records go: the [`Sink`] trait and the two outputs that are not Kafka
+//! (standard output and nothing); the Kafka producer implements it in `kafka`.
+//!
+//! The rendering loop is generic over its sink: the output is chosen once, at start-up, and
+//! each record's step is a direct call the compiler can inline, not a match or a dynamic call
+//! per record.
+
+use std::io::{BufWriter, Stdout, Write as _};
+
+use anyhow::Context as _;
+use edgeship_conf::FormatType;
+use edgeship_formats::{Context, Renderer};
+
+/// A record's (or heartbeat's) message key, rendered only by a sink that sends one.
+pub struct Key<'r, 'v, V> {
+    renderer: &'r mut Renderer,
+    out: &'r mut Vec<u8>,
+    values: V,
+    context: &'r Context<'v>,
+}
+
+impl<'r, 'v, V> Key<'r, 'v, V>
+where
+    V: Fn(usize) -> Option<&'v [u8]>,
+{
+    /// The key `renderer` writes into `out` from the key format's field `values`.
+    #[inline]
+    pub fn new(
+        renderer: &'r mut Renderer,
+        out: &'r mut Vec<u8>,
+        values: V,
+        context: &'r Context<'v>,
+    ) -> Key<'r, 'v, V> {
+        Key {
+            renderer,
+            out,
+            values,
+            context,
+        }
+    }
+
+    /// Renders the key (replacing the buffer's contents) and returns it.
+    #[inline]
+    pub fn render(self) -> &'r [u8] {
+        let Key {
+            renderer,
+            out,
+            values,
+            context,
+        } = self;
+        out.clear();
+        renderer.render_captured(values, context, out);
+        out
+    }
+}
+
+/// An output for rendered records and heartbeats.
+///
+/// Per batch, the rendering loop calls [`start_record`](Sink::start_record), renders into the
+/// buffer and calls [`take_record`](Sink::take_record) for each record, then
+/// [`end_batch`](Sink::end_batch) with the buffer, adds to the counters, and
+/// [`poll`](Sink::poll)s.
+pub trait Sink {
+    /// Readies the record buffer for the next record: emptied, unless the sink collects the
+    /// batch's records in it one after the other.
+    #[inline]
+    fn start_record(&self, record: &mut Vec<u8>) {
+        record.clear();
+    }
+
+    /// Takes one rendered record; `key` renders its message key on demand. Returns whether
+    /// the record was handed to the output (counted as produced).
+    fn take_record<'v, V>(&mut self, record: &mut Vec<u8>, key: Key<'_, 'v, V>) -> bool
+    where
+        V: Fn(usize) -> Option<&'v [u8]>;
+
+    /// Ends a batch; `records` is the record buffer as the last record left it.
+    fn end_batch(&mut self, _records: &[u8]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Outputs one rendered heartbeat (the buffer may gain a newline). Returns whether it was
+    /// handed to the output.
+    fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, key: Key<'_, 'v, V>) -> anyhow::Result<bool>
+    where
+        V: Fn(usize) -> Option<&'v [u8]>;
+
+    /// Serves what the output has to report (delivery reports) without waiting.
+    fn poll(&self) {}
+
+    /// Whether the output cannot continue.
+    fn is_fatal(&self) -> bool {
+        false
+    }
+
+    /// Flushes the output; returns how many records are still undelivered.
+    fn flush(&mut self) -> usize;
+}
+
+/// Standard output: one record per line, each batch in one write. Heartbeats are printed
+/// among JSON records only (a text format has no place for them).
+pub struct StdoutSink {
+    out: BufWriter<Stdout>,
+    format_type: FormatType,
+}
+
+impl StdoutSink {
+    /// Standard output for records of `format_type`.
+    pub fn new(format_type: FormatType) -> StdoutSink {
+        StdoutSink {
+            out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            format_type,
+        }
+    }
+}
+
+impl Sink for StdoutSink {
+    // Records are rendered one after the other into the buffer, each with its newline, and
+    // the whole batch written at once, rather than copied into a second buffer.
+    #[inline]
+    fn start_record(&self, _record: &mut Vec<u8>) {}
+
+    #[inline]
+    fn take_record<'v, V>(&mut self, record: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> bool
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        record.push(b'\n');
+        true
+    }
+
+    fn end_batch(&mut self, records: &[u8]) -> anyhow::Result<()> {
+        self.out
+            .write_all(records)
+            .and_then(|()| self.out.flush())
+            .context("writing records to standard output")
+    }
+
+    fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> anyhow::Result<bool>
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        if self.format_type != FormatType::Json {
+            return Ok(false);
+        }
+        beat.push(b'\n');
+        let what = "writing a heartbeat to standard output";
+        self.out.write_all(beat).context(what)?;
+        self.out.flush().context(what)?;
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> usize {
+        let _ = self.out.flush();
+        0
+    }
+}
+
+/// No output: records are rendered and numbered, then dropped (for tests and benchmarks).
+pub struct NullSink;
+
+impl Sink for NullSink {
+    #[inline]
+    fn take_record<'v, V>(&mut self, _record: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> bool
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        false
+    }
+
+    fn heartbeat<'v, V>(
+        &mut self,
+        _beat: &mut Vec<u8>,
+        _key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool>
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        Ok(false)
+    }
+
+    fn flush(&mut self) -> usize {
+        0
+    }
+}
