@@ -82,10 +82,10 @@ impl ReaderThread {
     /// are start-up errors, returned here). `capturer` finds the values of the formats' fields
     /// in each transaction; batches carry those values.
     ///
-    /// The thread ends at the end of a file, or when asked to [`stop`](ReaderThread::stop);
-    /// in both cases it first flushes incomplete transactions (counted as incomplete) and
-    /// sends its last batch, then closes its channel, which tells the renderer it has
-    /// everything.
+    /// The thread ends at the end of a file, when asked to [`stop`](ReaderThread::stop), or
+    /// at a read error (its result, from [`join`](ReaderThread::join)); in every case it
+    /// first flushes incomplete transactions (counted as incomplete) and sends its last
+    /// batch, then closes its channel, which tells the renderer it has everything.
     pub fn start(
         options: Options,
         capturer: Capturer,
@@ -178,39 +178,49 @@ impl ReaderThread {
     }
 }
 
+/// Reads until the end of a file, a stop request, or a read error. Whichever it is, what was
+/// read is not lost with it: incomplete transactions are then forced complete (counted as
+/// incomplete) and everything is sent before the thread returns, the error last.
 fn read_until_done(
     mut reader: Reader,
     filler: &mut Filler,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    let mut failure = None;
     loop {
         if stop.load(Ordering::Relaxed) || filler.disconnected {
             break;
         }
-        let outcome = reader
-            .read(filler, READ_BUDGET)
-            .map_err(|error| anyhow::anyhow!("reading the Varnish log: {error}"));
+        let outcome = reader.read(filler, READ_BUDGET);
         filler.mirror(&reader);
         // The read call returned: waiting for room downstream is safe now.
         filler.send_waiting();
-        match outcome? {
-            Outcome::Budget => {}
-            Outcome::Idle => {
+        match outcome {
+            Ok(Outcome::Budget) => {}
+            Ok(Outcome::Idle) => {
                 // Nothing new: hand over what we have so records are not held back, then wait.
                 filler.close_batch();
                 filler.send_waiting();
                 std::thread::sleep(IDLE_SLEEP);
             }
-            Outcome::EndOfFile => break,
+            Ok(Outcome::EndOfFile) => break,
+            Err(error) => {
+                failure = Some(anyhow::anyhow!("reading the Varnish log: {error}"));
+                break;
+            }
         }
     }
     // Transactions still open are forced complete and shipped with what they have, rather
-    // than vanishing with the process.
+    // than vanishing with the process (or with a read error: the reader's state and its
+    // cursor are still whole after one, so what it holds can still be handed out).
     reader.flush(filler);
     filler.mirror(&reader);
     filler.close_batch();
     filler.send_waiting();
-    Ok(())
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// The visitor: captures each client request's field values into the current batch.
