@@ -284,6 +284,18 @@ impl Filler {
         Counters::raise_to(&counters.log_abandons, totals.abandons);
         Counters::raise_to(&counters.log_reattaches, totals.reattaches);
         Counters::raise_to(&counters.transactions_lost, totals.transactions_lost);
+        let skipped_before = counters.records_skipped.load(Ordering::Relaxed);
+        Counters::raise_to(&counters.records_skipped, totals.records_skipped);
+        if totals.records_skipped > skipped_before {
+            self.shared.log.warning(
+                "vsl-skipped",
+                &format!(
+                    "{} log records skipped: their transaction began before the reader attached (records_skipped {})",
+                    totals.records_skipped - skipped_before,
+                    totals.records_skipped
+                ),
+            );
+        }
         Counters::raise_to(
             &counters.transactions_incomplete,
             totals.forced_timeout + totals.forced_store_overflow + totals.forced_flush,

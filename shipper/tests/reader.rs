@@ -385,3 +385,48 @@ fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
     assert_eq!(records, requests.len() as u64, "every request of the capture, numbered");
     assert_eq!(last["sequence_last"], records - 1, "{last}");
 }
+
+#[test]
+fn requests_logged_by_a_restarted_varnishd_before_the_reattach_are_shipped() {
+    let mut varnishd = Varnishd::start().expect("start varnishd");
+    let dir = ScratchDir::new("shipper-test-reader-restart").expect("a scratch directory");
+    let config = stdout_config(&dir, &[]);
+    let mut edgeship = Edgeship::start_live(&dir, "restart", &config, varnishd.workdir(), &[]);
+    for i in 0..5 {
+        get(varnishd.addr(), &format!("/before/{i}"));
+    }
+    // While varnishd is away the reader's attempts fail and its backoff grows (up to 2 s):
+    // the requests below are served by the new varnishd before the reader is back.
+    varnishd.restart().expect("restart varnishd");
+    let after: BTreeSet<String> = (0..20).map(|i| format!("/after/{i}")).collect();
+    for url in &after {
+        get(varnishd.addr(), url);
+    }
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let output = String::from_utf8_lossy(&edgeship.stdout()).into_owned();
+        if after.iter().all(|url| output.contains(&format!("\"{url}\""))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "requests after the restart not shipped:\n{output}\n{}",
+            edgeship.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = edgeship.terminate();
+    assert!(status.success(), "exit {status}:\n{}", edgeship.stderr());
+    assert!(edgeship.stderr().contains("reattached"), "{}", edgeship.stderr());
+
+    let lines = parse_lines(&String::from_utf8_lossy(&edgeship.stdout()));
+    let shipped = urls_once(&lines);
+    for i in 0..5 {
+        assert!(shipped.contains(&format!("/before/{i}")), "/before/{i}: {shipped:?}");
+    }
+    // The reader's skipped records reach the heartbeat and the statistics alike.
+    let last = final_heartbeat(&lines);
+    let statistics = latest_statistics(&dir.path().join("stats.json"), "edgeship").unwrap();
+    assert_eq!(statistics["records_skipped"], last["records_skipped"], "{statistics}");
+    assert!(counter(&statistics, "log_reattaches") >= 1, "{statistics}");
+}

@@ -40,7 +40,8 @@ pub enum Event {
         total: u64,
     },
     /// varnishd went away or restarted; incomplete transactions were flushed and the reader
-    /// will reattach with backoff. `total` counts abandons.
+    /// will reattach with backoff, at the head of the new log (nothing the new varnishd
+    /// logged before the reattach is skipped). `total` counts abandons.
     Abandoned {
         /// Abandons so far.
         total: u64,
