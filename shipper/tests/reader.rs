@@ -48,7 +48,8 @@ fn parse_lines(text: &str) -> Vec<Value> {
     text.lines()
         .filter(|line| !line.is_empty())
         .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line:?}"))
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("not JSON ({error}): {line:?}"))
         })
         .collect()
 }
@@ -216,7 +217,12 @@ impl Drop for Piped {
 }
 
 /// Waits until the statistics file's `edgeship` line satisfies `done`.
-fn wait_for_stats(path: &Path, what: &str, done: impl Fn(&Value) -> bool, log: impl Fn() -> String) {
+fn wait_for_stats(
+    path: &Path,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+    log: impl Fn() -> String,
+) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if latest_statistics(path, "edgeship").is_some_and(|stats| done(&stats)) {
@@ -258,7 +264,11 @@ fn a_stalled_output_while_the_ring_wraps_ships_no_garbage_and_counts_the_overrun
     get(varnishd.addr(), "/marker");
     let deadline = Instant::now() + PATIENCE;
     while !edgeship.output().contains("\"/marker\"") {
-        assert!(Instant::now() < deadline, "/marker never shipped:\n{}", edgeship.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "/marker never shipped:\n{}",
+            edgeship.stderr()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = edgeship.terminate();
@@ -270,23 +280,39 @@ fn a_stalled_output_while_the_ring_wraps_ships_no_garbage_and_counts_the_overrun
         .iter()
         .filter(|url| !sent.contains(*url) && url.as_str() != "/marker")
         .collect();
-    assert!(garbage.is_empty(), "records of requests never sent: {garbage:?}");
+    assert!(
+        garbage.is_empty(),
+        "records of requests never sent: {garbage:?}"
+    );
     for record in lines.iter().filter(|line| !is_heartbeat(line)) {
         assert_eq!(record["http_status"], "200", "{record}");
     }
     // The overrun cost records, and it says so.
-    let wrap_shipped = shipped.iter().filter(|url| url.starts_with("/wrap/")).count();
-    assert!(wrap_shipped < sent.len(), "nothing was lost: the ring did not wrap");
+    let wrap_shipped = shipped
+        .iter()
+        .filter(|url| url.starts_with("/wrap/"))
+        .count();
+    assert!(
+        wrap_shipped < sent.len(),
+        "nothing was lost: the ring did not wrap"
+    );
     let last = final_heartbeat(&lines);
     assert!(counter(last, "log_overruns") > 0, "{last}");
     let statistics = latest_statistics(&stats, "edgeship").unwrap();
-    assert_eq!(statistics["log_overruns"], last["log_overruns"], "{statistics}");
+    assert_eq!(
+        statistics["log_overruns"], last["log_overruns"],
+        "{statistics}"
+    );
     let sequences: BTreeSet<u64> = lines
         .iter()
         .filter(|line| !is_heartbeat(line))
         .map(|line| line["sequence"].as_u64().unwrap())
         .collect();
-    assert_eq!(sequences.len(), shipped.len(), "one sequence number per record");
+    assert_eq!(
+        sequences.len(),
+        shipped.len(),
+        "one sequence number per record"
+    );
 }
 
 /// Writes what is in varnishd's log ring to `file` (`varnishlog -d -w`).
@@ -361,13 +387,21 @@ fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
         .filter_map(|(url, _)| url.clone())
         .collect();
     let incomplete = requests.values().filter(|(_, end)| !end).count() as u64;
-    assert!(complete.len() >= 10, "too few requests before the cut: {complete:?}");
+    assert!(
+        complete.len() >= 10,
+        "too few requests before the cut: {complete:?}"
+    );
 
     let config = stdout_config(&dir, &[]);
     let cut_str = cut.to_str().expect("a UTF-8 path");
     let mut edgeship = Edgeship::start(&dir, "cut", &config, &["-r", cut_str]);
     let status = edgeship.wait();
-    assert_eq!(status.code(), Some(1), "a reader failure:\n{}", edgeship.stderr());
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a reader failure:\n{}",
+        edgeship.stderr()
+    );
     assert!(
         edgeship.stderr().contains("reading the Varnish log"),
         "the read error is logged:\n{}",
@@ -377,12 +411,23 @@ fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
     let lines = parse_lines(&String::from_utf8_lossy(&edgeship.stdout()));
     let shipped = urls_once(&lines);
     let missing: Vec<_> = complete.difference(&shipped).collect();
-    assert!(missing.is_empty(), "complete before the cut, not shipped: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "complete before the cut, not shipped: {missing:?}"
+    );
     // The transactions the cut left incomplete are shipped too, forced complete, and counted.
     let last = final_heartbeat(&lines);
-    assert_eq!(counter(last, "transactions_incomplete"), incomplete, "{last}");
+    assert_eq!(
+        counter(last, "transactions_incomplete"),
+        incomplete,
+        "{last}"
+    );
     let records = lines.iter().filter(|line| !is_heartbeat(line)).count() as u64;
-    assert_eq!(records, requests.len() as u64, "every request of the capture, numbered");
+    assert_eq!(
+        records,
+        requests.len() as u64,
+        "every request of the capture, numbered"
+    );
     assert_eq!(last["sequence_last"], records - 1, "{last}");
 }
 
@@ -405,7 +450,10 @@ fn requests_logged_by_a_restarted_varnishd_before_the_reattach_are_shipped() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let output = String::from_utf8_lossy(&edgeship.stdout()).into_owned();
-        if after.iter().all(|url| output.contains(&format!("\"{url}\""))) {
+        if after
+            .iter()
+            .all(|url| output.contains(&format!("\"{url}\"")))
+        {
             break;
         }
         assert!(
@@ -417,16 +465,26 @@ fn requests_logged_by_a_restarted_varnishd_before_the_reattach_are_shipped() {
     }
     let status = edgeship.terminate();
     assert!(status.success(), "exit {status}:\n{}", edgeship.stderr());
-    assert!(edgeship.stderr().contains("reattached"), "{}", edgeship.stderr());
+    assert!(
+        edgeship.stderr().contains("reattached"),
+        "{}",
+        edgeship.stderr()
+    );
 
     let lines = parse_lines(&String::from_utf8_lossy(&edgeship.stdout()));
     let shipped = urls_once(&lines);
     for i in 0..5 {
-        assert!(shipped.contains(&format!("/before/{i}")), "/before/{i}: {shipped:?}");
+        assert!(
+            shipped.contains(&format!("/before/{i}")),
+            "/before/{i}: {shipped:?}"
+        );
     }
     // The reader's skipped records reach the heartbeat and the statistics alike.
     let last = final_heartbeat(&lines);
     let statistics = latest_statistics(&dir.path().join("stats.json"), "edgeship").unwrap();
-    assert_eq!(statistics["records_skipped"], last["records_skipped"], "{statistics}");
+    assert_eq!(
+        statistics["records_skipped"], last["records_skipped"],
+        "{statistics}"
+    );
     assert!(counter(&statistics, "log_reattaches") >= 1, "{statistics}");
 }

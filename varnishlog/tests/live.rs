@@ -630,7 +630,10 @@ fn after_a_restart_the_reader_reattaches_at_the_head_of_the_new_log() {
             collect.by_request_id().keys(),
             collect.events
         );
-        assert!(matches!(collect.events.first(), Some(Event::Abandoned { .. })));
+        assert!(matches!(
+            collect.events.first(),
+            Some(Event::Abandoned { .. })
+        ));
         for i in 0..5 {
             assert_eq!(collect.by_request_id()[&format!("new-{i}")].len(), 1);
         }
