@@ -75,6 +75,10 @@ counters! {
     log_reattaches,
     /// Client requests lost in an overrun before they could be read.
     transactions_lost,
+    /// Log records the reader skipped because their transaction's `Begin` was never read
+    /// (a request under way when reading started at the log's tail or resumed after an
+    /// overrun): the reader's `records_skipped`.
+    records_skipped,
     /// Heartbeats handed to the output.
     heartbeats_produced,
     /// Records still undelivered when shutdown's flush timed out.

@@ -60,7 +60,8 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"log_overruns\":{},\"transactions_incomplete\":{},\
          \"queue_full_waits\":{},\"queue_full_drops\":{},\
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
-         \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{}}}",
+         \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
+         \"records_skipped\":{}}}",
         beat.last,
         beat.sequence_start,
         counters.records_produced,
@@ -74,5 +75,6 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.produce_errors,
         counters.transactions_lost,
         counters.undelivered_at_exit,
+        counters.records_skipped,
     );
 }

@@ -3,21 +3,26 @@
 //! bounded channel (empty ones come back over a second). The reader's options are built here,
 //! from the configuration's `varnish` settings and the tags the formats read.
 //!
-//! Back-pressure lives here: when the channel is full, `send` blocks, the reader stops
-//! draining the log, and if the log then wraps under it the overrun is counted by the reader
-//! (and mirrored into [`Counters`]). Nothing is dropped on this side without a counter.
+//! Back-pressure lives here, outside the reader's visitor calls: a visitor call must not block
+//! (the reader walks varnishd's live ring during it), so a batch that fills up there only
+//! joins a local queue. Once `Reader::read` has returned, holding no pointer a visitor could
+//! see, the queue is sent with blocking sends; the read budget bounds how much can pile up in
+//! one call. While the thread waits, the reader does not drain the log, and if the log then
+//! wraps under it the overrun is counted by the reader (and mirrored into [`Counters`]).
+//! Nothing is dropped on this side without a counter.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use edgeship_conf::{Grouping, VarnishSettings};
 use edgeship_formats::Capturer;
 use edgeship_varnishlog::{Event, Options, Outcome, Reader, RequestTransaction, Visitor};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, MAX_TRANSACTIONS};
 use crate::counters::Counters;
 use crate::shared::Shared;
 
@@ -27,6 +32,8 @@ const CHANNEL_BATCHES: usize = 8;
 /// How long the reader sleeps when a live log has nothing new.
 const IDLE_SLEEP: Duration = Duration::from_millis(5);
 /// Transactions per `Reader::read` call, so counters and stop requests are looked at often.
+/// It also bounds the batches that wait in the local queue until the call returns: about
+/// `READ_BUDGET / MAX_TRANSACTIONS` (plus what a flush at an overrun adds, up to `-L`).
 const READ_BUDGET: usize = 4096;
 
 /// The reader's options: where and how to read as the `varnish` settings say, keeping only
@@ -75,10 +82,10 @@ impl ReaderThread {
     /// are start-up errors, returned here). `capturer` finds the values of the formats' fields
     /// in each transaction; batches carry those values.
     ///
-    /// The thread ends at the end of a file, or when asked to [`stop`](ReaderThread::stop);
-    /// in both cases it first flushes incomplete transactions (counted as incomplete) and
-    /// sends its last batch, then closes its channel, which tells the renderer it has
-    /// everything.
+    /// The thread ends at the end of a file, when asked to [`stop`](ReaderThread::stop), or
+    /// at a read error (its result, from [`join`](ReaderThread::join)); in every case it
+    /// first flushes incomplete transactions (counted as incomplete) and sends its last
+    /// batch, then closes its channel, which tells the renderer it has everything.
     pub fn start(
         options: Options,
         capturer: Capturer,
@@ -113,6 +120,7 @@ impl ReaderThread {
                     capturer,
                     full: full_tx,
                     empty: empty_rx,
+                    waiting: VecDeque::with_capacity(READ_BUDGET / MAX_TRANSACTIONS + 2),
                     shared,
                     disconnected: false,
                 };
@@ -170,35 +178,49 @@ impl ReaderThread {
     }
 }
 
+/// Reads until the end of a file, a stop request, or a read error. Whichever it is, what was
+/// read is not lost with it: incomplete transactions are then forced complete (counted as
+/// incomplete) and everything is sent before the thread returns, the error last.
 fn read_until_done(
     mut reader: Reader,
     filler: &mut Filler,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    let mut failure = None;
     loop {
         if stop.load(Ordering::Relaxed) || filler.disconnected {
             break;
         }
-        let outcome = reader
-            .read(filler, READ_BUDGET)
-            .map_err(|error| anyhow::anyhow!("reading the Varnish log: {error}"));
+        let outcome = reader.read(filler, READ_BUDGET);
         filler.mirror(&reader);
-        match outcome? {
-            Outcome::Budget => {}
-            Outcome::Idle => {
+        // The read call returned: waiting for room downstream is safe now.
+        filler.send_waiting();
+        match outcome {
+            Ok(Outcome::Budget) => {}
+            Ok(Outcome::Idle) => {
                 // Nothing new: hand over what we have so records are not held back, then wait.
-                filler.send();
+                filler.close_batch();
+                filler.send_waiting();
                 std::thread::sleep(IDLE_SLEEP);
             }
-            Outcome::EndOfFile => break,
+            Ok(Outcome::EndOfFile) => break,
+            Err(error) => {
+                failure = Some(anyhow::anyhow!("reading the Varnish log: {error}"));
+                break;
+            }
         }
     }
     // Transactions still open are forced complete and shipped with what they have, rather
-    // than vanishing with the process.
+    // than vanishing with the process (or with a read error: the reader's state and its
+    // cursor are still whole after one, so what it holds can still be handed out).
     reader.flush(filler);
     filler.mirror(&reader);
-    filler.send();
-    Ok(())
+    filler.close_batch();
+    filler.send_waiting();
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
 /// The visitor: captures each client request's field values into the current batch.
@@ -207,14 +229,19 @@ struct Filler {
     capturer: Capturer,
     full: Sender<Batch>,
     empty: Receiver<Batch>,
+    /// Full batches the channel had no room for during a read call, oldest first: they wait
+    /// here, in order, until the call returns (see the module docs).
+    waiting: VecDeque<Batch>,
     shared: Arc<Shared>,
     /// The rendering side has gone; stop reading.
     disconnected: bool,
 }
 
 impl Filler {
-    /// Sends the current batch (blocking while the channel is full) and takes an empty one.
-    fn send(&mut self) {
+    /// Closes the current batch, if it holds anything, and takes an empty one: it goes to the
+    /// channel at once if it has room and nothing waits before it, else joins the queue of
+    /// waiting batches. Never blocks, so it may be called from a visitor call.
+    fn close_batch(&mut self) {
         if self.batch.is_empty() || self.disconnected {
             return;
         }
@@ -223,9 +250,29 @@ impl Filler {
             .try_recv()
             .unwrap_or_else(|_| Batch::new(self.capturer.field_count()));
         let batch = std::mem::replace(&mut self.batch, next);
-        Counters::add(&self.shared.counters.transactions_read, batch.len() as u64);
-        if self.full.send(batch).is_err() {
-            self.disconnected = true;
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(batch);
+            return;
+        }
+        let transactions = batch.len() as u64;
+        match self.full.try_send(batch) {
+            Ok(()) => Counters::add(&self.shared.counters.transactions_read, transactions),
+            Err(TrySendError::Full(batch)) => self.waiting.push_back(batch),
+            Err(TrySendError::Disconnected(_)) => self.disconnected = true,
+        }
+    }
+
+    /// Sends the waiting batches in order, blocking while the channel is full. Only called
+    /// between read calls, when the reader holds nothing a visitor could see.
+    fn send_waiting(&mut self) {
+        while let Some(batch) = self.waiting.pop_front() {
+            let transactions = batch.len() as u64;
+            if self.full.send(batch).is_err() {
+                self.disconnected = true;
+                self.waiting.clear();
+                return;
+            }
+            Counters::add(&self.shared.counters.transactions_read, transactions);
         }
     }
 
@@ -237,6 +284,18 @@ impl Filler {
         Counters::raise_to(&counters.log_abandons, totals.abandons);
         Counters::raise_to(&counters.log_reattaches, totals.reattaches);
         Counters::raise_to(&counters.transactions_lost, totals.transactions_lost);
+        let skipped_before = counters.records_skipped.load(Ordering::Relaxed);
+        Counters::raise_to(&counters.records_skipped, totals.records_skipped);
+        if totals.records_skipped > skipped_before {
+            self.shared.log.warning(
+                "vsl-skipped",
+                &format!(
+                    "{} log records skipped: their transaction began before the reader attached (records_skipped {})",
+                    totals.records_skipped - skipped_before,
+                    totals.records_skipped
+                ),
+            );
+        }
         Counters::raise_to(
             &counters.transactions_incomplete,
             totals.forced_timeout + totals.forced_store_overflow + totals.forced_flush,
@@ -255,7 +314,8 @@ impl Visitor for Filler {
         self.capturer
             .capture_with(transaction, |values, stats| batch.push(values, stats));
         if self.batch.is_full() {
-            self.send();
+            // Never a blocking send here: see the module docs.
+            self.close_batch();
         }
     }
 

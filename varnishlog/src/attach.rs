@@ -20,6 +20,10 @@ pub(crate) struct Attachment {
     /// When the next attach attempt may be made, and the current backoff.
     next_attach: Instant,
     backoff: Duration,
+    /// The next cursor starts at the head of the log (its oldest safe records) rather than
+    /// where the options say: after an abandon, the log is a new varnishd's and everything in
+    /// it is new to us.
+    from_head: bool,
 }
 
 /// For a live instance, attaches to varnishd's shared memory (waiting up to libvarnishapi's
@@ -43,6 +47,7 @@ impl Attachment {
             backoff: options.reattach_backoff,
             options,
             next_attach: Instant::now(),
+            from_head: false,
         }
     }
 
@@ -72,9 +77,11 @@ impl Attachment {
             return Err(Outcome::Idle);
         }
         vsm.status();
-        match Cursor::vsm(&self.vsl, vsm, self.options.tail) {
+        let tail = self.options.tail && !self.from_head;
+        match Cursor::vsm(&self.vsl, vsm, tail) {
             Ok(cursor) => {
                 self.backoff = self.options.reattach_backoff;
+                self.from_head = false;
                 Ok(cursor)
             }
             Err(_) => {
@@ -91,14 +98,19 @@ impl Attachment {
         self.vsm.is_some()
     }
 
-    /// After an overrun: reattach at once (at the tail).
+    /// After an overrun: reattach at once, where the options say (the same varnishd's log:
+    /// its head is what overran us).
     pub(crate) fn reattach_now(&mut self) {
         self.next_attach = Instant::now();
+        self.from_head = false;
     }
 
-    /// After an abandon: give varnishd a moment before reattaching.
+    /// After an abandon: give varnishd a moment before reattaching, then read its new log
+    /// from the head, so that what it logged before the reattach (during the backoff) is not
+    /// skipped.
     pub(crate) fn reattach_after_backoff(&mut self) {
         self.next_attach = Instant::now() + self.backoff;
+        self.from_head = true;
     }
 
     /// Whether varnishd's worker restarted since the last look (the `VUT` check).

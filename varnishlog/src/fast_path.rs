@@ -115,6 +115,14 @@ impl Engine for FastPath {
     }
 
     fn step(&mut self, out: &mut Delivery<'_>, budget: usize) -> Result<Next, Error> {
+        // Time passed since the last step (the caller's work between read calls): check the
+        // ring references of incomplete transactions before a single record more is filed
+        // under them.
+        if let Some(cursor) = self.cursor.as_ref() {
+            if !self.grouper.revalidate(cursor, out) {
+                return Ok(Next::Overrun);
+            }
+        }
         let next = match self.mapped.as_mut() {
             Some(log) => self.grouper.read_mapped(log, out, budget),
             None => self.read_cursor(out, budget)?,

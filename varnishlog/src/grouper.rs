@@ -204,9 +204,20 @@ impl Grouper {
         match unit.contents() {
             Contents::Batch(records) => {
                 for record in records {
+                    let yielded = out.yielded;
                     // SAFETY: a batch's records are complete and readable where the ring
-                    // holds them; the `Checked` policy copies them before the writer nears.
+                    // holds them, as long as the writer has not come round again: the cursor
+                    // said so when it returned the batch, and the only time that can pass
+                    // while we walk it is a visitor call (which must not block, see
+                    // `Visitor`), after which the batch is checked again below.
                     unsafe { self.record(record, log_priv, self.policy, out) };
+                    // A transaction was handed out: should the visitor have taken long
+                    // anyway, the rest of the batch may have been overwritten meanwhile and
+                    // must not be parsed. `VSL_Check` only compares segment numbers, and this
+                    // runs once per transaction, not per record.
+                    if out.yielded != yielded && unit.check() == Validity::Invalid {
+                        return false;
+                    }
                 }
             }
             // Without batch mode a batch header is followed by its records one by one.
@@ -453,6 +464,15 @@ impl Grouper {
         unsafe { self.record(ptr, 0, CopyPolicy::Stable, out) };
         self.expire(out);
         self.enforce_limit(out);
+    }
+
+    /// Before reading on after the reader's caller had control (between read calls, when it
+    /// may have waited, e.g. for room downstream): the transactions still incomplete hold
+    /// references into the ring, which the writer may have overwritten meanwhile. Secures
+    /// them as after every unit; `false` when one is already gone (an overrun: nothing more
+    /// may be read from them, and the flush that follows counts them as lost).
+    pub(crate) fn revalidate(&mut self, cursor: &Cursor, out: &mut Delivery<'_>) -> bool {
+        self.policy != CopyPolicy::Checked || self.secure_references(cursor, out)
     }
 
     /// Copies out the records of transactions whose oldest ring reference is no longer

@@ -64,7 +64,9 @@ pub struct Options {
     /// Which implementation to use.
     pub path: PathChoice,
     /// Live logs: start at the tail (only new records, like varnishkafka) when true, or at
-    /// the oldest records still safely in the ring when false.
+    /// the oldest records still safely in the ring when false. Applies to the first attach
+    /// and to reattaching after an overrun; after an abandon (varnishd restarted) the reader
+    /// always reattaches at the head of the new log, since all of it is new to the reader.
     pub tail: bool,
     /// First wait before reattaching after the log was abandoned; doubles up to
     /// `reattach_backoff_max`.

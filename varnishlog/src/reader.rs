@@ -111,7 +111,8 @@ impl Reader {
 /// After an overrun or abandon (`lost`): reports it, flushes incomplete transactions while
 /// the cursor (and its mapping) is still alive, and drops the cursor. A file ends there (the
 /// outcome returned); a live log is reattached by a later step: at once after an overrun (at
-/// the tail), after the backoff after an abandon (varnishd needs a moment).
+/// the tail), after the backoff after an abandon (varnishd needs a moment), then at the head
+/// of the new varnishd's log.
 fn recover(
     engine: &mut dyn Engine,
     log: &mut Attachment,

@@ -305,6 +305,9 @@ impl<'a> RequestTransaction<'a> {
         records.iter().map(move |location| match *location {
             // SAFETY: the reader keeps every `Log` location readable until the visitor call
             // that lent this transaction returns ('a); see the `grouper` and `vslq` modules.
+            // In the live ring that holds because the reader checked the references with
+            // `VSL_Check` just before the call and visitors do not block (the `Visitor`
+            // contract): the writer cannot come round the ring within one short call.
             Location::Log(ptr) => unsafe { decode(ptr, tags) },
             Location::Copied(offset) => {
                 let start = offset as usize;

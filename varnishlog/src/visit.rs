@@ -7,8 +7,19 @@
 use crate::record::{ForceReason, RequestTransaction, TagTable};
 
 /// Receives what a [`Reader::read`](crate::Reader::read) call finds.
+///
+/// **A visitor must not block** (wait on a full channel, a lock held elsewhere, the network).
+/// Its calls are made while the reader walks records where varnishd wrote them in its log
+/// ring, and the writer does not wait for readers: if a call takes long enough for varnishd to
+/// write the whole ring, what the reader walks next is other bytes. The fast path re-checks
+/// the ring (`VSL_Check`) after every transaction it hands out and between read calls, and
+/// then reports an overrun rather than parse overwritten bytes; `VSLQ` checks only between
+/// its units. A caller that must wait for room downstream keeps what it captured in a
+/// bounded queue of its own and waits after [`Reader::read`](crate::Reader::read) returned,
+/// when the reader holds no pointer into the log a visitor could see (the call's budget
+/// bounds how much piles up).
 pub trait Visitor {
-    /// A completed client request transaction, borrowed for this call only.
+    /// A completed client request transaction, borrowed for this call only. Must not block.
     fn transaction(&mut self, transaction: &RequestTransaction<'_>);
 
     /// Something happened to the log or to a transaction. The default ignores it (the
@@ -29,7 +40,8 @@ pub enum Event {
         total: u64,
     },
     /// varnishd went away or restarted; incomplete transactions were flushed and the reader
-    /// will reattach with backoff. `total` counts abandons.
+    /// will reattach with backoff, at the head of the new log (nothing the new varnishd
+    /// logged before the reattach is skipped). `total` counts abandons.
     Abandoned {
         /// Abandons so far.
         total: u64,

@@ -602,6 +602,44 @@ fn restart_is_reported_as_abandon_and_the_reader_reattaches() {
     }
 }
 
+#[test]
+fn after_a_restart_the_reader_reattaches_at_the_head_of_the_new_log() {
+    let mut varnishd = Varnishd::start().expect("start varnishd");
+    // A long first backoff, so that the reattach certainly comes after the requests below.
+    let mut readers = [PathChoice::Fast, PathChoice::Vslq].map(|path| {
+        let mut options = Options::live(Some(varnishd.workdir().to_str().expect("utf-8")));
+        options.path = path;
+        options.reattach_backoff = Duration::from_secs(4);
+        options.reattach_backoff_max = Duration::from_secs(4);
+        Reader::open(options).expect("attach to varnishd's log")
+    });
+    varnishd.restart().expect("restart varnishd");
+    // Served and logged by the new varnishd before either reader noticed the restart.
+    for i in 0..5 {
+        assert_eq!(get(varnishd.addr(), "/new", &format!("new-{i}")), 200);
+    }
+    for reader in &mut readers {
+        let mut collect = Collect::default();
+        let all = read_until(reader, &mut collect, |c| {
+            (0..5).all(|i| c.by_request_id().contains_key(&format!("new-{i}")))
+        });
+        assert!(
+            all,
+            "{:?}: requests the new varnishd logged before the reattach were skipped: {:?}, events {:?}",
+            reader.path(),
+            collect.by_request_id().keys(),
+            collect.events
+        );
+        assert!(matches!(
+            collect.events.first(),
+            Some(Event::Abandoned { .. })
+        ));
+        for i in 0..5 {
+            assert_eq!(collect.by_request_id()[&format!("new-{i}")].len(), 1);
+        }
+    }
+}
+
 /// `connections` concurrent keep-alive connections sending `requests` GETs each.
 fn burst(addr: SocketAddr, connections: usize, requests: usize) {
     let workers: Vec<_> = (0..connections)
