@@ -207,7 +207,7 @@ own_keys! {
     varnish_timeout: f64 {
         name: "varnish.arg.T",
         aliases: [],
-        value: "seconds, at least 0",
+        value: "seconds, 0 .. 4294967295",
         default: Unset("Varnish's (120)"),
         parse: |value| parse_timeout(value).map_err(|error| error.to_string()),
     }

@@ -44,7 +44,7 @@
 //! | `log.statistics.interval` | seconds, `0` = off | `60` |
 //! | `varnish.arg.q` / `-q` | VSL query | all transactions |
 //! | `varnish.arg.n` / `-n` | varnishd working directory or instance name | Varnish's default |
-//! | `varnish.arg.T` / `-T` | seconds, at least 0 | Varnish's (120) |
+//! | `varnish.arg.T` / `-T` | seconds, 0 .. 4294967295 | Varnish's (120) |
 //! | `varnish.arg.L` / `-L` | 1 .. 2147483647 | Varnish's (1000) |
 //! | `varnish.arg.g` / `-g` | `vxid` or `request` | `vxid` |
 //! | `varnish.arg.r` / `-r` | binary log file (`varnishlog -w`) to read instead of the live log | live log |
@@ -95,4 +95,4 @@ pub use config::{
 pub use error::{ConfigError, Errors, LineError, ValueError};
 pub use raw::{RawConfig, RawEntry};
 pub use resolve::Overrides;
-pub use values::{parse_limit, parse_timeout};
+pub use values::{parse_limit, parse_timeout, MAX_TIMEOUT_SECONDS};

@@ -429,6 +429,12 @@ fn malformed_configurations_report_path_and_line() {
             &["t.conf:2: varnish.arg.T: -1 is out of range (expected seconds, at least 0)"],
         ),
         (
+            // Item 9 of issue 12: a timeout no `Duration` holds used to pass and panic at start.
+            "kafka.topic = t\nvarnish.arg.T = 1e20\n",
+            &["t.conf:2: varnish.arg.T: 1e20 is out of range (expected seconds, at most \
+               4294967295)"],
+        ),
+        (
             "kafka.topic = t\nvarnish.arg.L = 0\n",
             &["t.conf:2: varnish.arg.L: 0 is out of range (expected 1 to 2147483647)"],
         ),
