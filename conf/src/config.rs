@@ -124,7 +124,12 @@ pub enum FormatType {
     Json,
 }
 
-/// The first sequence number (`sequence.number`).
+/// The largest `sequence.number` accepted: 2^63 - 1, so a run has at least 2^63 numbers before
+/// its sequence would wrap (at a million records a second, 290,000 years). Nearer `u64::MAX`, a
+/// wrap would restart the numbers inside one run, which the auditor would read as duplicates.
+pub const MAX_SEQUENCE_START: u64 = i64::MAX as u64;
+
+/// The first sequence number (`sequence.number`, at most [`MAX_SEQUENCE_START`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SequenceStart {
     /// A fixed start (decimal, `0x` hex or leading-`0` octal, as `strtoull` base 0 reads it).

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{FormatType, Grouping, Output, QueueFullPolicy, SequenceStart, Sourced};
-use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE};
+use crate::config::{
+    DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE, MAX_SEQUENCE_START,
+};
 use crate::values::{parse_bool, parse_c_unsigned, parse_limit, parse_timeout, parse_whole};
 use define::own_keys;
 
@@ -106,7 +108,7 @@ own_keys! {
     sequence_start: SequenceStart {
         name: "sequence.number",
         aliases: [],
-        value: "integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time`",
+        value: "integer up to 2^63 - 1 (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time`",
         default: Value("0"),
         parse: sequence_start,
     }
@@ -336,6 +338,12 @@ fn sequence_start(value: &str) -> Result<SequenceStart, String> {
              varnishkafka read this as 0)"
         )
     })?;
+    if number > MAX_SEQUENCE_START {
+        return Err(format!(
+            "{value} is out of range (at most {MAX_SEQUENCE_START}, so that at least 2^63 \
+             numbers remain before the sequence would wrap)"
+        ));
+    }
     Ok(SequenceStart::Number(number))
 }
 

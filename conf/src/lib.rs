@@ -30,7 +30,7 @@
 //! | `format` | format string | varnishkafka's [`DEFAULT_FORMAT`] |
 //! | `format.type` | `string` or `json` (any case) | `string` |
 //! | `output` | `kafka`, `stdout` (or `-`), `null` | `kafka` |
-//! | `sequence.number` | integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time` | `0` |
+//! | `sequence.number` | integer up to 2^63 - 1 (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time` | `0` |
 //! | `tag.size.max` | bytes, at least 1 | `2048` |
 //! | `logline.scratch.size` | bytes, at least 1; informational only (edgeship never exits on overflow) | `4194304` |
 //! | `daemonize` | boolean | `true` |
@@ -91,6 +91,7 @@ pub use config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
     LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
     VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
+    MAX_SEQUENCE_START,
 };
 pub use error::{ConfigError, Errors, LineError, ValueError};
 pub use raw::{RawConfig, RawEntry};

@@ -425,6 +425,13 @@ fn malformed_configurations_report_path_and_line() {
                or time; varnishkafka read this as 0)"],
         ),
         (
+            // Item 14 of issue 12: a start this near u64::MAX would wrap within the run.
+            "kafka.topic = t\nsequence.number = 18446744073709551000\n",
+            &["t.conf:2: sequence.number: 18446744073709551000 is out of range (at most \
+               9223372036854775807, so that at least 2^63 numbers remain before the sequence \
+               would wrap)"],
+        ),
+        (
             "kafka.topic = t\nvarnish.arg.T = -1\n",
             &["t.conf:2: varnish.arg.T: -1 is out of range (expected seconds, at least 0)"],
         ),
@@ -585,6 +592,14 @@ fn values_are_read_as_varnishkafka_reads_them() {
     assert_eq!(config.output, Output::Stdout);
     assert_eq!(config.format_type, FormatType::Json);
     assert_eq!(config.sequence_start, SequenceStart::Number(16));
+    // The largest start accepted still leaves 2^63 numbers.
+    let largest = resolved(resolve_text(
+        "kafka.topic = t\nsequence.number = 0x7fffffffffffffff\n",
+    ));
+    assert_eq!(
+        largest.sequence_start,
+        SequenceStart::Number(edgeship_conf::MAX_SEQUENCE_START)
+    );
     assert!(!config.daemonize);
     assert!(config.log.stderr);
     assert!(config.log.syslog);
