@@ -79,6 +79,9 @@ counters! {
     heartbeats_produced,
     /// Records still undelivered when shutdown's flush timed out.
     undelivered_at_exit,
+    /// Statistics lines that could not be written (a full disk, a removed file system): the
+    /// statistics file only, never records; each failure is also logged.
+    statistics_write_errors,
 }
 
 impl Counters {

@@ -37,6 +37,30 @@ impl Shared {
         })
     }
 
+    /// Writes the statistics file's lines for one interval; a failure (a full disk must not
+    /// stop the shipper) is counted and logged, and the next interval tries again.
+    pub fn write_statistics(&self, unix_seconds: u64, next_sequence: u64) {
+        let counters = self.counters.snapshot();
+        let written = self
+            .stats
+            .write_interval(unix_seconds, next_sequence, &counters);
+        self.statistics_written(written);
+    }
+
+    /// Writes one librdkafka statistics object, a failure counted and logged likewise.
+    pub fn write_kafka_statistics(&self, statistics: &[u8]) {
+        self.statistics_written(self.stats.write_kafka(statistics));
+    }
+
+    fn statistics_written(&self, written: std::io::Result<()>) {
+        if let Err(error) = written {
+            let counter = &self.counters.statistics_write_errors;
+            self.log.counted_error("statistics", counter, 1, |total| {
+                format!("cannot write the statistics file: {error} ({total} failed writes so far)")
+            });
+        }
+    }
+
     /// Reopens the statistics file (after SIGHUP); a failure is logged and statistics keep
     /// going to the file already open.
     pub fn reopen_statistics(&self) {

@@ -43,10 +43,17 @@ impl StatsFile {
         Ok(())
     }
 
-    /// Writes varnishkafka's line and edgeship's line for one interval.
-    pub fn write_interval(&self, unix_seconds: u64, next_sequence: u64, counters: &Snapshot) {
+    /// Writes varnishkafka's line and edgeship's line for one interval. A failure is returned
+    /// for the caller to count and log (see `Shared::write_statistics`); the next interval
+    /// tries again.
+    pub fn write_interval(
+        &self,
+        unix_seconds: u64,
+        next_sequence: u64,
+        counters: &Snapshot,
+    ) -> std::io::Result<()> {
         if self.path.is_none() {
-            return;
+            return Ok(());
         }
         // varnishkafka's fields, with its spacing: `tx` counts records handed to the output
         // in JSON mode too (varnishkafka forgot to), `txerr` enqueue failures, `kafka_drerr`
@@ -64,27 +71,32 @@ impl StatsFile {
             text.push_str(&format!(",\"{name}\":{value}"));
         }
         text.push_str("}}\n");
-        self.write(text.as_bytes());
+        self.write(text.as_bytes())
     }
 
-    /// Writes one librdkafka statistics object as `{ "kafka": ... }`.
-    pub fn write_kafka(&self, statistics: &[u8]) {
+    /// Writes one librdkafka statistics object as `{ "kafka": ... }`; a failure is returned as
+    /// for [`StatsFile::write_interval`].
+    pub fn write_kafka(&self, statistics: &[u8]) -> std::io::Result<()> {
         if self.path.is_none() {
-            return;
+            return Ok(());
         }
         let mut line = Vec::with_capacity(statistics.len() + 16);
         line.extend_from_slice(b"{ \"kafka\": ");
         line.extend_from_slice(statistics);
         line.extend_from_slice(b" }\n");
-        self.write(&line);
+        self.write(&line)
     }
 
-    fn write(&self, bytes: &[u8]) {
-        if let Ok(mut slot) = self.file.lock() {
-            if let Some(file) = slot.as_mut() {
-                // A full disk must not stop the shipper; the next interval tries again.
-                let _ = file.write_all(bytes);
-            }
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.file.lock() {
+            Ok(mut slot) => match slot.as_mut() {
+                Some(file) => file.write_all(bytes),
+                None => Ok(()),
+            },
+            // Only a panic while writing poisons the lock; the daemon goes on without the file.
+            Err(_) => Err(std::io::Error::other(
+                "the statistics file's lock is poisoned",
+            )),
         }
     }
 }

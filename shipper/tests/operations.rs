@@ -3,12 +3,71 @@
 //! a panic on the main thread still writes. Each test runs the real `edgeship` binary, with
 //! real varnishd and tansu where the behaviour involves them.
 
+// clippy.toml lets tests unwrap; the helpers below are test code too.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
-use common::{config_text, kafka_lines, run_edgeship, seed_format};
+use common::{config_text, kafka_lines, raw_exchange, run_edgeship, seed_format, Edgeship, HOST};
 use edgeship_testkit::scratch::ScratchDir;
+use edgeship_testkit::varnishd::Varnishd;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+const TOPIC: &str = "webrequest_operations";
+
+/// A format with the fields the auditor reads and the User-Agent, which the tests use to make
+/// a record as large as they need.
+const FORMAT: &str = "%{@hostname}l %{@sequence!num}n %{Edgeship:run@run}x %{end:%FT%TZ@dt}t \
+                      %{User-Agent@user_agent}i";
+
+/// A daemon's configuration without a statistics file line (the tests choose it): JSON with
+/// [`FORMAT`], to `bootstrap`, logging to standard error, `extra` lines appended.
+fn daemon_config(dir: &ScratchDir, bootstrap: &str, extra: &[&str]) -> PathBuf {
+    let mut text = format!(
+        "format.type = json\n\
+         format = {FORMAT}\n\
+         edgeship.hostname = {HOST}\n\
+         daemonize = false\n\
+         log.stderr = true\n\
+         log.syslog = false\n\
+         output = kafka\n\
+         kafka.metadata.broker.list = {bootstrap}\n\
+         kafka.topic = {TOPIC}\n"
+    );
+    for line in extra {
+        text.push_str(line);
+        text.push('\n');
+    }
+    dir.write("edgeship.conf", text).expect("write a test file")
+}
+
+/// A mock cluster with the test topic (librdkafka's own broker, in this process).
+fn mock_cluster() -> MockCluster<'static, DefaultProducerContext> {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(TOPIC, 1, 1).unwrap();
+    mock
+}
+
+/// A varnishd that logs records up to 4084 bytes (so a long header reaches the reader whole).
+fn varnishd() -> Varnishd {
+    Varnishd::builder()
+        .param("vsl_reclen", "4084")
+        .start()
+        .expect("start varnishd")
+}
+
+/// One GET with a User-Agent of `agent_bytes` bytes; panics unless varnishd answers 200.
+fn get_with_agent(varnishd: &Varnishd, agent_bytes: usize) {
+    let request = format!(
+        "GET /operations HTTP/1.1\r\nHost: test\r\nUser-Agent: {}\r\n\r\n",
+        "a".repeat(agent_bytes)
+    );
+    assert_eq!(raw_exchange(varnishd.addr(), request.as_bytes()), 200);
+}
 
 /// The 1-based number of the first line of `text` starting with `prefix`.
 fn line_of(text: &str, prefix: &str) -> usize {
@@ -66,4 +125,35 @@ fn check_config_refuses_a_transaction_timeout_the_reader_could_not_hold() {
         OsStr::new("0"),
     ]);
     assert_eq!(code, Some(2), "{stderr}");
+}
+
+#[test]
+fn enqueue_refusals_and_statistics_write_errors_are_logged_with_their_counts() {
+    let mock = mock_cluster();
+    let varnishd = varnishd();
+    let dir = ScratchDir::new("shipper-test-logged-losses").expect("a scratch directory");
+    let config = daemon_config(
+        &dir,
+        &mock.bootstrap_servers(),
+        &[
+            // Every write to /dev/full fails (ENOSPC), as on a full disk.
+            "log.statistics.file = /dev/full",
+            "log.statistics.interval = 1",
+            // A record over librdkafka's smallest message size is refused at enqueue.
+            "kafka.message.max.bytes = 1000",
+            "tag.size.max = 8192",
+        ],
+    );
+    let mut edgeship = Edgeship::start_live(&dir, "edgeship", &config, varnishd.workdir(), &[]);
+    get_with_agent(&varnishd, 3000);
+    edgeship.wait_for_stderr("[produce] librdkafka refused a record at enqueue");
+    edgeship.wait_for_stderr("[statistics] cannot write the statistics file");
+    let status = edgeship.terminate();
+    let stderr = edgeship.stderr();
+    assert!(status.success(), "{status}:\n{stderr}");
+    assert!(
+        stderr.contains("a gap in the sequence (1 so far)"),
+        "the count is in the line:\n{stderr}"
+    );
+    assert!(stderr.contains("(1 failed writes so far)"), "{stderr}");
 }
