@@ -18,9 +18,6 @@ pub const DEFAULT_FORMAT: &str = "%l %n %t %{Varnish:time_firstbyte}x %h \
 /// which sent no key).
 pub const DEFAULT_KEY_FORMAT: &str = "%l";
 
-/// varnishkafka's default statistics file, kept so existing alerting finds it.
-pub const DEFAULT_STATISTICS_FILE: &str = "/tmp/varnishkafka.stats.json";
-
 /// A value together with the line that set it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sourced<T> {
@@ -170,9 +167,12 @@ pub struct LogSettings {
 /// The JSON statistics file (`log.statistics.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatisticsSettings {
-    /// `log.statistics.file`. Default [`DEFAULT_STATISTICS_FILE`].
-    pub file: PathBuf,
-    /// `log.statistics.interval`; `None` when set to 0 (off). Default 60 s.
+    /// `log.statistics.file`. Default `None`: no statistics file. (varnishkafka defaulted to
+    /// `/tmp/varnishkafka.stats.json`, a fixed name in a world-writable directory that another
+    /// local user could create first; set the path explicitly to keep it.)
+    pub file: Option<PathBuf>,
+    /// `log.statistics.interval`; `None` when statistics are off: set to 0, or no file is
+    /// configured. Default 60 s.
     pub interval: Option<Duration>,
 }
 

@@ -15,9 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{FormatType, Grouping, Output, QueueFullPolicy, SequenceStart, Sourced};
-use crate::config::{
-    DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE, MAX_SEQUENCE_START,
-};
+use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START};
 use crate::values::{parse_bool, parse_c_unsigned, parse_limit, parse_timeout, parse_whole};
 use define::own_keys;
 
@@ -178,11 +176,11 @@ own_keys! {
     statistics_file: PathBuf {
         name: "log.statistics.file",
         aliases: [],
-        value: "path",
-        default: Named {
-            value: DEFAULT_STATISTICS_FILE,
-            shown: "[`DEFAULT_STATISTICS_FILE`]",
-        },
+        value: "path (a symbolic link, or a file another user owns, is refused)",
+        // varnishkafka wrote /tmp/varnishkafka.stats.json: a fixed name in a world-writable
+        // directory, which another local user can plant first. There is no safe fixed default
+        // for every host, so none is guessed (a systemd unit can set $STATE_DIRECTORY's).
+        default: Unset("none: no statistics unless set (varnishkafka: `/tmp/varnishkafka.stats.json`)"),
         parse: path,
     }
     statistics_interval: Duration {

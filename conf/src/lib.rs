@@ -40,7 +40,7 @@
 //! | `log.kafka.msg.error` | boolean | `true` |
 //! | `log.rate.max` | count per period | `100` |
 //! | `log.rate.period` | seconds, at least 1 | `60` |
-//! | `log.statistics.file` | path | [`DEFAULT_STATISTICS_FILE`] |
+//! | `log.statistics.file` | path (a symbolic link, or a file another user owns, is refused) | none: no statistics unless set (varnishkafka: `/tmp/varnishkafka.stats.json`) |
 //! | `log.statistics.interval` | seconds, `0` = off | `60` |
 //! | `varnish.arg.q` / `-q` | VSL query | all transactions |
 //! | `varnish.arg.n` / `-n` | varnishd working directory or instance name | Varnish's default |
@@ -90,8 +90,7 @@ mod varnish;
 pub use config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
     LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
-    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
-    MAX_SEQUENCE_START,
+    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START,
 };
 pub use error::{ConfigError, Errors, LineError, ValueError};
 pub use raw::{RawConfig, RawEntry};

@@ -382,8 +382,9 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             rate_period: draft.log_rate_period.value,
         },
         statistics: StatisticsSettings {
-            file: draft.statistics_file.value,
-            interval: Some(draft.statistics_interval.value).filter(|interval| !interval.is_zero()),
+            interval: Some(draft.statistics_interval.value)
+                .filter(|interval| !interval.is_zero() && draft.statistics_file.is_some()),
+            file: draft.statistics_file.map(|file| file.value),
         },
         varnish: derived.varnish,
         kafka: KafkaSettings {

@@ -23,13 +23,13 @@ impl Shared {
     /// operator who asked for statistics learns at start-up that they cannot be written.
     pub fn open(config: &Config, log: Log) -> anyhow::Result<Shared> {
         let statistics = &config.statistics;
-        let path = statistics.interval.map(|_| statistics.file.clone());
-        let stats = StatsFile::open(path).with_context(|| {
-            format!(
-                "cannot open the statistics file {}",
-                statistics.file.display()
-            )
-        })?;
+        let path = statistics.interval.and(statistics.file.clone());
+        let shown = path
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display();
+        let stats = StatsFile::open(path.clone())
+            .with_context(|| format!("cannot open the statistics file {shown}"))?;
         Ok(Shared {
             counters: Counters::default(),
             log,

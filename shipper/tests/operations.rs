@@ -25,8 +25,14 @@ const FORMAT: &str = "%{@hostname}l %{@sequence!num}n %{Edgeship:run@run}x %{end
                       %{User-Agent@user_agent}i";
 
 /// A daemon's configuration without a statistics file line (the tests choose it): JSON with
-/// [`FORMAT`], to `bootstrap`, logging to standard error, `extra` lines appended.
-fn daemon_config(dir: &ScratchDir, bootstrap: &str, extra: &[&str]) -> PathBuf {
+/// [`FORMAT`], to `bootstrap`, logging to standard error, `extra` lines appended; written as
+/// `name` in `dir`. Returns its path and text.
+fn daemon_config(
+    dir: &ScratchDir,
+    name: &str,
+    bootstrap: &str,
+    extra: &[&str],
+) -> (PathBuf, String) {
     let mut text = format!(
         "format.type = json\n\
          format = {FORMAT}\n\
@@ -42,7 +48,19 @@ fn daemon_config(dir: &ScratchDir, bootstrap: &str, extra: &[&str]) -> PathBuf {
         text.push_str(line);
         text.push('\n');
     }
-    dir.write("edgeship.conf", text).expect("write a test file")
+    (dir.write(name, &text).expect("write a test file"), text)
+}
+
+/// Runs the daemon (not `--check-config`) on `config` against a varnishd that does not exist:
+/// everything before the reader's start (the configuration, the statistics file, the
+/// producer) happens, then it exits. Returns its exit code and standard error.
+fn start_without_varnishd(config: &std::path::Path) -> (Option<i32>, String) {
+    run_edgeship(&[
+        OsStr::new("-S"),
+        config.as_os_str(),
+        OsStr::new("-n"),
+        OsStr::new("/nonexistent"),
+    ])
 }
 
 /// A mock cluster with the test topic (librdkafka's own broker, in this process).
@@ -132,8 +150,9 @@ fn enqueue_refusals_and_statistics_write_errors_are_logged_with_their_counts() {
     let mock = mock_cluster();
     let varnishd = varnishd();
     let dir = ScratchDir::new("shipper-test-logged-losses").expect("a scratch directory");
-    let config = daemon_config(
+    let (config, _) = daemon_config(
         &dir,
+        "edgeship.conf",
         &mock.bootstrap_servers(),
         &[
             // Every write to /dev/full fails (ENOSPC), as on a full disk.
@@ -156,4 +175,104 @@ fn enqueue_refusals_and_statistics_write_errors_are_logged_with_their_counts() {
         "the count is in the line:\n{stderr}"
     );
     assert!(stderr.contains("(1 failed writes so far)"), "{stderr}");
+}
+
+#[test]
+fn a_planted_password_never_appears_in_errors_check_config_or_statistics() {
+    const PLANTED: &str = "hunter2";
+    let mock = mock_cluster();
+    let varnishd = varnishd();
+    let dir = ScratchDir::new("shipper-test-secrets").expect("a scratch directory");
+    let stats = dir.path().join("stats.json");
+    let stats_line = format!("log.statistics.file = {}", stats.display());
+    let secrets = [
+        "kafka.sasl.password = hunter2-valid",
+        "log.statistics.interval = 1",
+        &stats_line,
+    ];
+    let misspelt = [
+        // librdkafka does not know the name, so nothing marks the value as a secret.
+        "kafka.sasl.pasword = hunter2-secret",
+        // librdkafka quotes a refused value in its own message.
+        "kafka.compression.codec = hunter2-codec",
+    ];
+    let (path, text) = daemon_config(
+        &dir,
+        "misspelt.conf",
+        &mock.bootstrap_servers(),
+        &[&secrets[..], &misspelt[..]].concat(),
+    );
+    let (code, checked) = run_edgeship(&[
+        OsStr::new("--check-config"),
+        OsStr::new("-S"),
+        path.as_os_str(),
+    ]);
+    assert_eq!(code, Some(2), "{checked}");
+    for key in ["kafka.sasl.pasword", "kafka.compression.codec"] {
+        let expected = format!("{}:{}: {key}: ", path.display(), line_of(&text, key));
+        assert!(checked.contains(&expected), "{expected} in:\n{checked}");
+    }
+    assert!(!checked.contains(PLANTED), "--check-config:\n{checked}");
+    let (code, refused) = start_without_varnishd(&path);
+    assert_eq!(code, Some(2), "{refused}");
+    assert!(!refused.contains(PLANTED), "start-up:\n{refused}");
+
+    // Running with the valid password: the log and the statistics file (librdkafka's
+    // statistics included) do not show it either.
+    let (path, _) = daemon_config(&dir, "valid.conf", &mock.bootstrap_servers(), &secrets);
+    let mut edgeship = Edgeship::start_live(&dir, "running", &path, varnishd.workdir(), &[]);
+    get_with_agent(&varnishd, 10);
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while common::latest_statistics(&stats, "kafka").is_none() {
+        assert!(edgeship.is_running(), "{}", edgeship.stderr());
+        assert!(std::time::Instant::now() < deadline, "no kafka statistics");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = edgeship.terminate();
+    let stderr = edgeship.stderr();
+    assert!(status.success(), "{status}:\n{stderr}");
+    assert!(!stderr.contains(PLANTED), "the daemon's log:\n{stderr}");
+    let written = std::fs::read_to_string(&stats).expect("read the statistics file");
+    assert!(written.contains("\"edgeship\""), "{written}");
+    assert!(
+        !written.contains(PLANTED),
+        "the statistics file:\n{written}"
+    );
+}
+
+#[test]
+fn the_statistics_file_is_never_opened_through_a_symlink_and_is_created_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = ScratchDir::new("shipper-test-stats-file").expect("a scratch directory");
+    let victim = dir.write("victim", "").expect("write a test file");
+    let link = dir.path().join("stats.json");
+    std::os::unix::fs::symlink(&victim, &link).expect("make a symbolic link");
+    let stats_line = format!("log.statistics.file = {}", link.display());
+    let (path, _) = daemon_config(&dir, "link.conf", "127.0.0.1:9", &[&stats_line]);
+    let (code, stderr) = start_without_varnishd(&path);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot open the statistics file {}: it is a symbolic link",
+            link.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&victim).expect("read the victim"), b"");
+
+    // A new file is created readable by its group at most, whatever the umask allows.
+    let fresh = dir.path().join("fresh.json");
+    let stats_line = format!("log.statistics.file = {}", fresh.display());
+    let (path, _) = daemon_config(&dir, "fresh.conf", "127.0.0.1:9", &[&stats_line]);
+    let (code, stderr) = start_without_varnishd(&path);
+    assert_eq!(
+        code,
+        Some(1),
+        "it fails at the reader, after opening the file:\n{stderr}"
+    );
+    let mode = std::fs::metadata(&fresh)
+        .expect("the statistics file was created")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o137, 0, "mode {mode:o}");
 }
