@@ -154,8 +154,11 @@ pub struct LogSettings {
     pub level: u8,
     /// `log.stderr`: log to standard error. Default true.
     pub stderr: bool,
-    /// `log.syslog`: log to syslog. Default false.
+    /// `log.syslog`: log to syslog. Default false, but a daemonized edgeship turns it on unless
+    /// the file sets it (and refuses `false`): a daemon's standard error is `/dev/null`.
     pub syslog: bool,
+    /// The line that set `log.syslog`; `None` when it is the default.
+    pub syslog_line: Option<usize>,
     /// `log.kafka.msg.error`: log each failed delivery. Default true.
     pub kafka_msg_error: bool,
     /// `log.rate.max`: at most this many log lines per error type per period. Default 100.

@@ -148,7 +148,7 @@ own_keys! {
     log_syslog: bool {
         name: "log.syslog",
         aliases: [],
-        value: "boolean",
+        value: "boolean; when daemonized, on unless set, and `false` is refused",
         default: Value("false"),
         parse: parse_bool,
     }

@@ -36,7 +36,7 @@
 //! | `daemonize` | boolean | `true` |
 //! | `log.level` | 1 (emergencies) .. 7 (debug) | `6` |
 //! | `log.stderr` | boolean | `true` |
-//! | `log.syslog` | boolean | `false` |
+//! | `log.syslog` | boolean; when daemonized, on unless set, and `false` is refused | `false` |
 //! | `log.kafka.msg.error` | boolean | `true` |
 //! | `log.rate.max` | count per period | `100` |
 //! | `log.rate.period` | seconds, at least 1 | `60` |

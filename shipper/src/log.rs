@@ -103,6 +103,7 @@ impl Log {
             level: 6,
             stderr: true,
             syslog: false,
+            syslog_line: None,
             kafka_msg_error: true,
             rate_max: 100,
             rate_period: Duration::from_secs(60),

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use edgeship_conf::{Config, Output};
 use edgeship_formats::Capturer;
 
+use crate::daemon::StartReport;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
@@ -27,8 +28,14 @@ use crate::timers::Timers;
 /// How often this thread wakes without input, to serve delivery reports and timers.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs the pipeline until the input ends or a signal arrives.
-pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
+/// Runs the pipeline until the input ends or a signal arrives. `report` is told when start-up
+/// is complete (the log is open and the first heartbeat queued).
+pub fn run(
+    config: &Config,
+    flags: &Flags,
+    log: Log,
+    report: &mut StartReport,
+) -> anyhow::Result<Ending> {
     let plans = &config.plans;
     for warning in plans.record.warnings().iter().chain(plans.key.warnings()) {
         log.notice(&format!(
@@ -54,10 +61,10 @@ pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
     match config.output {
         Output::Kafka => {
             let producer = KafkaProducer::new(config, &shared)?;
-            wiring.serve(producer)
+            wiring.serve(producer, report)
         }
-        Output::Stdout => wiring.serve(StdoutSink::new(config.format_type)),
-        Output::Null => wiring.serve(NullSink),
+        Output::Stdout => wiring.serve(StdoutSink::new(config.format_type), report),
+        Output::Null => wiring.serve(NullSink, report),
     }
 }
 
@@ -73,7 +80,7 @@ struct Wiring<'a> {
 
 impl Wiring<'_> {
     /// Starts the reader, ships until it is done, and shuts down.
-    fn serve<S: Sink>(self, sink: S) -> anyhow::Result<Ending> {
+    fn serve<S: Sink>(self, sink: S, report: &mut StartReport) -> anyhow::Result<Ending> {
         let Wiring {
             config,
             flags,
@@ -87,6 +94,7 @@ impl Wiring<'_> {
         let options = reader::options(&config.varnish, &capturer);
         let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
+        report.ready();
         let mut timers = Timers::new(config);
         let ending = ship_until_done(&reader, &mut shipper, &mut timers, flags)?;
         shutdown::finish(reader, shipper, ending)

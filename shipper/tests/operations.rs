@@ -276,3 +276,85 @@ fn the_statistics_file_is_never_opened_through_a_symlink_and_is_created_private(
         .mode();
     assert_eq!(mode & 0o137, 0, "mode {mode:o}");
 }
+
+/// The processes whose command line mentions `needle` (the daemon has no parent we know).
+fn pids_mentioning(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
+    let dir = ScratchDir::new("shipper-test-daemonize").expect("a scratch directory");
+    // No log.syslog line: daemonized, edgeship logs to syslog by itself.
+    let path = dir
+        .write("daemon.conf", "output = null\ndaemonize = true\n")
+        .expect("write a test file");
+    let (code, stderr) = start_without_varnishd(&path);
+    assert_eq!(
+        code,
+        Some(1),
+        "the launcher waits for the daemon:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot open the Varnish log"),
+        "the daemon's error reaches the launcher's stderr:\n{stderr}"
+    );
+
+    // Errors would go nowhere: refused, in --check-config too.
+    let text = "output = null\ndaemonize = true\nlog.syslog = false\n";
+    let path = dir.write("silent.conf", text).expect("write a test file");
+    for check in [true, false] {
+        let mut args = vec![OsStr::new("-S"), path.as_os_str()];
+        if check {
+            args.push(OsStr::new("--check-config"));
+        }
+        let (code, stderr) = run_edgeship(&args);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "{}:3: log.syslog = false with daemonize",
+                path.display()
+            )),
+            "{stderr}"
+        );
+    }
+
+    // A daemon that starts: the launcher exits 0 once it reads the log, and it runs on.
+    let varnishd = varnishd();
+    let path = dir
+        .write("running.conf", "output = null\ndaemonize = true\n")
+        .expect("write a test file");
+    let workdir = varnishd.workdir().as_os_str();
+    let (code, stderr) = run_edgeship(&[
+        OsStr::new("-S"),
+        path.as_os_str(),
+        OsStr::new("-n"),
+        workdir,
+    ]);
+    let daemons = pids_mentioning(&path.display().to_string());
+    for pid in &daemons {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        daemons.len(),
+        1,
+        "one daemon runs after its launcher exited"
+    );
+}
