@@ -73,7 +73,8 @@ counters! {
     log_abandons,
     /// Times the reader attached again after an overrun or abandon.
     log_reattaches,
-    /// Client requests lost in an overrun before they could be read.
+    /// Client requests lost before they were numbered: in an overrun before they could be
+    /// read, or read but dropped after a panic in the shipping loop.
     transactions_lost,
     /// Heartbeats handed to the output.
     heartbeats_produced,
@@ -82,6 +83,9 @@ counters! {
     /// Statistics lines that could not be written (a full disk, a removed file system): the
     /// statistics file only, never records; each failure is also logged.
     statistics_write_errors,
+    /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
+    /// exit 1).
+    panics,
 }
 
 impl Counters {

@@ -5,13 +5,26 @@
 //! Signals: on the first SIGTERM/SIGINT the reader stops and sends what it has; this thread
 //! drains the channel and shuts down (see `shutdown`). A second signal exits at once (see
 //! `signals`).
+//!
+//! A panic in this thread's loop is caught here: unwinding would drop the producer, which
+//! makes librdkafka purge its queue, and end the run with no final heartbeat or statistics.
+//! Instead it is counted (`panics`) and logged, the reader is stopped, what it still sends is
+//! dropped and counted as lost (`transactions_lost`: shipping it could panic again), and the
+//! run ends through the ordinary shutdown (flush, final heartbeat, statistics), exit 1.
+//!
+//! Test hook: the hidden environment variable `EDGESHIP_TEST_PANIC_AFTER_BATCHES=N` makes the
+//! loop panic after shipping N batches. It exists because no input provokes a panic on
+//! purpose (each one found is a bug fixed), yet the recovery above must be tested on the real
+//! binary; it is read once at start and checked once per batch, never per record.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use edgeship_conf::{Config, Output};
 use edgeship_formats::Capturer;
 
+use crate::counters::Counters;
 use crate::daemon::StartReport;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
@@ -96,8 +109,72 @@ impl Wiring<'_> {
         shipper.heartbeat()?;
         report.ready();
         let mut timers = Timers::new(config);
-        let ending = ship_until_done(&reader, &mut shipper, &mut timers, flags)?;
+        let shipping = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            ship_until_done(&reader, &mut shipper, &mut timers, flags)
+        }));
+        let ending = match shipping {
+            Ok(ending) => ending?,
+            Err(panic) => recover_from_panic(&reader, shipper.shared(), panic.as_ref()),
+        };
         shutdown::finish(reader, shipper, ending)
+    }
+}
+
+/// After a panic in the loop: counts and logs it, stops the reader and drops (counting them
+/// as lost) the batches it still sends, so the reader can finish and shutdown can run.
+fn recover_from_panic(
+    reader: &ReaderThread,
+    shared: &Shared,
+    panic: &(dyn std::any::Any + Send),
+) -> Ending {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    let counters = &shared.counters;
+    shared
+        .log
+        .counted_error("panic", &counters.panics, 1, |total| {
+            format!(
+                "the shipping loop panicked ({what}; {total} so far): stopping the reader, \
+             flushing, and writing the final heartbeat and statistics"
+            )
+        });
+    reader.stop();
+    loop {
+        match reader.receive(TICK) {
+            Received::Batch(batch) => {
+                Counters::add(&counters.transactions_lost, batch.len() as u64);
+                reader.recycle(batch);
+            }
+            Received::Nothing => {}
+            Received::Finished => return Ending::Failed,
+        }
+    }
+}
+
+/// The test hook of the module documentation: panics after a given number of batches.
+struct PanicHook {
+    batches_left: u64,
+}
+
+impl PanicHook {
+    fn from_environment() -> PanicHook {
+        let batches_left = std::env::var("EDGESHIP_TEST_PANIC_AFTER_BATCHES")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(u64::MAX);
+        PanicHook { batches_left }
+    }
+
+    /// Called once per batch shipped.
+    #[allow(clippy::panic)]
+    fn batch_shipped(&mut self) {
+        self.batches_left = self.batches_left.saturating_sub(1);
+        if self.batches_left == 0 {
+            panic!("EDGESHIP_TEST_PANIC_AFTER_BATCHES reached (a test hook)");
+        }
     }
 }
 
@@ -110,11 +187,13 @@ fn ship_until_done<S: Sink>(
     flags: &Flags,
 ) -> anyhow::Result<Ending> {
     let mut ending = Ending::Clean;
+    let mut panic_hook = PanicHook::from_environment();
     loop {
         match reader.receive(TICK) {
             Received::Batch(batch) => {
                 shipper.ship(&batch)?;
                 reader.recycle(batch);
+                panic_hook.batch_shipped();
             }
             Received::Nothing => {}
             // The reader is done (end of file, or it stopped after a signal) and everything it

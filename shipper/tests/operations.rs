@@ -358,3 +358,51 @@ fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
         "one daemon runs after its launcher exited"
     );
 }
+
+#[test]
+fn a_panic_in_the_shipping_loop_still_flushes_and_writes_the_final_heartbeat_and_statistics() {
+    let mock = mock_cluster();
+    let varnishd = varnishd();
+    let dir = ScratchDir::new("shipper-test-panic").expect("a scratch directory");
+    let stats = dir.path().join("stats.json");
+    let stats_line = format!("log.statistics.file = {}", stats.display());
+    let (config, _) = daemon_config(
+        &dir,
+        "edgeship.conf",
+        &mock.bootstrap_servers(),
+        &[&stats_line, "log.statistics.interval = 3600"],
+    );
+    let workdir = varnishd.workdir().to_str().expect("a UTF-8 work directory");
+    let mut edgeship = Edgeship::start_with_env(
+        &dir,
+        "edgeship",
+        &config,
+        &["-n", workdir],
+        // The hidden test hook (see pipeline.rs): panic right after the first batch.
+        &[("EDGESHIP_TEST_PANIC_AFTER_BATCHES", "1")],
+    );
+    edgeship.wait_for_stderr("reading the Varnish log");
+    get_with_agent(&varnishd, 10);
+    let status = edgeship.wait();
+    let stderr = edgeship.stderr();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[panic] the shipping loop panicked"),
+        "{stderr}"
+    );
+
+    // The record shipped before the panic was delivered (not purged with a dropped
+    // producer), then the final heartbeat.
+    let mut reader = common::TopicReader::new(&mock.bootstrap_servers(), TOPIC);
+    reader.read_to_end(1);
+    assert_eq!(common::records(&reader.messages).count(), 1, "{stderr}");
+    let last = common::heartbeats(&reader.messages)
+        .last()
+        .map(|message| message.json.clone())
+        .expect("a final heartbeat");
+    assert_eq!(last["final"], serde_json::Value::Bool(true));
+    assert_eq!(last["records_delivered"], 1);
+    // And the last statistics line, which counts the panic.
+    let edgeship_stats = common::last_statistics(&stats, "edgeship");
+    assert_eq!(edgeship_stats["panics"], 1, "{edgeship_stats}");
+}

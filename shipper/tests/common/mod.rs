@@ -60,12 +60,24 @@ impl Edgeship {
     /// Starts `edgeship -S config` with extra arguments; output goes to files named after
     /// `label` in `dir`.
     pub(crate) fn start(dir: &ScratchDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
+        Edgeship::start_with_env(dir, label, config, args, &[])
+    }
+
+    /// As [`Edgeship::start`], with environment variables set for it (the test hooks).
+    pub(crate) fn start_with_env(
+        dir: &ScratchDir,
+        label: &str,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Edgeship {
         let stdout = dir.path().join(format!("{label}.stdout"));
         let stderr = dir.path().join(format!("{label}.stderr"));
         let child = Command::new(edgeship_binary())
             .arg("-S")
             .arg(config)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("create the stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("create the stderr file"))
