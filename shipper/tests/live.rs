@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{
-    config_text, fixture, heartbeats, kafka_lines, last_statistics, partition_of, raw_exchange,
-    read_response, records, run_edgeship, seed_format, send_all, Edgeship, Landed, Request,
-    Response, TopicReader, HOST,
+    config_text, fixture, heartbeats, kafka_lines, last_statistics, line_of,
+    offline_config as broken_variant, partition_of, raw_exchange, read_response, records,
+    run_edgeship, seed_format, send_all, Edgeship, Landed, Request, Response, TopicReader, HOST,
 };
 use edgeship_testkit::random::SplitMix64;
 use edgeship_testkit::scratch::ScratchDir;
@@ -696,14 +696,6 @@ fn check_config(path: &std::path::Path) -> (Option<i32>, String) {
     run_edgeship(&["--check-config".as_ref(), "-S".as_ref(), path.as_os_str()])
 }
 
-/// The 1-based number of the first line of `text` starting with `prefix`.
-fn line_of(text: &str, prefix: &str) -> usize {
-    text.lines()
-        .position(|line| line.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
-        + 1
-}
-
 #[test]
 fn check_config_reports_bad_keys_formats_and_kafka_properties_in_one_run() {
     // Problems found by three different checkers (the configuration reader, the format
@@ -785,15 +777,6 @@ fn check_config_refuses_the_seed_for_its_varnish_3_option_and_says_what_to_write
         .expect("write a test file");
     let (code, stderr) = check_config(&fixed);
     assert_eq!(code, Some(0), "{stderr}");
-}
-
-/// A valid configuration for the check-config tests (no broker is contacted), with
-/// `broken` lines appended; returns its path and text.
-fn broken_variant(dir: &ScratchDir, name: &str, broken: &[&str]) -> (std::path::PathBuf, String) {
-    let mut lines = kafka_lines("127.0.0.1:9", "webrequest_check");
-    lines.extend(broken.iter().map(|line| (*line).to_owned()));
-    let text = config_text(dir, &seed_format(), &lines);
-    (dir.write(name, &text).expect("write a test file"), text)
 }
 
 #[test]

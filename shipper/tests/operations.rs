@@ -11,7 +11,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use common::{config_text, kafka_lines, raw_exchange, run_edgeship, seed_format, Edgeship, HOST};
+use common::{line_of, offline_config, raw_exchange, run_edgeship, Edgeship, HOST};
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::varnishd::Varnishd;
 use rdkafka::mocking::MockCluster;
@@ -85,22 +85,6 @@ fn get_with_agent(varnishd: &Varnishd, agent_bytes: usize) {
         "a".repeat(agent_bytes)
     );
     assert_eq!(raw_exchange(varnishd.addr(), request.as_bytes()), 200);
-}
-
-/// The 1-based number of the first line of `text` starting with `prefix`.
-fn line_of(text: &str, prefix: &str) -> usize {
-    text.lines()
-        .position(|line| line.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
-        + 1
-}
-
-/// A configuration for tests that contact no broker, with `extra` lines appended.
-fn offline_config(dir: &ScratchDir, name: &str, extra: &[&str]) -> (std::path::PathBuf, String) {
-    let mut lines = kafka_lines("127.0.0.1:9", "webrequest_operations");
-    lines.extend(extra.iter().map(|line| (*line).to_owned()));
-    let text = config_text(dir, &seed_format(), &lines);
-    (dir.write(name, &text).expect("write a test file"), text)
 }
 
 #[test]

@@ -512,6 +512,23 @@ pub(crate) fn config_text(dir: &ScratchDir, format: &str, extra: &[String]) -> S
     text
 }
 
+/// A valid configuration that contacts no broker (for `--check-config` and start-up checks),
+/// with `extra` lines appended, written as `name` in `dir`; returns its path and text.
+pub(crate) fn offline_config(dir: &ScratchDir, name: &str, extra: &[&str]) -> (PathBuf, String) {
+    let mut lines = kafka_lines("127.0.0.1:9", "webrequest_check");
+    lines.extend(extra.iter().map(|line| (*line).to_owned()));
+    let text = config_text(dir, &seed_format(), &lines);
+    (dir.write(name, &text).expect("write a test file"), text)
+}
+
+/// The 1-based number of the first line of `text` starting with `prefix`.
+pub(crate) fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
+        + 1
+}
+
 /// The host name every test config sets (`edgeship.hostname`, rendered by `%l`).
 pub(crate) const HOST: &str = "cp-test";
 
