@@ -18,9 +18,6 @@ pub const DEFAULT_FORMAT: &str = "%l %n %t %{Varnish:time_firstbyte}x %h \
 /// which sent no key).
 pub const DEFAULT_KEY_FORMAT: &str = "%l";
 
-/// varnishkafka's default statistics file, kept so existing alerting finds it.
-pub const DEFAULT_STATISTICS_FILE: &str = "/tmp/varnishkafka.stats.json";
-
 /// A value together with the line that set it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sourced<T> {
@@ -124,7 +121,12 @@ pub enum FormatType {
     Json,
 }
 
-/// The first sequence number (`sequence.number`).
+/// The largest `sequence.number` accepted: 2^63 - 1, so a run has at least 2^63 numbers before
+/// its sequence would wrap (at a million records a second, 290,000 years). Nearer `u64::MAX`, a
+/// wrap would restart the numbers inside one run, which the auditor would read as duplicates.
+pub const MAX_SEQUENCE_START: u64 = i64::MAX as u64;
+
+/// The first sequence number (`sequence.number`, at most [`MAX_SEQUENCE_START`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SequenceStart {
     /// A fixed start (decimal, `0x` hex or leading-`0` octal, as `strtoull` base 0 reads it).
@@ -152,8 +154,11 @@ pub struct LogSettings {
     pub level: u8,
     /// `log.stderr`: log to standard error. Default true.
     pub stderr: bool,
-    /// `log.syslog`: log to syslog. Default false.
+    /// `log.syslog`: log to syslog. Default false, but a daemonized edgeship turns it on unless
+    /// the file sets it (and refuses `false`): a daemon's standard error is `/dev/null`.
     pub syslog: bool,
+    /// The line that set `log.syslog`; `None` when it is the default.
+    pub syslog_line: Option<usize>,
     /// `log.kafka.msg.error`: log each failed delivery. Default true.
     pub kafka_msg_error: bool,
     /// `log.rate.max`: at most this many log lines per error type per period. Default 100.
@@ -165,9 +170,12 @@ pub struct LogSettings {
 /// The JSON statistics file (`log.statistics.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatisticsSettings {
-    /// `log.statistics.file`. Default [`DEFAULT_STATISTICS_FILE`].
-    pub file: PathBuf,
-    /// `log.statistics.interval`; `None` when set to 0 (off). Default 60 s.
+    /// `log.statistics.file`. Default `None`: no statistics file. (varnishkafka defaulted to
+    /// `/tmp/varnishkafka.stats.json`, a fixed name in a world-writable directory that another
+    /// local user could create first; set the path explicitly to keep it.)
+    pub file: Option<PathBuf>,
+    /// `log.statistics.interval`; `None` when statistics are off: set to 0, or no file is
+    /// configured. Default 60 s.
     pub interval: Option<Duration>,
 }
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{FormatType, Grouping, Output, QueueFullPolicy, SequenceStart, Sourced};
-use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE};
+use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START};
 use crate::values::{parse_bool, parse_c_unsigned, parse_limit, parse_timeout, parse_whole};
 use define::own_keys;
 
@@ -106,7 +106,7 @@ own_keys! {
     sequence_start: SequenceStart {
         name: "sequence.number",
         aliases: [],
-        value: "integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time`",
+        value: "integer up to 2^63 - 1 (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time`",
         default: Value("0"),
         parse: sequence_start,
     }
@@ -148,7 +148,7 @@ own_keys! {
     log_syslog: bool {
         name: "log.syslog",
         aliases: [],
-        value: "boolean",
+        value: "boolean; when daemonized, on unless set, and `false` is refused",
         default: Value("false"),
         parse: parse_bool,
     }
@@ -176,11 +176,11 @@ own_keys! {
     statistics_file: PathBuf {
         name: "log.statistics.file",
         aliases: [],
-        value: "path",
-        default: Named {
-            value: DEFAULT_STATISTICS_FILE,
-            shown: "[`DEFAULT_STATISTICS_FILE`]",
-        },
+        value: "path (a symbolic link, or a file another user owns, is refused)",
+        // varnishkafka wrote /tmp/varnishkafka.stats.json: a fixed name in a world-writable
+        // directory, which another local user can plant first. There is no safe fixed default
+        // for every host, so none is guessed (a systemd unit can set $STATE_DIRECTORY's).
+        default: Unset("none: no statistics unless set (varnishkafka: `/tmp/varnishkafka.stats.json`)"),
         parse: path,
     }
     statistics_interval: Duration {
@@ -207,7 +207,7 @@ own_keys! {
     varnish_timeout: f64 {
         name: "varnish.arg.T",
         aliases: [],
-        value: "seconds, at least 0",
+        value: "seconds, 0 .. 4294967295",
         default: Unset("Varnish's (120)"),
         parse: |value| parse_timeout(value).map_err(|error| error.to_string()),
     }
@@ -336,6 +336,12 @@ fn sequence_start(value: &str) -> Result<SequenceStart, String> {
              varnishkafka read this as 0)"
         )
     })?;
+    if number > MAX_SEQUENCE_START {
+        return Err(format!(
+            "{value} is out of range (at most {MAX_SEQUENCE_START}, so that at least 2^63 \
+             numbers remain before the sequence would wrap)"
+        ));
+    }
     Ok(SequenceStart::Number(number))
 }
 

@@ -30,21 +30,21 @@
 //! | `format` | format string | varnishkafka's [`DEFAULT_FORMAT`] |
 //! | `format.type` | `string` or `json` (any case) | `string` |
 //! | `output` | `kafka`, `stdout` (or `-`), `null` | `kafka` |
-//! | `sequence.number` | integer (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time` | `0` |
+//! | `sequence.number` | integer up to 2^63 - 1 (`0x` hex, leading-`0` octal, as `strtoull` base 0) or `time` | `0` |
 //! | `tag.size.max` | bytes, at least 1 | `2048` |
 //! | `logline.scratch.size` | bytes, at least 1; informational only (edgeship never exits on overflow) | `4194304` |
 //! | `daemonize` | boolean | `true` |
 //! | `log.level` | 1 (emergencies) .. 7 (debug) | `6` |
 //! | `log.stderr` | boolean | `true` |
-//! | `log.syslog` | boolean | `false` |
+//! | `log.syslog` | boolean; when daemonized, on unless set, and `false` is refused | `false` |
 //! | `log.kafka.msg.error` | boolean | `true` |
 //! | `log.rate.max` | count per period | `100` |
 //! | `log.rate.period` | seconds, at least 1 | `60` |
-//! | `log.statistics.file` | path | [`DEFAULT_STATISTICS_FILE`] |
+//! | `log.statistics.file` | path (a symbolic link, or a file another user owns, is refused) | none: no statistics unless set (varnishkafka: `/tmp/varnishkafka.stats.json`) |
 //! | `log.statistics.interval` | seconds, `0` = off | `60` |
 //! | `varnish.arg.q` / `-q` | VSL query | all transactions |
 //! | `varnish.arg.n` / `-n` | varnishd working directory or instance name | Varnish's default |
-//! | `varnish.arg.T` / `-T` | seconds, at least 0 | Varnish's (120) |
+//! | `varnish.arg.T` / `-T` | seconds, 0 .. 4294967295 | Varnish's (120) |
 //! | `varnish.arg.L` / `-L` | 1 .. 2147483647 | Varnish's (1000) |
 //! | `varnish.arg.g` / `-g` | `vxid` or `request` | `vxid` |
 //! | `varnish.arg.r` / `-r` | binary log file (`varnishlog -w`) to read instead of the live log | live log |
@@ -90,9 +90,9 @@ mod varnish;
 pub use config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
     LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
-    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, DEFAULT_STATISTICS_FILE,
+    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START,
 };
 pub use error::{ConfigError, Errors, LineError, ValueError};
 pub use raw::{RawConfig, RawEntry};
 pub use resolve::Overrides;
-pub use values::{parse_limit, parse_timeout};
+pub use values::{parse_limit, parse_timeout, MAX_TIMEOUT_SECONDS};

@@ -377,13 +377,15 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             level: draft.log_level.value,
             stderr: draft.log_stderr.value,
             syslog: draft.log_syslog.value,
+            syslog_line: draft.log_syslog.line,
             kafka_msg_error: draft.log_kafka_msg_error.value,
             rate_max: draft.log_rate_max.value,
             rate_period: draft.log_rate_period.value,
         },
         statistics: StatisticsSettings {
-            file: draft.statistics_file.value,
-            interval: Some(draft.statistics_interval.value).filter(|interval| !interval.is_zero()),
+            interval: Some(draft.statistics_interval.value)
+                .filter(|interval| !interval.is_zero() && draft.statistics_file.is_some()),
+            file: draft.statistics_file.map(|file| file.value),
         },
         varnish: derived.varnish,
         kafka: KafkaSettings {

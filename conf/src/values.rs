@@ -112,15 +112,27 @@ pub(crate) fn parse_c_unsigned(value: &str) -> Option<u64> {
     u64::from_str_radix(digits, radix).ok()
 }
 
+/// The longest `-T` accepted, in seconds (about 136 years): far beyond any useful timeout, and
+/// far below what a `Duration` holds, so the reader can never fail to represent it.
+pub const MAX_TIMEOUT_SECONDS: f64 = u32::MAX as f64;
+
 /// `varnish.arg.T` / `-T`: the VSL transaction timeout in seconds, a non-negative decimal number
-/// as Varnish's `VNUM` reads it (fractions and exponents allowed, `inf`/`nan` not).
+/// as Varnish's `VNUM` reads it (fractions and exponents allowed, `inf`/`nan` not), at most
+/// [`MAX_TIMEOUT_SECONDS`]. Varnish itself takes any finite number, but a value such as `1e20`
+/// does not fit a `Duration`; it is refused here, where `--check-config` sees it, rather than
+/// failing when the reader starts.
 pub fn parse_timeout(value: &str) -> Result<f64, ValueError> {
     let looks_numeric = !value.is_empty()
         && value
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
     match value.parse::<f64>() {
-        Ok(seconds) if looks_numeric && seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
+        Ok(seconds) if looks_numeric && (0.0..=MAX_TIMEOUT_SECONDS).contains(&seconds) => {
+            Ok(seconds)
+        }
+        Ok(seconds) if looks_numeric && seconds > MAX_TIMEOUT_SECONDS => Err(ValueError(format!(
+            "{value} is out of range (expected seconds, at most {MAX_TIMEOUT_SECONDS})"
+        ))),
         Ok(_) if looks_numeric => Err(ValueError(format!(
             "{value} is out of range (expected seconds, at least 0)"
         ))),
@@ -227,6 +239,11 @@ mod tests {
         assert!(parse_timeout("inf").is_err());
         assert!(parse_timeout("nan").is_err());
         assert!(parse_timeout("10s").is_err());
+        assert_eq!(parse_timeout("4294967295"), Ok(4294967295.0));
+        assert_eq!(
+            parse_timeout("1e20").map_err(|error| error.to_string()),
+            Err("1e20 is out of range (expected seconds, at most 4294967295)".to_owned())
+        );
         assert_eq!(parse_limit("1000"), Ok(1000));
         assert_eq!(parse_limit("0x400"), Ok(1024));
         assert!(parse_limit("0").is_err());

@@ -8,7 +8,6 @@ use std::time::Duration;
 use edgeship_conf::{
     Config, ConfigError, Errors, FormatType, Grouping, KafkaProperty, Output, Overrides,
     Partitioning, QueueFullPolicy, RawConfig, SequenceStart, DEFAULT_FORMAT,
-    DEFAULT_STATISTICS_FILE,
 };
 
 static PRODUCTION: LazyLock<String> = LazyLock::new(|| fixture("production-webrequest.conf"));
@@ -95,7 +94,9 @@ fn production_fixture_resolves() {
     assert!(!config.daemonize);
     assert_eq!(
         config.statistics.file,
-        PathBuf::from("/var/cache/varnishkafka/webrequest.stats.json")
+        Some(PathBuf::from(
+            "/var/cache/varnishkafka/webrequest.stats.json"
+        ))
     );
     assert_eq!(config.statistics.interval, Some(Duration::from_secs(15)));
     assert_eq!(config.varnish.instance.as_deref(), Some("frontend"));
@@ -165,11 +166,10 @@ fn varnishkafka_example_fixture_resolves() {
     assert_eq!(config.logline_scratch_size, 4_194_304);
     assert_eq!(config.log.rate_max, 100);
     assert_eq!(config.log.rate_period, Duration::from_secs(60));
-    assert_eq!(config.statistics.interval, Some(Duration::from_secs(60)));
-    assert_eq!(
-        config.statistics.file,
-        PathBuf::from(DEFAULT_STATISTICS_FILE)
-    );
+    // No statistics file unless one is configured (issue 12, item 11: varnishkafka's
+    // default was a fixed name in /tmp), so no statistics either.
+    assert_eq!(config.statistics.interval, None);
+    assert_eq!(config.statistics.file, None);
     assert_eq!(config.varnish.instance, None);
     assert_eq!(config.varnish.query, None);
     assert_eq!(config.varnish.timeout, None);
@@ -425,8 +425,21 @@ fn malformed_configurations_report_path_and_line() {
                or time; varnishkafka read this as 0)"],
         ),
         (
+            // Item 14 of issue 12: a start this near u64::MAX would wrap within the run.
+            "kafka.topic = t\nsequence.number = 18446744073709551000\n",
+            &["t.conf:2: sequence.number: 18446744073709551000 is out of range (at most \
+               9223372036854775807, so that at least 2^63 numbers remain before the sequence \
+               would wrap)"],
+        ),
+        (
             "kafka.topic = t\nvarnish.arg.T = -1\n",
             &["t.conf:2: varnish.arg.T: -1 is out of range (expected seconds, at least 0)"],
+        ),
+        (
+            // Item 9 of issue 12: a timeout no `Duration` holds used to pass and panic at start.
+            "kafka.topic = t\nvarnish.arg.T = 1e20\n",
+            &["t.conf:2: varnish.arg.T: 1e20 is out of range (expected seconds, at most \
+               4294967295)"],
         ),
         (
             "kafka.topic = t\nvarnish.arg.L = 0\n",
@@ -579,6 +592,14 @@ fn values_are_read_as_varnishkafka_reads_them() {
     assert_eq!(config.output, Output::Stdout);
     assert_eq!(config.format_type, FormatType::Json);
     assert_eq!(config.sequence_start, SequenceStart::Number(16));
+    // The largest start accepted still leaves 2^63 numbers.
+    let largest = resolved(resolve_text(
+        "kafka.topic = t\nsequence.number = 0x7fffffffffffffff\n",
+    ));
+    assert_eq!(
+        largest.sequence_start,
+        SequenceStart::Number(edgeship_conf::MAX_SEQUENCE_START)
+    );
     assert!(!config.daemonize);
     assert!(config.log.stderr);
     assert!(config.log.syslog);

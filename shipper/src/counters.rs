@@ -73,7 +73,8 @@ counters! {
     log_abandons,
     /// Times the reader attached again after an overrun or abandon.
     log_reattaches,
-    /// Client requests lost in an overrun before they could be read.
+    /// Client requests lost before they were numbered: in an overrun before they could be
+    /// read, or read but dropped after a panic in the shipping loop.
     transactions_lost,
     /// Log records the reader skipped because their transaction's `Begin` was never read
     /// (a request under way when reading started at the log's tail or resumed after an
@@ -83,6 +84,12 @@ counters! {
     heartbeats_produced,
     /// Records still undelivered when shutdown's flush timed out.
     undelivered_at_exit,
+    /// Statistics lines that could not be written (a full disk, a removed file system): the
+    /// statistics file only, never records; each failure is also logged.
+    statistics_write_errors,
+    /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
+    /// exit 1).
+    panics,
 }
 
 impl Counters {

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -102,6 +103,7 @@ impl Log {
             level: 6,
             stderr: true,
             syslog: false,
+            syslog_line: None,
             kafka_msg_error: true,
             rate_max: 100,
             rate_period: Duration::from_secs(60),
@@ -125,15 +127,32 @@ impl Log {
 
     /// An error of a given type, rate-limited per type.
     pub fn error(&self, kind: &'static str, message: &str) {
-        self.limited(Level::Error, kind, message);
+        self.limited(Level::Error, kind, || message.to_owned());
     }
 
     /// A warning of a given type, rate-limited per type.
     pub fn warning(&self, kind: &'static str, message: &str) {
-        self.limited(Level::Warning, kind, message);
+        self.limited(Level::Warning, kind, || message.to_owned());
     }
 
-    fn limited(&self, level: Level, kind: &'static str, message: &str) {
+    /// One event, one call: adds `amount` to `counter` and logs an error of type `kind`,
+    /// rate-limited per type, saying the counter's new total, so the log and the counters
+    /// never disagree. `message` gets the total and is only called when the line is written,
+    /// so a flood of events formats nothing once the period's lines are used up.
+    pub fn counted_error(
+        &self,
+        kind: &'static str,
+        counter: &AtomicU64,
+        amount: u64,
+        message: impl FnOnce(u64) -> String,
+    ) {
+        let total = counter
+            .fetch_add(amount, Ordering::Relaxed)
+            .wrapping_add(amount);
+        self.limited(Level::Error, kind, || message(total));
+    }
+
+    fn limited(&self, level: Level, kind: &'static str, message: impl FnOnce() -> String) {
         let mut report_suppressed = None;
         let allowed = {
             let Ok(mut inner) = self.inner.lock() else {
@@ -170,7 +189,7 @@ impl Log {
             );
         }
         if allowed {
-            self.write(level, &format!("[{kind}] {message}"));
+            self.write(level, &format!("[{kind}] {}", message()));
         }
     }
 

@@ -9,6 +9,7 @@ use clap::Parser;
 use edgeship_conf::{
     parse_limit, parse_timeout, Config, ConfigError, Errors, Grouping, Output, Overrides, RawConfig,
 };
+use edgeship_shipper::daemon::{self, Detached, StartReport};
 use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::Log;
 use edgeship_shipper::pipeline::{self, Ending};
@@ -65,6 +66,9 @@ const AFTER_HELP: &str = "\
 Outputs (output = ...): kafka (default), stdout, null.
 Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0; a second one
 exits at once (130). SIGHUP reopens the statistics file.
+Daemonized (-D or daemonize = true), edgeship logs to syslog unless log.syslog is set (false is
+refused: errors would go nowhere), and the launching command waits until the daemon reads the
+log: it exits 0 then, or with the daemon's start-up error and exit code.
 Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
 
 fn parse_grouping(value: &str) -> Result<Grouping, String> {
@@ -93,17 +97,58 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let daemonized = cli.daemonize || config.daemonize;
+    if let Err(error) = daemon_can_log(&config, daemonized) {
+        eprintln!("{error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if cli.check_config {
         eprintln!("{}: configuration is valid", config.source);
         return ExitCode::SUCCESS;
     }
-    match run(&cli, &config) {
+    let mut log_settings = config.log.clone();
+    let mut report = StartReport::foreground();
+    if daemonized {
+        // A daemon has no terminal (as varnishkafka: no stderr logging), so it logs to syslog.
+        log_settings.stderr = false;
+        log_settings.syslog = true;
+        match daemon::detach() {
+            Ok(Detached::Launcher(code)) => return ExitCode::from(code),
+            Ok(Detached::Daemon(daemon_report)) => report = daemon_report,
+            Err(error) => {
+                eprintln!("edgeship: {error:#}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    }
+    match run(&config, &log_settings, &mut report) {
         Ok(Ending::Clean) => ExitCode::SUCCESS,
         Ok(Ending::Failed) => ExitCode::from(EXIT_RUNTIME),
         Err(error) => {
-            eprintln!("edgeship: {error:#}");
+            let message = format!("edgeship: {error:#}");
+            // Before "ready" the launcher prints it; after, a daemon's stderr is /dev/null and
+            // the error goes to the log (syslog) as well.
+            if !report.failed(EXIT_RUNTIME, &message) {
+                eprintln!("{message}");
+            }
+            if daemonized {
+                Log::new(&log_settings).error("exit", &message);
+            }
             ExitCode::from(EXIT_RUNTIME)
         }
+    }
+}
+
+/// A daemon's standard error is `/dev/null`: refuses `log.syslog = false` when daemonized,
+/// which would leave errors nowhere to go.
+fn daemon_can_log(config: &Config, daemonized: bool) -> Result<(), edgeship_conf::LineError> {
+    match config.log.syslog_line {
+        Some(line) if daemonized && !config.log.syslog => Err(config.error_at(
+            Some(line),
+            "log.syslog = false with daemonize (or -D): a daemon's standard error is /dev/null, \
+             so its errors would go nowhere; turn log.syslog on or daemonize off",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -144,17 +189,12 @@ fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
     }
 }
 
-fn run(cli: &Cli, config: &Config) -> anyhow::Result<Ending> {
-    let mut log_settings = config.log.clone();
-    if cli.daemonize || config.daemonize {
-        // As varnishkafka: a daemon has no terminal to write to.
-        log_settings.stderr = false;
-        daemonize::Daemonize::new()
-            .working_directory("/")
-            .start()
-            .map_err(|error| anyhow::anyhow!("cannot daemonize: {error}"))?;
-    }
-    let log = Log::new(&log_settings);
+fn run(
+    config: &Config,
+    log_settings: &edgeship_conf::LogSettings,
+    report: &mut StartReport,
+) -> anyhow::Result<Ending> {
+    let log = Log::new(log_settings);
     let flags = signals::install()?;
-    pipeline::run(config, &flags, log)
+    pipeline::run(config, &flags, log, report)
 }

@@ -5,13 +5,27 @@
 //! Signals: on the first SIGTERM/SIGINT the reader stops and sends what it has; this thread
 //! drains the channel and shuts down (see `shutdown`). A second signal exits at once (see
 //! `signals`).
+//!
+//! A panic in this thread's loop is caught here: unwinding would drop the producer, which
+//! makes librdkafka purge its queue, and end the run with no final heartbeat or statistics.
+//! Instead it is counted (`panics`) and logged, the reader is stopped, what it still sends is
+//! dropped and counted as lost (`transactions_lost`: shipping it could panic again), and the
+//! run ends through the ordinary shutdown (flush, final heartbeat, statistics), exit 1.
+//!
+//! Test hook: the hidden environment variable `EDGESHIP_TEST_PANIC_AFTER_BATCHES=N` makes the
+//! loop panic after shipping N batches. It exists because no input provokes a panic on
+//! purpose (each one found is a bug fixed), yet the recovery above must be tested on the real
+//! binary; it is read once at start and checked once per batch, never per record.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use edgeship_conf::{Config, Output};
 use edgeship_formats::Capturer;
 
+use crate::counters::Counters;
+use crate::daemon::StartReport;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
@@ -27,8 +41,14 @@ use crate::timers::Timers;
 /// How often this thread wakes without input, to serve delivery reports and timers.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs the pipeline until the input ends or a signal arrives.
-pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
+/// Runs the pipeline until the input ends or a signal arrives. `report` is told when start-up
+/// is complete (the log is open and the first heartbeat queued).
+pub fn run(
+    config: &Config,
+    flags: &Flags,
+    log: Log,
+    report: &mut StartReport,
+) -> anyhow::Result<Ending> {
     let plans = &config.plans;
     for warning in plans.record.warnings().iter().chain(plans.key.warnings()) {
         log.notice(&format!(
@@ -54,10 +74,10 @@ pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
     match config.output {
         Output::Kafka => {
             let producer = KafkaProducer::new(config, &shared)?;
-            wiring.serve(producer)
+            wiring.serve(producer, report)
         }
-        Output::Stdout => wiring.serve(StdoutSink::new(config.format_type)),
-        Output::Null => wiring.serve(NullSink),
+        Output::Stdout => wiring.serve(StdoutSink::new(config.format_type), report),
+        Output::Null => wiring.serve(NullSink, report),
     }
 }
 
@@ -73,7 +93,7 @@ struct Wiring<'a> {
 
 impl Wiring<'_> {
     /// Starts the reader, ships until it is done, and shuts down.
-    fn serve<S: Sink>(self, sink: S) -> anyhow::Result<Ending> {
+    fn serve<S: Sink>(self, sink: S, report: &mut StartReport) -> anyhow::Result<Ending> {
         let Wiring {
             config,
             flags,
@@ -87,9 +107,74 @@ impl Wiring<'_> {
         let options = reader::options(&config.varnish, &capturer);
         let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
+        report.ready();
         let mut timers = Timers::new(config);
-        let ending = ship_until_done(&reader, &mut shipper, &mut timers, flags)?;
+        let shipping = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            ship_until_done(&reader, &mut shipper, &mut timers, flags)
+        }));
+        let ending = match shipping {
+            Ok(ending) => ending?,
+            Err(panic) => recover_from_panic(&reader, shipper.shared(), panic.as_ref()),
+        };
         shutdown::finish(reader, shipper, ending)
+    }
+}
+
+/// After a panic in the loop: counts and logs it, stops the reader and drops (counting them
+/// as lost) the batches it still sends, so the reader can finish and shutdown can run.
+fn recover_from_panic(
+    reader: &ReaderThread,
+    shared: &Shared,
+    panic: &(dyn std::any::Any + Send),
+) -> Ending {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    let counters = &shared.counters;
+    shared
+        .log
+        .counted_error("panic", &counters.panics, 1, |total| {
+            format!(
+                "the shipping loop panicked ({what}; {total} so far): stopping the reader, \
+             flushing, and writing the final heartbeat and statistics"
+            )
+        });
+    reader.stop();
+    loop {
+        match reader.receive(TICK) {
+            Received::Batch(batch) => {
+                Counters::add(&counters.transactions_lost, batch.len() as u64);
+                reader.recycle(batch);
+            }
+            Received::Nothing => {}
+            Received::Finished => return Ending::Failed,
+        }
+    }
+}
+
+/// The test hook of the module documentation: panics after a given number of batches.
+struct PanicHook {
+    batches_left: u64,
+}
+
+impl PanicHook {
+    fn from_environment() -> PanicHook {
+        let batches_left = std::env::var("EDGESHIP_TEST_PANIC_AFTER_BATCHES")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(u64::MAX);
+        PanicHook { batches_left }
+    }
+
+    /// Called once per batch shipped.
+    #[allow(clippy::panic)]
+    fn batch_shipped(&mut self) {
+        self.batches_left = self.batches_left.saturating_sub(1);
+        if self.batches_left == 0 {
+            panic!("EDGESHIP_TEST_PANIC_AFTER_BATCHES reached (a test hook)");
+        }
     }
 }
 
@@ -102,11 +187,13 @@ fn ship_until_done<S: Sink>(
     flags: &Flags,
 ) -> anyhow::Result<Ending> {
     let mut ending = Ending::Clean;
+    let mut panic_hook = PanicHook::from_environment();
     loop {
         match reader.receive(TICK) {
             Received::Batch(batch) => {
                 shipper.ship(&batch)?;
                 reader.recycle(batch);
+                panic_hook.batch_shipped();
             }
             Received::Nothing => {}
             // The reader is done (end of file, or it stopped after a signal) and everything it

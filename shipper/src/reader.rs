@@ -49,7 +49,9 @@ pub fn options(varnish: &VarnishSettings, capturer: &Capturer) -> Options {
         Grouping::Request => edgeship_varnishlog::Grouping::Request,
     };
     if let Some(timeout) = varnish.timeout {
-        options.timeout = Duration::from_secs_f64(timeout);
+        // The configuration bounds -T (`edgeship_conf::MAX_TIMEOUT_SECONDS`); should an
+        // unbounded value ever get here, it means "never", not a panic.
+        options.timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX);
     }
     if let Some(limit) = varnish.limit {
         options.limit = limit;

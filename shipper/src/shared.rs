@@ -23,18 +23,42 @@ impl Shared {
     /// operator who asked for statistics learns at start-up that they cannot be written.
     pub fn open(config: &Config, log: Log) -> anyhow::Result<Shared> {
         let statistics = &config.statistics;
-        let path = statistics.interval.map(|_| statistics.file.clone());
-        let stats = StatsFile::open(path).with_context(|| {
-            format!(
-                "cannot open the statistics file {}",
-                statistics.file.display()
-            )
-        })?;
+        let path = statistics.interval.and(statistics.file.clone());
+        let shown = path
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display();
+        let stats = StatsFile::open(path.clone())
+            .with_context(|| format!("cannot open the statistics file {shown}"))?;
         Ok(Shared {
             counters: Counters::default(),
             log,
             stats,
         })
+    }
+
+    /// Writes the statistics file's lines for one interval; a failure (a full disk must not
+    /// stop the shipper) is counted and logged, and the next interval tries again.
+    pub fn write_statistics(&self, unix_seconds: u64, next_sequence: u64) {
+        let counters = self.counters.snapshot();
+        let written = self
+            .stats
+            .write_interval(unix_seconds, next_sequence, &counters);
+        self.statistics_written(written);
+    }
+
+    /// Writes one librdkafka statistics object, a failure counted and logged likewise.
+    pub fn write_kafka_statistics(&self, statistics: &[u8]) {
+        self.statistics_written(self.stats.write_kafka(statistics));
+    }
+
+    fn statistics_written(&self, written: std::io::Result<()>) {
+        if let Err(error) = written {
+            let counter = &self.counters.statistics_write_errors;
+            self.log.counted_error("statistics", counter, 1, |total| {
+                format!("cannot write the statistics file: {error} ({total} failed writes so far)")
+            });
+        }
     }
 
     /// Reopens the statistics file (after SIGHUP); a failure is logged and statistics keep

@@ -173,13 +173,10 @@ impl<S: Sink> Shipper<S> {
 
     /// Writes an interval's lines to the statistics file.
     pub fn write_statistics(&self) {
-        let counters = self.shared.counters.snapshot();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
-        self.shared
-            .stats
-            .write_interval(now, self.next_sequence, &counters);
+        self.shared.write_statistics(now, self.next_sequence);
     }
 
     /// Serves the output's delivery reports without waiting.

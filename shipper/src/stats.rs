@@ -2,11 +2,20 @@
 //! line, edgeship's own counters as `{ "edgeship": {...} }`, and librdkafka's statistics as
 //! `{ "kafka": ... }`, each one JSON object per line, appended. SIGHUP reopens the file so
 //! logrotate can move it.
+//!
+//! The file is opened without following a symbolic link (`O_NOFOLLOW`), created with mode 0640
+//! (less the umask), and refused when another user (other than root) owns it: a path another
+//! local user can create first must neither redirect our writes into a file of ours nor
+//! collect them in one of theirs.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
 use crate::counters::Snapshot;
 
@@ -43,10 +52,17 @@ impl StatsFile {
         Ok(())
     }
 
-    /// Writes varnishkafka's line and edgeship's line for one interval.
-    pub fn write_interval(&self, unix_seconds: u64, next_sequence: u64, counters: &Snapshot) {
+    /// Writes varnishkafka's line and edgeship's line for one interval. A failure is returned
+    /// for the caller to count and log (see `Shared::write_statistics`); the next interval
+    /// tries again.
+    pub fn write_interval(
+        &self,
+        unix_seconds: u64,
+        next_sequence: u64,
+        counters: &Snapshot,
+    ) -> std::io::Result<()> {
         if self.path.is_none() {
-            return;
+            return Ok(());
         }
         // varnishkafka's fields, with its spacing: `tx` counts records handed to the output
         // in JSON mode too (varnishkafka forgot to), `txerr` enqueue failures, `kafka_drerr`
@@ -64,31 +80,82 @@ impl StatsFile {
             text.push_str(&format!(",\"{name}\":{value}"));
         }
         text.push_str("}}\n");
-        self.write(text.as_bytes());
+        self.write(text.as_bytes())
     }
 
-    /// Writes one librdkafka statistics object as `{ "kafka": ... }`.
-    pub fn write_kafka(&self, statistics: &[u8]) {
+    /// Writes one librdkafka statistics object as `{ "kafka": ... }`; a failure is returned as
+    /// for [`StatsFile::write_interval`].
+    pub fn write_kafka(&self, statistics: &[u8]) -> std::io::Result<()> {
         if self.path.is_none() {
-            return;
+            return Ok(());
         }
         let mut line = Vec::with_capacity(statistics.len() + 16);
         line.extend_from_slice(b"{ \"kafka\": ");
         line.extend_from_slice(statistics);
         line.extend_from_slice(b" }\n");
-        self.write(&line);
+        self.write(&line)
     }
 
-    fn write(&self, bytes: &[u8]) {
-        if let Ok(mut slot) = self.file.lock() {
-            if let Some(file) = slot.as_mut() {
-                // A full disk must not stop the shipper; the next interval tries again.
-                let _ = file.write_all(bytes);
-            }
+    fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.file.lock() {
+            Ok(mut slot) => match slot.as_mut() {
+                Some(file) => file.write_all(bytes),
+                None => Ok(()),
+            },
+            // Only a panic while writing poisons the lock; the daemon goes on without the file.
+            Err(_) => Err(std::io::Error::other(
+                "the statistics file's lock is poisoned",
+            )),
         }
     }
 }
 
-fn append(path: &PathBuf) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+/// Opens `path` for appending, creating it with mode 0640; refuses a symbolic link and a file
+/// owned by another user (see the module documentation).
+fn append(path: &Path) -> std::io::Result<File> {
+    let opened = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(error) if error.raw_os_error() == Some(Errno::LOOP.raw_os_error()) => {
+            return Err(std::io::Error::new(
+                error.kind(),
+                "it is a symbolic link, which edgeship does not follow for its statistics file",
+            ));
+        }
+        Err(error) => return Err(error),
+    };
+    let owner = file.metadata()?.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if !acceptable_owner(owner, me) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("it is owned by user {owner}, not by edgeship's user {me} (or root)"),
+        ));
+    }
+    Ok(file)
+}
+
+/// Whether a statistics file owned by `owner` may be written by a process running as `me`:
+/// our own, or root's (which no other unprivileged user can have planted).
+fn acceptable_owner(owner: u32, me: u32) -> bool {
+    owner == me || owner == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_owner;
+
+    #[test]
+    fn only_our_own_or_roots_statistics_file_is_written() {
+        assert!(acceptable_owner(1000, 1000));
+        assert!(acceptable_owner(0, 1000));
+        assert!(acceptable_owner(0, 0));
+        assert!(!acceptable_owner(1001, 1000));
+        assert!(!acceptable_owner(1000, 0));
+    }
 }

@@ -11,6 +11,11 @@
 //!
 //! Which line wins when several set one property is [`Properties`]' rule, the one librdkafka
 //! applies; the values read back here (idempotence, acks, the message timeout) follow it too.
+//!
+//! No message from here ever shows a property's value, for any property: a misspelt
+//! `kafka.sasl.pasword` is not known to be a secret, and librdkafka echoes the value of what
+//! it refuses. Messages name the key as written and its line; librdkafka's own description is
+//! passed through [`without_value`] first.
 
 use std::time::Duration;
 
@@ -106,16 +111,16 @@ impl<'a> KafkaConfig<'a> {
             return Err(Errors::new(vec![self.input.error_at(
                 Some(acks.line),
                 format!(
-                    "{} = {} conflicts with {} = {} (line {}): the idempotent producer needs \
-                     acks=all; raise acks or turn idempotence off",
-                    acks.written, acks.value, explicit.written, explicit.value, explicit.line
+                    "{} (fewer acks than all) conflicts with {} (line {}): the idempotent \
+                     producer needs acks=all; raise acks or turn idempotence off",
+                    acks.written, explicit.written, explicit.line
                 ),
             )]));
         }
         self.notices.push(format!(
-            "{}:{}: {} = {} raised to all: edgeship's idempotent producer (on by default) needs \
-             it; set kafka.enable.idempotence = false to keep acks={}",
-            self.input.source, acks.line, acks.written, acks.value, acks.value
+            "{}:{}: {} raised to all: edgeship's idempotent producer (on by default) needs \
+             it; set kafka.enable.idempotence = false to keep the acks this line sets",
+            self.input.source, acks.line, acks.written
         ));
         self.properties
             .replace_value("request.required.acks", "all");
@@ -152,6 +157,7 @@ impl<'a> KafkaConfig<'a> {
                 format!("librdkafka refused the configuration: {error}"),
             );
         };
+        let description = without_value(description, value);
         match self
             .properties
             .set_as(key)
@@ -159,15 +165,9 @@ impl<'a> KafkaConfig<'a> {
         {
             Some(property) => input.error_at(
                 Some(property.line),
-                format!(
-                    "{} = {}: librdkafka refused it: {description}",
-                    property.written, value
-                ),
+                format!("{}: librdkafka refused it: {description}", property.written),
             ),
-            None => input.error_at(
-                None,
-                format!("librdkafka refused {key} = {value}: {description}"),
-            ),
+            None => input.error_at(None, format!("librdkafka refused {key}: {description}")),
         }
     }
 
@@ -203,6 +203,28 @@ impl<'a> KafkaConfig<'a> {
 /// Builds and validates librdkafka's configuration for `input` (see [`KafkaConfig::check`]).
 pub fn check(input: KafkaInput<'_>) -> Result<(), Errors> {
     KafkaConfig::build(input)?.check()
+}
+
+/// What librdkafka's refusal `description` says, without the refused `value` it may quote
+/// (`Invalid value "..." for configuration property ...`, `... value 5 is outside ...`): a
+/// quoted or whitespace-delimited occurrence becomes `(value not shown)`, and so does any
+/// other occurrence of a value of four bytes or more. Shorter values are left inside longer
+/// words (a value `a` must not garble the word "Invalid"), where they do not reveal anything.
+pub(super) fn without_value(description: &str, value: &str) -> String {
+    const HIDDEN: &str = "(value not shown)";
+    if value.is_empty() {
+        return description.to_owned();
+    }
+    let mut text = description.replace(&format!("\"{value}\""), &format!("\"{HIDDEN}\""));
+    text = text
+        .split(' ')
+        .map(|word| if word == value { HIDDEN } else { word })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if value.len() >= 4 {
+        text = text.replace(value, HIDDEN);
+    }
+    text
 }
 
 fn is_true(value: &str) -> bool {
@@ -271,6 +293,55 @@ mod tests {
         assert_eq!(client.get("acks"), Some("all"));
         assert_eq!(client.get("request.required.acks"), None);
         assert_eq!(config.notices().len(), 1, "{:?}", config.notices());
-        assert!(config.notices()[0].starts_with("test.conf:2: kafka.topic.acks = 1 raised"));
+        assert!(config.notices()[0].starts_with("test.conf:2: kafka.topic.acks raised"));
+    }
+
+    #[test]
+    fn refusals_never_show_the_value() {
+        let cases = [
+            (
+                "Invalid value \"hunter2\" for configuration property \"compression.codec\"",
+                "hunter2",
+                "Invalid value \"(value not shown)\" for configuration property \
+                 \"compression.codec\"",
+            ),
+            (
+                "Configuration property \"linger.ms\" value 9 is outside allowed range 0..900",
+                "9",
+                "Configuration property \"linger.ms\" value (value not shown) is outside \
+                 allowed range 0..900",
+            ),
+            (
+                "No such configuration property: \"sasl.pasword\"",
+                "a",
+                "No such configuration property: \"sasl.pasword\"",
+            ),
+            (
+                "unexpected: s3cr3t-value inside",
+                "s3cr3t-value",
+                "unexpected: (value not shown) inside",
+            ),
+        ];
+        for (description, value, expected) in cases {
+            assert_eq!(without_value(description, value), expected);
+        }
+    }
+
+    #[test]
+    fn a_refused_property_is_reported_by_key_and_line_only() {
+        let global = [property(
+            "kafka.sasl.pasword",
+            "sasl.pasword",
+            "hunter2-secret",
+            7,
+        )];
+        let config = KafkaConfig::build(input(&global, &[])).expect("builds");
+        let errors = config.check().expect_err("librdkafka refuses the name");
+        let text = errors.to_string();
+        assert!(
+            text.starts_with("test.conf:7: kafka.sasl.pasword: librdkafka refused it"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
     }
 }

@@ -91,7 +91,7 @@ impl ClientContext for KafkaContext {
     }
 
     fn stats_raw(&self, statistics: &[u8]) {
-        self.shared.stats.write_kafka(statistics);
+        self.shared.write_kafka_statistics(statistics);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

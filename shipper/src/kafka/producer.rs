@@ -113,10 +113,17 @@ impl KafkaProducer {
                     // Serving delivery reports is what frees room.
                     self.producer.poll(Duration::from_millis(20));
                 }
-                Err((_error, _)) => {
-                    // A gap in the sequence: records only (a heartbeat carries no number).
+                Err((error, _)) => {
+                    // A gap in the sequence: records only (a heartbeat carries no number, and
+                    // its refusal is logged by the caller).
                     if opaque == OPAQUE_RECORD {
-                        Counters::add(&counters.produce_errors, 1);
+                        let log = &self.shared.log;
+                        log.counted_error("produce", &counters.produce_errors, 1, |total| {
+                            format!(
+                                "librdkafka refused a record at enqueue ({error}): a gap in \
+                                 the sequence ({total} so far)"
+                            )
+                        });
                     }
                     break Sent::Dropped;
                 }

@@ -60,12 +60,24 @@ impl Edgeship {
     /// Starts `edgeship -S config` with extra arguments; output goes to files named after
     /// `label` in `dir`.
     pub(crate) fn start(dir: &ScratchDir, label: &str, config: &Path, args: &[&str]) -> Edgeship {
+        Edgeship::start_with_env(dir, label, config, args, &[])
+    }
+
+    /// As [`Edgeship::start`], with environment variables set for it (the test hooks).
+    pub(crate) fn start_with_env(
+        dir: &ScratchDir,
+        label: &str,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Edgeship {
         let stdout = dir.path().join(format!("{label}.stdout"));
         let stderr = dir.path().join(format!("{label}.stderr"));
         let child = Command::new(edgeship_binary())
             .arg("-S")
             .arg(config)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("create the stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("create the stderr file"))
@@ -498,6 +510,23 @@ pub(crate) fn config_text(dir: &ScratchDir, format: &str, extra: &[String]) -> S
         text.push('\n');
     }
     text
+}
+
+/// A valid configuration that contacts no broker (for `--check-config` and start-up checks),
+/// with `extra` lines appended, written as `name` in `dir`; returns its path and text.
+pub(crate) fn offline_config(dir: &ScratchDir, name: &str, extra: &[&str]) -> (PathBuf, String) {
+    let mut lines = kafka_lines("127.0.0.1:9", "webrequest_check");
+    lines.extend(extra.iter().map(|line| (*line).to_owned()));
+    let text = config_text(dir, &seed_format(), &lines);
+    (dir.write(name, &text).expect("write a test file"), text)
+}
+
+/// The 1-based number of the first line of `text` starting with `prefix`.
+pub(crate) fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|line| line.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
+        + 1
 }
 
 /// The host name every test config sets (`edgeship.hostname`, rendered by `%l`).
