@@ -77,7 +77,11 @@ counters! {
     transactions_lost,
     /// Heartbeats handed to the output.
     heartbeats_produced,
-    /// Records still undelivered when shutdown's flush timed out.
+    /// Heartbeats that could not be queued: the queue was full (with `edgeship.queue.full =
+    /// drop`, or at the stop deadline), or librdkafka refused them.
+    heartbeats_dropped,
+    /// Records still undelivered at the stop deadline (`edgeship.shutdown.timeout`): still in
+    /// librdkafka's queue after the flush, or never queued because the queue stayed full.
     undelivered_at_exit,
 }
 

@@ -10,6 +10,7 @@
 
 pub mod batch;
 pub mod counters;
+pub mod deadline;
 pub mod heartbeat;
 pub mod identity;
 pub mod kafka;

@@ -63,8 +63,9 @@ struct Cli {
 
 const AFTER_HELP: &str = "\
 Outputs (output = ...): kafka (default), stdout, null.
-Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0; a second one
-exits at once (130). SIGHUP reopens the statistics file.
+Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0, all within
+edgeship.shutdown.timeout (default 30 s; what is undelivered then is counted and logged); a
+second one exits at once (130). SIGHUP reopens the statistics file.
 Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
 
 fn parse_grouping(value: &str) -> Result<Grouping, String> {

@@ -3,8 +3,8 @@
 //! run the timers, answer signals) until the reader is done, and shutdown.
 //!
 //! Signals: on the first SIGTERM/SIGINT the reader stops and sends what it has; this thread
-//! drains the channel and shuts down (see `shutdown`). A second signal exits at once (see
-//! `signals`).
+//! drains the channel and shuts down (see `shutdown`), all by the stop's deadline (see
+//! `deadline`). A second signal exits at once (see `signals`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use edgeship_conf::{Config, Output};
 use edgeship_formats::Capturer;
 
+use crate::deadline::StopClock;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
@@ -42,9 +43,10 @@ pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
     // The reader thread captures both formats' fields in one pass; the key's come after the
     // record's.
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
+    let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let wiring = Wiring {
         config,
-        flags,
+        stop: stop.clone(),
         formats: Formats::new(plans, &capturer),
         capturer,
         identity: Identity::new(config, started),
@@ -53,7 +55,7 @@ pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
     // The one place the output is chosen: everything after is compiled for that output.
     match config.output {
         Output::Kafka => {
-            let producer = KafkaProducer::new(config, &shared)?;
+            let producer = KafkaProducer::new(config, &shared, stop)?;
             wiring.serve(producer)
         }
         Output::Stdout => wiring.serve(StdoutSink::new(config.format_type)),
@@ -64,7 +66,7 @@ pub fn run(config: &Config, flags: &Flags, log: Log) -> anyhow::Result<Ending> {
 /// Everything a run needs besides its output.
 struct Wiring<'a> {
     config: &'a Config,
-    flags: &'a Flags,
+    stop: StopClock,
     capturer: Capturer,
     formats: Formats,
     identity: Identity,
@@ -76,7 +78,7 @@ impl Wiring<'_> {
     fn serve<S: Sink>(self, sink: S) -> anyhow::Result<Ending> {
         let Wiring {
             config,
-            flags,
+            stop,
             capturer,
             formats,
             identity,
@@ -88,8 +90,8 @@ impl Wiring<'_> {
         let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
         let mut timers = Timers::new(config);
-        let ending = ship_until_done(&reader, &mut shipper, &mut timers, flags)?;
-        shutdown::finish(reader, shipper, ending)
+        let ending = ship_until_done(&reader, &mut shipper, &mut timers, &stop)?;
+        shutdown::finish(reader, shipper, ending, &stop)
     }
 }
 
@@ -99,8 +101,9 @@ fn ship_until_done<S: Sink>(
     reader: &ReaderThread,
     shipper: &mut Shipper<S>,
     timers: &mut Timers,
-    flags: &Flags,
+    stop: &StopClock,
 ) -> anyhow::Result<Ending> {
+    let flags = stop.flags();
     let mut ending = Ending::Clean;
     loop {
         match reader.receive(TICK) {
@@ -127,6 +130,8 @@ fn ship_until_done<S: Sink>(
             reader.stop();
         }
         if flags.terminate_requested() && !reader.is_stopping() {
+            // The stop's deadline runs from here.
+            stop.start();
             shipper
                 .shared()
                 .log
