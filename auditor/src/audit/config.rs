@@ -71,6 +71,18 @@ impl Origin {
     }
 }
 
+/// What a Kafka message carries beside its body: edgeship's `edgeship.run` and
+/// `edgeship.sequence` record headers (`docs/records.md`). They win over the body's fields, so
+/// a format without a run field (the seed's, varnishkafka's) is still audited per (host, run).
+/// Lines from files have none ([`Headers::default`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Headers<'a> {
+    /// The `edgeship.run` header's value.
+    pub run: Option<&'a [u8]>,
+    /// The `edgeship.sequence` header, read as a decimal number.
+    pub sequence: Option<u64>,
+}
+
 /// A Kafka partition as the audit knows it: the topic by its index in [`Config::topics`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionId {

@@ -25,8 +25,21 @@ pub enum ReportFormat {
 /// last record that arrived (from heartbeats), reports hosts and topics that go silent, and
 /// counts duplicates apart from loss.
 ///
-/// Exit codes: 0 all ok; 1 a warning (or bad input lines); 2 an error or a silent host/topic;
-/// 3 the audit could not run (reason on stderr).
+/// Besides the rows it reports what the heartbeats say about each run (lines starting `!!` in
+/// the table): "no heartbeat since T" when a host's latest run sent no heartbeat, and no final
+/// one, for more than twice its interval before the window's end (--to, else the newest time
+/// read); "ended without a final heartbeat" for a run that a later one followed; the "unread
+/// window" between one run's last heartbeat and the next run's first; and, for records without
+/// a run field read from files, the "inferred run boundary" where a sequence restarts. From
+/// Kafka, the edgeship.run and edgeship.sequence record headers name each record's run. The
+/// shipper's own loss counters (overruns, drops, delivery failures) are reported per hour as
+/// count_shipper_lost, beside count_lost and never added to it.
+///
+/// Exit codes: 0 all ok; 1 a warning: loss or shipper-counted loss at --warn, a run that ended
+/// without a final heartbeat (not the latest), an unread window between runs, or bad input
+/// lines; 2 an error: loss or shipper-counted loss at --error, no heartbeat since T (the
+/// latest run stopped before the window's end), or a silent host/topic; 3 the audit could not
+/// run (reason on stderr).
 #[derive(Debug, Parser)]
 #[command(name = "edgeship-audit", version, max_term_width = 100)]
 pub struct Args {
