@@ -16,6 +16,16 @@ pub(crate) enum Event {
     Heartbeat(Heartbeat),
 }
 
+impl Event {
+    /// The event's own time; `None` for a record Varnish forced complete.
+    pub(crate) fn time(&self) -> Option<i64> {
+        match self {
+            Event::Record(record) => record.time,
+            Event::Heartbeat(heartbeat) => Some(heartbeat.time),
+        }
+    }
+}
+
 /// The fields of a request record the audit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Record {

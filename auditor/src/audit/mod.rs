@@ -71,6 +71,8 @@ struct Placed<'a> {
 pub struct Auditor {
     config: Config,
     window: Window,
+    /// Where events are counted at all (see [`Config::admitted`]).
+    admitted: Window,
     lines: LineReader,
     runs: Runs,
     bad: BadInput,
@@ -89,8 +91,9 @@ impl Auditor {
         Self {
             lines: LineReader::new(&config.fields),
             window: config.window(),
+            admitted: config.admitted(),
+            runs: Runs::new(config.max_runs),
             config,
-            runs: Runs::new(),
             bad: BadInput::default(),
             totals: Totals::default(),
             last_time: None,
@@ -120,6 +123,13 @@ impl Auditor {
         &self.totals
     }
 
+    /// Counts a line the input could not deliver whole: longer than
+    /// [`crate::input::MAX_LINE`].
+    pub fn ingest_too_long(&mut self, origin: &Origin) {
+        self.totals.lines += 1;
+        self.bad(BadReason::LineTooLong, origin);
+    }
+
     fn bad(&mut self, reason: BadReason, origin: &Origin) {
         self.totals.bad += 1;
         self.bad.count(reason, origin);
@@ -136,7 +146,12 @@ impl Auditor {
         self.totals.lines += 1;
         match self.lines.read(line, headers) {
             Ok(event) => {
-                let run = self.runs.id_for(self.lines.run_key());
+                if event.time().is_some_and(|t| !self.admitted.contains(t)) {
+                    return self.bad(BadReason::OutOfWindow, origin);
+                }
+                let Some(run) = self.runs.id_for(self.lines.run_key()) else {
+                    return self.bad(BadReason::TooManyRuns, origin);
+                };
                 match event {
                     Event::Record(record) => {
                         let run = self.runs.attribute(run, record.time, record.sequence);
@@ -169,6 +184,9 @@ impl Auditor {
                     incomplete: dt.is_none(),
                     origin,
                 });
+            }
+            None if self.pending.len() >= self.config.max_pending => {
+                self.bad(BadReason::NoTime, origin);
             }
             None => self.pending.push(Pending {
                 run,

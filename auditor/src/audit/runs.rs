@@ -46,11 +46,13 @@ pub(crate) struct Runs {
     /// The key and id of the run looked up last: consecutive lines mostly share it.
     last_key: RunKey,
     last_run: Option<u32>,
+    /// Most runs kept (forgotten ones included).
+    max_runs: usize,
 }
 
 impl Runs {
-    /// No runs.
-    pub(crate) fn new() -> Self {
+    /// No runs; at most `max_runs` of them.
+    pub(crate) fn new(max_runs: usize) -> Self {
         Self {
             hosts: Vec::new(),
             host_index: FxHashMap::default(),
@@ -59,24 +61,27 @@ impl Runs {
             run_index: FxHashMap::default(),
             last_key: RunKey::new(),
             last_run: None,
+            max_runs,
         }
     }
 
-    /// The id of the run of `key`, created on first sight.
+    /// The id of the run of `key`, created on first sight; `None` when it is new and there
+    /// are already as many runs as the limit allows.
     #[inline]
-    pub(crate) fn id_for(&mut self, key: &RunKey) -> u32 {
+    pub(crate) fn id_for(&mut self, key: &RunKey) -> Option<u32> {
         if let Some(run) = self.last_run {
             if key.as_bytes() == self.last_key.as_bytes() {
-                return run;
+                return Some(run);
             }
         }
         let run = match self.run_index.get(key.as_bytes()) {
             Some(&run) => run,
+            None if self.states.len() >= self.max_runs => return None,
             None => self.create(key),
         };
         self.last_key.copy_from(key);
         self.last_run = Some(run);
-        run
+        Some(run)
     }
 
     fn create(&mut self, key: &RunKey) -> u32 {

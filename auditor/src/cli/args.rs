@@ -90,9 +90,11 @@ pub struct Args {
     #[arg(short = 'X', value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub(super) properties: Vec<String>,
 
-    /// Most hours a report may span without --from/--to. An input whose events lie further
+    /// Most hours a report may span. Without --from/--to, an input whose events lie further
     /// apart (a clock far off, or months of data) is refused with exit code 3 rather than
-    /// reported as a row per silent hour; audit it in windows instead.
+    /// reported as a row per silent hour; audit it in windows instead. A --from/--to window
+    /// longer than this is refused the same way. With only --from (or only --to), events more
+    /// than this many hours after (before) it are not counted: bad input "out_of_window".
     #[arg(long, default_value_t = 744, value_name = "HOURS")]
     pub(super) max_hours: u32,
 

@@ -133,7 +133,10 @@ fn read_files(
                     partition: -1,
                     timestamp: None,
                 };
-                auditor.ingest(line, &origin);
+                match line {
+                    input::Line::Text(line) => auditor.ingest(line, &origin),
+                    input::Line::TooLong => auditor.ingest_too_long(&origin),
+                }
             },
             |bytes, lines| {
                 progress.bytes(lines, done_bytes + bytes, total.map(|t| done_bytes + t));

@@ -30,6 +30,21 @@ pub enum OptionsError {
         /// `--to` in seconds.
         to: i64,
     },
+    /// `--from` to `--to` spans more hours than `--max-hours`.
+    #[error(
+        "--from {} to --to {} spans more than --max-hours {max_hours} hours: audit it in \
+         shorter windows, or raise --max-hours",
+        format_time(*from),
+        format_time(*to)
+    )]
+    WindowTooLong {
+        /// `--from` in seconds.
+        from: i64,
+        /// `--to` in seconds.
+        to: i64,
+        /// `--max-hours`.
+        max_hours: u32,
+    },
     /// The thresholds are out of order.
     #[error("thresholds must satisfy 0 <= --warn <= --error (got {warn} and {error})")]
     Thresholds {
@@ -127,6 +142,13 @@ fn config(args: &Args) -> Result<Config, OptionsError> {
         if from >= to {
             return Err(OptionsError::EmptyWindow { from, to });
         }
+        if to - from > i64::from(args.max_hours) * 3600 {
+            return Err(OptionsError::WindowTooLong {
+                from,
+                to,
+                max_hours: args.max_hours,
+            });
+        }
     }
     if !(args.warn >= 0.0 && args.error >= args.warn) {
         return Err(OptionsError::Thresholds {
@@ -141,6 +163,8 @@ fn config(args: &Args) -> Result<Config, OptionsError> {
         warn_percent: args.warn,
         error_percent: args.error,
         topics: args.topics.clone(),
+        max_hours: args.max_hours,
+        ..Config::default()
     })
 }
 

@@ -36,13 +36,22 @@ pub enum BadReason {
     RunNotString,
     /// A heartbeat whose `sequence_last`/`sequence_start` is missing or not a number.
     HeartbeatBadSequence,
-    /// A record with `dt` `-` and no other time to place it by.
+    /// A record with `dt` `-` and no other time to place it by (or more such records waiting
+    /// for a time than [`crate::Config::max_pending`]).
     NoTime,
+    /// A line longer than [`crate::input::MAX_LINE`] bytes (a member without newlines): skipped
+    /// up to the next newline.
+    LineTooLong,
+    /// An event more than `--max-hours` after `--from` (or before `--to`) when only one of them
+    /// is given: not counted, so that one far-off date cannot make a row per hour up to it.
+    OutOfWindow,
+    /// A line of a new (host, run) beyond [`crate::Config::max_runs`]: not counted.
+    TooManyRuns,
 }
 
 impl BadReason {
     /// Every reason, in report order.
-    pub const ALL: [BadReason; 11] = [
+    pub const ALL: [BadReason; 14] = [
         BadReason::EmptyLine,
         BadReason::NotJson,
         BadReason::MissingHostname,
@@ -54,6 +63,9 @@ impl BadReason {
         BadReason::RunNotString,
         BadReason::HeartbeatBadSequence,
         BadReason::NoTime,
+        BadReason::LineTooLong,
+        BadReason::OutOfWindow,
+        BadReason::TooManyRuns,
     ];
 
     /// The name reports use.
@@ -70,6 +82,9 @@ impl BadReason {
             BadReason::RunNotString => "run_not_a_string",
             BadReason::HeartbeatBadSequence => "heartbeat_bad_sequence",
             BadReason::NoTime => "incomplete_without_time",
+            BadReason::LineTooLong => "line_too_long",
+            BadReason::OutOfWindow => "out_of_window",
+            BadReason::TooManyRuns => "too_many_runs",
         }
     }
 }
