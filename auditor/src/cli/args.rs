@@ -86,9 +86,18 @@ pub struct Args {
     )]
     pub(super) timeout: u32,
 
-    /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable.
+    /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable. Not for
+    /// secrets (the command line is visible to every local user): give those in
+    /// --kafka-config or as EDGESHIP_AUDIT_KAFKA_<PROPERTY> environment variables
+    /// (EDGESHIP_AUDIT_KAFKA_SASL_PASSWORD sets sasl.password).
     #[arg(short = 'X', value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub(super) properties: Vec<String>,
+
+    /// A file of librdkafka consumer properties, one KEY=VALUE a line (# comments). The
+    /// environment's EDGESHIP_AUDIT_KAFKA_* variables override it, and -X overrides both.
+    /// Property values are never printed, in errors either.
+    #[arg(long, value_name = "FILE", help_heading = "Kafka")]
+    pub(super) kafka_config: Option<String>,
 
     /// Most hours a report may span. Without --from/--to, an input whose events lie further
     /// apart (a clock far off, or months of data) is refused with exit code 3 rather than

@@ -48,6 +48,9 @@ pub enum RunError {
 /// status the exit code reflects.
 pub fn run(args: &Args) -> Result<Report, RunError> {
     let settings = Settings::from_args(args)?;
+    for warning in &settings.warnings {
+        eprintln!("edgeship-audit: warning: {warning}");
+    }
     let started = Instant::now();
     let mut auditor = Auditor::new(settings.config.clone());
     let mut progress = Progress::new(settings.progress);

@@ -5,8 +5,9 @@ use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use super::args::{Args, ReportFormat};
+use super::properties::{self, PropertiesError};
 use crate::audit::Config;
-use crate::kafka::{KafkaOptions, OffsetRange, Property};
+use crate::kafka::{KafkaOptions, OffsetRange};
 use crate::time::{format_time, parse_bound};
 
 /// Why the command line cannot be run as given.
@@ -60,7 +61,7 @@ pub enum OptionsError {
     #[error("--brokers needs at least one --topic")]
     NoTopic,
     /// Kafka options without brokers.
-    #[error("--topic, --offsets and --group need --brokers")]
+    #[error("--topic, --offsets, --group and --kafka-config need --brokers")]
     KafkaWithoutBrokers,
     /// Nothing to read.
     #[error("no input: give files (or - for stdin), or --brokers and --topic")]
@@ -74,9 +75,9 @@ pub enum OptionsError {
     /// An `--offsets` range that does not parse.
     #[error("--offsets {0:?}: expected TOPIC:PARTITION:START[-END]")]
     Offsets(String),
-    /// A `-X` property without `=`.
-    #[error("-X {0:?}: expected KEY=VALUE")]
-    Property(String),
+    /// A Kafka property given in a way that cannot be read.
+    #[error(transparent)]
+    Properties(#[from] PropertiesError),
 }
 
 /// Where the records come from.
@@ -98,12 +99,15 @@ pub(super) struct Settings {
     pub(super) max_hours: u32,
     /// Show progress on stderr.
     pub(super) progress: bool,
+    /// Warnings about the options (a secret given with `-X`), for stderr.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Settings {
     /// Checks the options, in the order their errors are reported.
     pub(super) fn from_args(args: &Args) -> Result<Self, OptionsError> {
         let config = config(args)?;
+        let mut warnings = Vec::new();
         let source = match &args.brokers {
             Some(brokers) => {
                 if !args.files.is_empty() {
@@ -112,10 +116,14 @@ impl Settings {
                 if args.topics.is_empty() {
                     return Err(OptionsError::NoTopic);
                 }
-                Source::Kafka(kafka_options(args, brokers, &config)?)
+                Source::Kafka(kafka_options(args, brokers, &config, &mut warnings)?)
             }
             None => {
-                if !args.topics.is_empty() || !args.offsets.is_empty() || args.group.is_some() {
+                if !args.topics.is_empty()
+                    || !args.offsets.is_empty()
+                    || args.group.is_some()
+                    || args.kafka_config.is_some()
+                {
                     return Err(OptionsError::KafkaWithoutBrokers);
                 }
                 if args.files.is_empty() {
@@ -130,6 +138,7 @@ impl Settings {
             format: args.output,
             max_hours: args.max_hours,
             progress: !args.quiet && io::stderr().is_terminal(),
+            warnings,
         })
     }
 }
@@ -184,6 +193,7 @@ fn kafka_options(
     args: &Args,
     brokers: &str,
     config: &Config,
+    warnings: &mut Vec<String>,
 ) -> Result<KafkaOptions, OptionsError> {
     if args.group.is_some() && !args.offsets.is_empty() {
         return Err(OptionsError::GroupWithOffsets);
@@ -196,11 +206,15 @@ fn kafka_options(
         .iter()
         .map(|text| parse_offsets(text))
         .collect::<Result<Vec<_>, _>>()?;
-    let properties = args
-        .properties
-        .iter()
-        .map(|p| parse_property(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    // File, then environment, then -X: later ones win, as librdkafka keeps the last set.
+    let mut properties = match &args.kafka_config {
+        Some(path) => properties::from_file(path)?,
+        None => Vec::new(),
+    };
+    properties.extend(properties::from_environment(std::env::vars_os()));
+    let (given, secret_warnings) = properties::from_arguments(&args.properties)?;
+    properties.extend(given);
+    warnings.extend(secret_warnings);
     Ok(KafkaOptions {
         brokers: brokers.to_string(),
         topics: args.topics.clone(),
@@ -236,14 +250,4 @@ fn parse_offsets(text: &str) -> Result<OffsetRange, OptionsError> {
         start,
         end,
     })
-}
-
-/// `KEY=VALUE`, both trimmed.
-fn parse_property(text: &str) -> Result<Property, OptionsError> {
-    text.split_once('=')
-        .map(|(key, value)| Property {
-            key: key.trim().to_string(),
-            value: value.trim().to_string(),
-        })
-        .ok_or_else(|| OptionsError::Property(text.to_string()))
 }
