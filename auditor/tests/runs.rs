@@ -361,3 +361,17 @@ fn a_run_whose_heartbeats_stop_before_the_window_ends_is_no_heartbeat_since_an_e
     assert!(objects(&out, "no_heartbeat").is_empty());
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn help_says_which_findings_are_warnings_and_which_errors() {
+    let out = audit(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let codes = text.split("Exit codes").nth(1).unwrap();
+    let (warning, error) = codes.split_once("2 an error").unwrap();
+    assert!(
+        warning.contains("ended without") && warning.contains("unread window"),
+        "{codes}"
+    );
+    assert!(error.contains("no heartbeat since"), "{codes}");
+    assert!(text.contains("--kafka-config") && text.contains("EDGESHIP_AUDIT_KAFKA_"));
+}

@@ -88,7 +88,7 @@ pub struct Args {
 
     /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable. Not for
     /// secrets (the command line is visible to every local user): give those in
-    /// --kafka-config or as EDGESHIP_AUDIT_KAFKA_<PROPERTY> environment variables
+    /// --kafka-config or as EDGESHIP_AUDIT_KAFKA_* environment variables
     /// (EDGESHIP_AUDIT_KAFKA_SASL_PASSWORD sets sasl.password).
     #[arg(short = 'X', value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub(super) properties: Vec<String>,
