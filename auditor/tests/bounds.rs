@@ -6,10 +6,10 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{audit_with, stream};
+use common::{audit_binary, audit_with, json_objects, stream};
 use edgeship_audit::{BadReason, Config};
 use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
 use edgeship_testkit::scratch::ScratchDir;
@@ -31,19 +31,11 @@ fn one_host() -> String {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeship-audit"))
-        .args(args)
-        .output()
-        .unwrap()
+    audit_binary(args)
 }
 
 fn json(output: &Output, kind: &str) -> Vec<Value> {
-    String::from_utf8(output.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|o| o["kind"] == kind)
-        .collect()
+    json_objects(output, kind)
 }
 
 fn bad_count(output: &Output, reason: &str) -> u64 {

@@ -8,9 +8,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
+use common::{audit_binary, json_objects};
 use edgeship_testkit::records::{base_time, final_heartbeat, heartbeat, record};
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
@@ -93,10 +94,7 @@ fn restart(stop: Stop) -> Vec<Message> {
 }
 
 fn audit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeship-audit"))
-        .args(args)
-        .output()
-        .unwrap()
+    audit_binary(args)
 }
 
 fn audit_file(path: &Path) -> Output {
@@ -113,12 +111,16 @@ fn file_of(scratch: &ScratchDir, lines: impl IntoIterator<Item = String>) -> Pat
 }
 
 fn objects(output: &Output, kind: &str) -> Vec<Value> {
-    String::from_utf8(output.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|o| o["kind"] == kind)
-        .collect()
+    json_objects(output, kind)
+}
+
+/// The audit of a file holding the messages of [`restart`], whose runs must come out exact.
+fn audit_restart_file(stop: Stop) -> Output {
+    let scratch = ScratchDir::new("audit-runs").unwrap();
+    let file = file_of(&scratch, restart(stop).into_iter().map(|m| m.value));
+    let out = audit_file(&file);
+    assert_both_runs_exact(&out);
+    out
 }
 
 fn column(rows: &[Value], name: &str) -> u64 {
@@ -170,21 +172,12 @@ fn produce_with_headers(tansu: &Tansu, topic: &str, messages: &[Message]) {
                 value: Some(sequence.as_str()),
             });
         }
-        let mut record = BaseRecord::to(topic)
+        let record = BaseRecord::to(topic)
             .key(HOST)
             .payload(&m.value)
             .headers(headers)
             .timestamp(m.time * 1000);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    producer.poll(Duration::from_millis(50));
-                    record = returned;
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        common::send(&producer, record);
     }
     producer.flush(Duration::from_secs(60)).unwrap();
 }
@@ -207,10 +200,7 @@ fn kafka_headers_attribute_a_format_without_run_to_both_runs_exactly() {
 
 #[test]
 fn a_sequence_reset_in_a_file_is_an_inferred_run_boundary_not_loss() {
-    let scratch = ScratchDir::new("audit-runs").unwrap();
-    let file = file_of(&scratch, restart(Stop::Clean).into_iter().map(|m| m.value));
-    let out = audit_file(&file);
-    assert_both_runs_exact(&out);
+    let out = audit_restart_file(Stop::Clean);
     let boundaries = objects(&out, "inferred_run_boundary");
     assert_eq!(boundaries.len(), 1, "{boundaries:?}");
     assert_eq!(boundaries[0]["run"], RUN_A);
@@ -223,10 +213,7 @@ fn a_sequence_reset_in_a_file_is_an_inferred_run_boundary_not_loss() {
 
 #[test]
 fn a_killed_run_ended_without_a_final_heartbeat_and_left_an_unread_window() {
-    let scratch = ScratchDir::new("audit-runs").unwrap();
-    let file = file_of(&scratch, restart(Stop::Killed).into_iter().map(|m| m.value));
-    let out = audit_file(&file);
-    assert_both_runs_exact(&out);
+    let out = audit_restart_file(Stop::Killed);
     let ended = objects(&out, "ended_without_final");
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(ended[0]["run"], RUN_A);
@@ -240,6 +227,8 @@ fn a_killed_run_ended_without_a_final_heartbeat_and_left_an_unread_window() {
         "B stopped cleanly"
     );
     assert_eq!(out.status.code(), Some(1));
+    let scratch = ScratchDir::new("audit-runs").unwrap();
+    let file = file_of(&scratch, restart(Stop::Killed).into_iter().map(|m| m.value));
     let table = String::from_utf8(audit(&[file.to_str().unwrap()]).stdout).unwrap();
     assert!(
         table.contains("ended without a final heartbeat") && table.contains("unread window"),

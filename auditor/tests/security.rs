@@ -80,17 +80,22 @@ fn a_password_given_in_a_file_or_the_environment_never_appears_in_any_output() {
     ];
 
     // A valid file: the audit fails to reach the broker, and says nothing of the password.
+    // The audit with a properties file: it cannot reach the broker (exit 3).
+    let with_file = |path: &std::path::Path| {
+        let mut args = base.to_vec();
+        args.extend(["--kafka-config", path.to_str().unwrap()]);
+        let out = audit(&args, &[]);
+        assert_eq!(out.status.code(), Some(3));
+        printed(&out)
+    };
     let good = scratch
         .write(
             "kafka.properties",
             format!("# the audit's credentials\nsasl.username=audit\nsasl.password={PASSWORD}\n"),
         )
         .unwrap();
-    let mut args = base.to_vec();
-    args.extend(["--kafka-config", good.to_str().unwrap()]);
-    let out = audit(&args, &[]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(!printed(&out).contains(PASSWORD), "{}", printed(&out));
+    let all = with_file(&good);
+    assert!(!all.contains(PASSWORD), "{all}");
 
     // librdkafka quotes a value it refuses: the refusal is printed with the value redacted.
     let refused = scratch
@@ -99,11 +104,7 @@ fn a_password_given_in_a_file_or_the_environment_never_appears_in_any_output() {
             format!("sasl.password={PASSWORD}\nfetch.wait.max.ms={PASSWORD}\n"),
         )
         .unwrap();
-    let mut args = base.to_vec();
-    args.extend(["--kafka-config", refused.to_str().unwrap()]);
-    let out = audit(&args, &[]);
-    assert_eq!(out.status.code(), Some(3));
-    let all = printed(&out);
+    let all = with_file(&refused);
     assert!(!all.contains(PASSWORD), "{all}");
     assert!(
         all.contains("fetch.wait.max.ms") && all.contains("<redacted>"),
@@ -117,11 +118,7 @@ fn a_password_given_in_a_file_or_the_environment_never_appears_in_any_output() {
             format!("client.id=audit\n{PASSWORD}\n"),
         )
         .unwrap();
-    let mut args = base.to_vec();
-    args.extend(["--kafka-config", broken.to_str().unwrap()]);
-    let out = audit(&args, &[]);
-    assert_eq!(out.status.code(), Some(3));
-    let all = printed(&out);
+    let all = with_file(&broken);
     assert!(!all.contains(PASSWORD) && all.contains("line 2"), "{all}");
 
     // The environment: the same refusal, the same redaction.
