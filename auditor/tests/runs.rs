@@ -364,3 +364,27 @@ fn help_says_which_findings_are_warnings_and_which_errors() {
     assert!(error.contains("no heartbeat since"), "{codes}");
     assert!(text.contains("--kafka-config") && text.contains("EDGESHIP_AUDIT_KAFKA_"));
 }
+
+#[test]
+fn records_before_the_first_heartbeat_of_an_input_that_begins_mid_run_join_that_run() {
+    // An hourly file: run A's records 100..299 from 12:10, its first heartbeat in the file
+    // (periodic, sequence_last 149) after fifty of them.
+    let t0 = base_time() + 600;
+    let mut lines = Vec::new();
+    for s in 100..300u64 {
+        let time = t0 + s as i64 - 100;
+        if s == 150 {
+            lines.push(heartbeat(HOST, RUN_A, time, Some(149)));
+        }
+        lines.push(record(HOST, None, s, time));
+    }
+    lines.push(final_heartbeat(HOST, RUN_A, t0 + 200, Some(299)));
+    let scratch = ScratchDir::new("audit-runs").unwrap();
+    let out = audit_file(&file_of(&scratch, lines));
+    let rows = objects(&out, "row");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["run"], RUN_A);
+    assert_eq!(rows[0]["count_actual"], 200);
+    assert_eq!(rows[0]["count_lost"], 0);
+    assert_eq!(out.status.code(), Some(0));
+}

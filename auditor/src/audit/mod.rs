@@ -208,6 +208,7 @@ impl Auditor {
         if in_window {
             self.newest = self.newest.max(Some(time));
         }
+        self.runs.adopt_unattributed(id, &heartbeat);
         self.runs.note_run_start(id, &heartbeat);
         let Some(run) = self.runs.get_mut(id) else {
             return;

@@ -115,6 +115,49 @@ impl Runs {
         self.states[id as usize].as_mut()
     }
 
+    /// Gives run `id`, on its first heartbeat, the records its host sent without a run before
+    /// any run of the host was known: an input that begins in the middle of a run (a window,
+    /// an hourly file) has up to a heartbeat interval of them. They are taken when the
+    /// heartbeat covers them: it is periodic (a run-start heartbeat precedes its run's
+    /// records), its `sequence_last` is at least their highest number, and the run started
+    /// (by its identifier) no later than the first of them.
+    pub(crate) fn adopt_unattributed(&mut self, id: u32, heartbeat: &Heartbeat) {
+        let Some(state) = self.states[id as usize].as_ref() else {
+            return;
+        };
+        let (Some(name), Some(last)) = (state.run.as_deref(), heartbeat.last) else {
+            return;
+        };
+        if state.beats.any() || !state.present.is_empty() {
+            return;
+        }
+        let host = state.host;
+        let started = run_start(name);
+        let mut key = RunKey::new();
+        key.set_host(self.hosts[host as usize].as_bytes());
+        key.set_no_run();
+        let Some(&group) = self.run_index.get(key.as_bytes()) else {
+            return;
+        };
+        let Some(records) = self.states[group as usize].as_ref() else {
+            return;
+        };
+        let spans = records.present.spans();
+        let (Some(first), Some(highest)) = (spans.first(), spans.last()) else {
+            return;
+        };
+        if highest.end > last || started.is_some_and(|s| s > first.start_time) {
+            return;
+        }
+        let mut adopted = self.states[group as usize].replace(RunState::new(host, None));
+        if let Some(adopted) = adopted.as_mut() {
+            adopted.run = self.states[id as usize].as_mut().and_then(|s| s.run.take());
+            adopted.inferred = true;
+        }
+        self.states[id as usize] = adopted;
+        self.last_run = None;
+    }
+
     /// Notes when run `id` started, from one of its heartbeats: the run-start heartbeat's time,
     /// else the time its identifier begins with, else the heartbeat's own time (the earliest
     /// of those seen counts).
