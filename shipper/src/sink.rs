@@ -12,6 +12,12 @@ use anyhow::Context as _;
 use edgeship_conf::FormatType;
 use edgeship_formats::{Context, Renderer};
 
+/// The captured values of one transaction, by field number: what a key is rendered from. A
+/// name for the closure's bound, so the sinks' signatures say it once.
+pub trait Values<'v>: Fn(usize) -> Option<&'v [u8]> {}
+
+impl<'v, F: Fn(usize) -> Option<&'v [u8]>> Values<'v> for F {}
+
 /// A record's (or heartbeat's) message key, rendered only by a sink that sends one.
 pub struct Key<'r, 'v, V> {
     renderer: &'r mut Renderer,
@@ -22,7 +28,7 @@ pub struct Key<'r, 'v, V> {
 
 impl<'r, 'v, V> Key<'r, 'v, V>
 where
-    V: Fn(usize) -> Option<&'v [u8]>,
+    V: Values<'v>,
 {
     /// The key `renderer` writes into `out` from the key format's field `values`.
     #[inline]
@@ -78,9 +84,8 @@ pub trait Sink {
 
     /// Takes one rendered record; `key` renders its message key on demand. Returns whether
     /// the record was handed to the output (counted as produced).
-    fn take_record<'v, V>(&mut self, record: &mut Vec<u8>, key: Key<'_, 'v, V>) -> bool
-    where
-        V: Fn(usize) -> Option<&'v [u8]>;
+    fn take_record<'v, V: Values<'v>>(&mut self, record: &mut Vec<u8>, key: Key<'_, 'v, V>)
+        -> bool;
 
     /// Ends a batch; `records` is the record buffer as the last record left it.
     fn end_batch(&mut self, _records: &[u8]) -> anyhow::Result<()> {
@@ -89,19 +94,18 @@ pub trait Sink {
 
     /// Outputs one rendered heartbeat (the buffer may gain a newline). Returns whether it was
     /// handed to the output.
-    fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, key: Key<'_, 'v, V>) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>;
-
-    /// Outputs the final heartbeat of a clean stop, as [`heartbeat`](Sink::heartbeat) does.
-    fn final_heartbeat<'v, V>(
+    fn heartbeat<'v, V: Values<'v>>(
         &mut self,
         beat: &mut Vec<u8>,
         key: Key<'_, 'v, V>,
-    ) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    ) -> anyhow::Result<bool>;
+
+    /// Outputs the final heartbeat of a clean stop, as [`heartbeat`](Sink::heartbeat) does.
+    fn final_heartbeat<'v, V: Values<'v>>(
+        &mut self,
+        beat: &mut Vec<u8>,
+        key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool> {
         self.heartbeat(beat, key)
     }
 
@@ -148,10 +152,11 @@ impl Sink for StdoutSink {
     fn start_record(&self, _record: &mut Vec<u8>) {}
 
     #[inline]
-    fn take_record<'v, V>(&mut self, record: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> bool
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    fn take_record<'v, V: Values<'v>>(
+        &mut self,
+        record: &mut Vec<u8>,
+        _key: Key<'_, 'v, V>,
+    ) -> bool {
         record.push(b'\n');
         true
     }
@@ -163,10 +168,11 @@ impl Sink for StdoutSink {
             .context("writing records to standard output")
     }
 
-    fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    fn heartbeat<'v, V: Values<'v>>(
+        &mut self,
+        beat: &mut Vec<u8>,
+        _key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool> {
         if self.format_type != FormatType::Json {
             return Ok(false);
         }
@@ -188,21 +194,19 @@ pub struct NullSink;
 
 impl Sink for NullSink {
     #[inline]
-    fn take_record<'v, V>(&mut self, _record: &mut Vec<u8>, _key: Key<'_, 'v, V>) -> bool
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    fn take_record<'v, V: Values<'v>>(
+        &mut self,
+        _record: &mut Vec<u8>,
+        _key: Key<'_, 'v, V>,
+    ) -> bool {
         false
     }
 
-    fn heartbeat<'v, V>(
+    fn heartbeat<'v, V: Values<'v>>(
         &mut self,
         _beat: &mut Vec<u8>,
         _key: Key<'_, 'v, V>,
-    ) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    ) -> anyhow::Result<bool> {
         Ok(false)
     }
 

@@ -27,7 +27,7 @@ use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPA
 use crate::counters::Counters;
 use crate::deadline::StopClock;
 use crate::shared::Shared;
-use crate::sink::{Key, Sink};
+use crate::sink::{Key, Sink, Values};
 
 /// The record header carrying the run identifier (records and heartbeats).
 pub const RUN_HEADER: &str = "edgeship.run";
@@ -325,31 +325,30 @@ impl KafkaProducer {
 
 impl Sink for KafkaProducer {
     #[inline]
-    fn take_record<'v, V>(&mut self, record: &mut Vec<u8>, key: Key<'_, 'v, V>) -> bool
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    fn take_record<'v, V: Values<'v>>(
+        &mut self,
+        record: &mut Vec<u8>,
+        key: Key<'_, 'v, V>,
+    ) -> bool {
         let context = key.context();
         let (run, sequence) = (context.run, context.sequence);
         self.send(record, key.render(), run, sequence) == Sent::Queued
     }
 
-    fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, key: Key<'_, 'v, V>) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    fn heartbeat<'v, V: Values<'v>>(
+        &mut self,
+        beat: &mut Vec<u8>,
+        key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool> {
         let run = key.context().run;
         Ok(self.send_heartbeat(beat, key.render(), run) == Sent::Queued)
     }
 
-    fn final_heartbeat<'v, V>(
+    fn final_heartbeat<'v, V: Values<'v>>(
         &mut self,
         beat: &mut Vec<u8>,
         key: Key<'_, 'v, V>,
-    ) -> anyhow::Result<bool>
-    where
-        V: Fn(usize) -> Option<&'v [u8]>,
-    {
+    ) -> anyhow::Result<bool> {
         let run = key.context().run;
         Ok(self.send_final_heartbeat(beat, key.render(), run) == Sent::Queued)
     }
