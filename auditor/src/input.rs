@@ -116,23 +116,59 @@ pub fn open(path: &str) -> Result<Input, InputError> {
     })
 }
 
-/// Calls `on_line` with each line (without `\n` or a trailing `\r`) and its number from 1, and
-/// `on_progress` with the bytes consumed so far after each buffer refill. A last line without a
-/// newline is still a line. `on_progress` also gets the lines so far. Returns the number of
-/// lines.
+/// The longest line delivered, in bytes: a longer one (a compressed member without newlines,
+/// a binary file) is skipped up to its newline and reported as [`Line::TooLong`], so reading
+/// never holds more than this much of one line. Production records are about a kilobyte.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// The first size of the line buffer.
+const INITIAL_BUFFER: usize = 1 << 20;
+
+/// One line as [`for_each_line`] hands it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// The line's bytes, without `\n` or a trailing `\r`.
+    Text(&'a [u8]),
+    /// The line was longer than [`MAX_LINE`]; its bytes were skipped.
+    TooLong,
+}
+
+/// Calls `on_line` with each line (see [`Line`]) and its number from 1, and `on_progress`
+/// with the bytes consumed so far after each buffer refill. A last line without a newline is
+/// still a line. `on_progress` also gets the lines so far. Returns the number of lines.
 pub fn for_each_line(
     reader: &mut dyn Read,
-    mut on_line: impl FnMut(&[u8], u64),
+    on_line: impl FnMut(Line<'_>, u64),
+    on_progress: impl FnMut(u64, u64),
+) -> io::Result<u64> {
+    for_each_line_capped(reader, MAX_LINE, on_line, on_progress)
+}
+
+/// [`for_each_line`] with lines capped at `cap` bytes.
+fn for_each_line_capped(
+    reader: &mut dyn Read,
+    cap: usize,
+    mut on_line: impl FnMut(Line<'_>, u64),
     mut on_progress: impl FnMut(u64, u64),
 ) -> io::Result<u64> {
-    let mut buf = vec![0u8; 1 << 20];
+    // One byte more than the cap: a full buffer without a newline is a line over the cap.
+    let limit = cap.saturating_add(1);
+    let mut buf = vec![0u8; INITIAL_BUFFER.min(limit)];
     let mut filled = 0usize;
     let mut line_no = 0u64;
     let mut consumed = 0u64;
+    // Inside a line over the cap: its bytes are dropped until its newline.
+    let mut skipping = false;
     loop {
         if filled == buf.len() {
-            // One line is longer than the buffer: make room rather than split it.
-            buf.resize(buf.len() * 2, 0);
+            if buf.len() >= limit {
+                consumed += filled as u64;
+                filled = 0;
+                skipping = true;
+            } else {
+                // One line is longer than the buffer: make room rather than split it.
+                buf.resize(buf.len().saturating_mul(2).min(limit), 0);
+            }
         }
         let n = match reader.read(&mut buf[filled..]) {
             Ok(n) => n,
@@ -140,9 +176,14 @@ pub fn for_each_line(
             Err(e) => return Err(e),
         };
         if n == 0 {
-            if filled > 0 {
+            if skipping || filled > 0 {
                 line_no += 1;
-                on_line(trim_cr(&buf[..filled]), line_no);
+                let line = if skipping {
+                    Line::TooLong
+                } else {
+                    Line::Text(trim_cr(&buf[..filled]))
+                };
+                on_line(line, line_no);
             }
             on_progress(consumed + filled as u64, line_no);
             return Ok(line_no);
@@ -154,7 +195,12 @@ pub fn for_each_line(
         while let Some(at) = memchr(b'\n', &buf[search..filled]) {
             let end = search + at;
             line_no += 1;
-            on_line(trim_cr(&buf[start..end]), line_no);
+            let line = if std::mem::take(&mut skipping) {
+                Line::TooLong
+            } else {
+                Line::Text(trim_cr(&buf[start..end]))
+            };
+            on_line(line, line_no);
             start = end + 1;
             search = start;
         }
@@ -180,7 +226,15 @@ mod tests {
     fn lines_of(data: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut reader = Cursor::new(data.to_vec());
-        let n = for_each_line(&mut reader, |l, _| out.push(l.to_vec()), |_, _| {}).expect("reads");
+        let n = for_each_line(
+            &mut reader,
+            |l, _| match l {
+                Line::Text(l) => out.push(l.to_vec()),
+                Line::TooLong => out.push(b"(too long)".to_vec()),
+            },
+            |_, _| {},
+        )
+        .expect("reads");
         assert_eq!(n as usize, out.len());
         out
     }
@@ -200,6 +254,42 @@ mod tests {
         let mut data = long.clone();
         data.extend_from_slice(b"\nshort\n");
         assert_eq!(lines_of(&data), vec![long, b"short".to_vec()]);
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_skipped_to_its_newline_and_reported() {
+        let mut data = b"short\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100));
+        data.extend_from_slice(b"\n12345678\nlast");
+        data.extend(std::iter::repeat_n(b'y', 50));
+        let mut reader = Cursor::new(data);
+        let mut got = Vec::new();
+        let lines = for_each_line_capped(
+            &mut reader,
+            8,
+            |line, number| got.push((number, line.to_owned_text())),
+            |_, _| {},
+        )
+        .expect("reads");
+        assert_eq!(lines, 4);
+        assert_eq!(
+            got,
+            vec![
+                (1, Some(b"short".to_vec())),
+                (2, None),
+                (3, Some(b"12345678".to_vec())),
+                (4, None),
+            ]
+        );
+    }
+
+    impl Line<'_> {
+        fn to_owned_text(self) -> Option<Vec<u8>> {
+            match self {
+                Line::Text(text) => Some(text.to_vec()),
+                Line::TooLong => None,
+            }
+        }
     }
 
     #[test]

@@ -128,6 +128,20 @@ impl IntervalSet {
         self.spans.len() + usize::from(self.hot.is_some())
     }
 
+    /// Whether `number` is present.
+    pub fn contains(&self, number: u64) -> bool {
+        if self
+            .hot
+            .is_some_and(|h| number >= h.start && number <= h.end)
+        {
+            return true;
+        }
+        self.spans
+            .range(..=number)
+            .next_back()
+            .is_some_and(|(_, s)| number <= s.end)
+    }
+
     /// Whether nothing was inserted.
     pub fn is_empty(&self) -> bool {
         self.hot.is_none() && self.spans.is_empty()

@@ -11,9 +11,11 @@ use edgeship_audit::{Report, Status};
 
 /// Exit code when every row is ok.
 const EXIT_OK: u8 = 0;
-/// Exit code when the worst row is a warning (or some input lines were bad).
+/// Exit code when the worst row or finding is a warning (a run ended without a final
+/// heartbeat, an unread window), or some input lines were bad.
 const EXIT_WARNING: u8 = 1;
-/// Exit code when a row is an error or a host or topic is silent.
+/// Exit code when a row or finding is an error (no heartbeat since T) or a host or topic is
+/// silent.
 const EXIT_ERROR: u8 = 2;
 /// Exit code when the audit could not run.
 const EXIT_FAILED: u8 = 3;

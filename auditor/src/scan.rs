@@ -80,11 +80,11 @@ pub(crate) type Fields<'a> = [Value<'a>; FIELD_COUNT];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotJson;
 
-/// A configured key and the field it is.
+/// A configured key and the index of its slot in the scanned values.
 #[derive(Debug, Clone)]
 struct WantedKey {
     name: Box<[u8]>,
-    field: Field,
+    slot: usize,
 }
 
 /// Matches keys against the configured names.
@@ -94,38 +94,44 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
+    /// The matcher of a record's fields ([`Fields`], indexed by [`Field`]).
     pub(crate) fn new(names: &FieldNames) -> Self {
-        let list = [
-            (&names.hostname, Field::Hostname),
-            (&names.sequence, Field::Sequence),
-            (&names.dt, Field::Dt),
-            (&names.run, Field::Run),
-            (&names.heartbeat, Field::Heartbeat),
-            (&names.sequence_start, Field::SequenceStart),
-            (&names.sequence_last, Field::SequenceLast),
-        ];
+        Self::of(&[
+            (&names.hostname, Field::Hostname as usize),
+            (&names.sequence, Field::Sequence as usize),
+            (&names.dt, Field::Dt as usize),
+            (&names.run, Field::Run as usize),
+            (&names.heartbeat, Field::Heartbeat as usize),
+            (&names.sequence_start, Field::SequenceStart as usize),
+            (&names.sequence_last, Field::SequenceLast as usize),
+        ])
+    }
+
+    /// A matcher of the given names, each filling the slot of `out` its index says.
+    pub(crate) fn of(names: &[(&str, usize)]) -> Self {
         Self {
-            names: list
-                .into_iter()
-                .map(|(name, field)| WantedKey {
+            names: names
+                .iter()
+                .map(|&(name, slot)| WantedKey {
                     name: name.as_bytes().into(),
-                    field,
+                    slot,
                 })
                 .collect(),
         }
     }
 
     #[inline]
-    fn lookup(&self, key: &[u8]) -> Option<Field> {
+    fn lookup(&self, key: &[u8]) -> Option<usize> {
         self.names
             .iter()
             .find(|wanted| wanted.name.len() == key.len() && *wanted.name == *key)
-            .map(|wanted| wanted.field)
+            .map(|wanted| wanted.slot)
     }
 
-    /// Walks `line` and fills `out` with the wanted fields (later duplicates win).
-    pub(crate) fn scan<'a>(&self, line: &'a [u8], out: &mut Fields<'a>) -> Result<(), NotJson> {
-        *out = Fields::default();
+    /// Walks `line` and fills `out` with the wanted fields (later duplicates win); every
+    /// slot not found is [`Value::Absent`].
+    pub(crate) fn scan<'a>(&self, line: &'a [u8], out: &mut [Value<'a>]) -> Result<(), NotJson> {
+        out.fill(Value::Absent);
         let mut i = skip_ws(line, 0);
         if line.get(i) != Some(&b'{') {
             return Err(NotJson);
@@ -156,8 +162,8 @@ impl Matcher {
                 self.lookup(key)
             };
             let (value, after) = value(line, i)?;
-            if let Some(field) = field {
-                out[field as usize] = value;
+            if let Some(slot) = field.and_then(|slot| out.get_mut(slot)) {
+                *slot = value;
             }
             i = skip_ws(line, after);
             match line.get(i) {

@@ -71,6 +71,29 @@ pub fn format_time(seconds: i64) -> String {
     )
 }
 
+/// The start time edgeship's run identifier begins with (`20261123T140312Z-9f3a02c7`, see
+/// `docs/records.md`), or `None` for a run named otherwise.
+pub fn run_start(run: &str) -> Option<i64> {
+    let b = run.as_bytes();
+    if b.len() < 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let mut text = [0u8; 20];
+    text[..4].copy_from_slice(&b[..4]);
+    text[5..7].copy_from_slice(&b[4..6]);
+    text[8..10].copy_from_slice(&b[6..8]);
+    text[11..13].copy_from_slice(&b[9..11]);
+    text[14..16].copy_from_slice(&b[11..13]);
+    text[17..19].copy_from_slice(&b[13..15]);
+    text[4] = b'-';
+    text[7] = b'-';
+    text[10] = b'T';
+    text[13] = b':';
+    text[16] = b':';
+    text[19] = b'Z';
+    TimeParser::new().parse(&text)
+}
+
 fn digits(bytes: &[u8]) -> Option<u32> {
     let mut value = 0u32;
     for &b in bytes {
@@ -199,6 +222,16 @@ pub fn parse_bound(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_time_of_an_edgeship_run_identifier() {
+        assert_eq!(
+            run_start("20261123T140312Z-9f3a02c7"),
+            parse_bound("2026-11-23T14:03:12Z")
+        );
+        assert_eq!(run_start("r1"), None);
+        assert_eq!(run_start("2026112XT140312Z-9f3a02c7"), None);
+    }
 
     #[test]
     fn civil_round_trip_covers_leap_years_and_month_ends() {

@@ -93,21 +93,11 @@ fn produce(tansu: &Tansu, messages: &[Message]) {
         .create()
         .unwrap();
     for m in messages {
-        let mut record = BaseRecord::to(m.topic)
+        let record = BaseRecord::to(m.topic)
             .key(&m.key)
             .payload(&m.value)
             .timestamp(m.millis);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    // Queue full: let deliveries drain, then retry the same record.
-                    producer.poll(Duration::from_millis(50));
-                    record = returned;
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        common::send(&producer, record);
     }
     producer.flush(Duration::from_secs(60)).unwrap();
 }

@@ -20,6 +20,14 @@ pub struct Config {
     /// Names of the topics the input comes from, indexed by [`Origin::topic`]; empty for files,
     /// where rows carry no topic and there is no per-topic silence.
     pub topics: Vec<String>,
+    /// Most hours a report may span (`--max-hours`). With only `--from` (or only `--to`),
+    /// events further than this after it (before it) are bad input "out of window".
+    pub max_hours: u32,
+    /// Most (host, run) groups kept; lines of further ones are bad input "too many runs".
+    pub max_runs: usize,
+    /// Most records with `dt` `-` kept waiting for the next time; further ones are bad input
+    /// "incomplete without time" at once.
+    pub max_pending: usize,
 }
 
 impl Default for Config {
@@ -31,6 +39,9 @@ impl Default for Config {
             warn_percent: 0.5,
             error_percent: 2.0,
             topics: Vec::new(),
+            max_hours: 744,
+            max_runs: 100_000,
+            max_pending: 100_000,
         }
     }
 }
@@ -41,6 +52,27 @@ impl Config {
         Window {
             from: self.from,
             to: self.to,
+        }
+    }
+
+    /// The times events may have to be counted at all: with only one side of the window
+    /// given, `max_hours` from it; otherwise unbounded (the command line refuses a window
+    /// longer than `max_hours`, and an input spanning more without one).
+    pub(crate) fn admitted(&self) -> Window {
+        let reach = i64::from(self.max_hours) * 3600;
+        match (self.from, self.to) {
+            (Some(from), None) => Window {
+                from: None,
+                to: Some(from.saturating_add(reach)),
+            },
+            (None, Some(to)) => Window {
+                from: Some(to.saturating_sub(reach)),
+                to: None,
+            },
+            _ => Window {
+                from: None,
+                to: None,
+            },
         }
     }
 }
@@ -69,6 +101,18 @@ impl Origin {
             partition: self.partition,
         }
     }
+}
+
+/// What a Kafka message carries beside its body: edgeship's `edgeship.run` and
+/// `edgeship.sequence` record headers (`docs/records.md`). They win over the body's fields, so
+/// a format without a run field (the seed's, varnishkafka's) is still audited per (host, run).
+/// Lines from files have none ([`Headers::default`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Headers<'a> {
+    /// The `edgeship.run` header's value.
+    pub run: Option<&'a [u8]>,
+    /// The `edgeship.sequence` header, read as a decimal number.
+    pub sequence: Option<u64>,
 }
 
 /// A Kafka partition as the audit knows it: the topic by its index in [`Config::topics`].

@@ -7,13 +7,17 @@
 //! silent) is worked out once in [`Auditor::finish`].
 //!
 //! This module is the ingestion: [`Auditor`] folds lines (`event` reads them) into the runs
-//! (`runs` interns their names, `state` is what each keeps). At the end, `losses` works out
-//! what each run is missing, `silence` which hosts and topics went quiet, and `rows` turns
-//! that into the [`Report`].
+//! (`runs` interns their names and attributes run-less records to runs by time, `state` is
+//! what each keeps, `beats` what its heartbeats said). At the end, `losses` works out what
+//! each run is missing, `silence` which hosts and topics went quiet, `findings` what the
+//! heartbeats say about each run's end and the gaps between runs, and `rows` turns that into
+//! the [`Report`].
 
 mod bad;
+mod beats;
 mod config;
 mod event;
+mod findings;
 mod key;
 mod losses;
 mod rows;
@@ -21,7 +25,7 @@ mod runs;
 mod silence;
 mod state;
 
-pub use config::{Config, HourSpan, Origin, PartitionId};
+pub use config::{Config, Headers, HourSpan, Origin, PartitionId};
 
 use bad::BadInput;
 use config::Window;
@@ -67,12 +71,17 @@ struct Placed<'a> {
 pub struct Auditor {
     config: Config,
     window: Window,
+    /// Where events are counted at all (see [`Config::admitted`]).
+    admitted: Window,
     lines: LineReader,
     runs: Runs,
     bad: BadInput,
     totals: Totals,
     /// Time of the last complete record or heartbeat of any run.
     last_time: Option<i64>,
+    /// The newest time of an event inside the window: where the audited window ends when
+    /// `--to` does not say.
+    newest: Option<i64>,
     pending: Vec<Pending>,
 }
 
@@ -82,11 +91,13 @@ impl Auditor {
         Self {
             lines: LineReader::new(&config.fields),
             window: config.window(),
+            admitted: config.admitted(),
+            runs: Runs::new(config.max_runs),
             config,
-            runs: Runs::new(),
             bad: BadInput::default(),
             totals: Totals::default(),
             last_time: None,
+            newest: None,
             pending: Vec::new(),
         }
     }
@@ -112,6 +123,13 @@ impl Auditor {
         &self.totals
     }
 
+    /// Counts a line the input could not deliver whole: longer than
+    /// [`crate::input::MAX_LINE`].
+    pub fn ingest_too_long(&mut self, origin: &Origin) {
+        self.totals.lines += 1;
+        self.bad(BadReason::LineTooLong, origin);
+    }
+
     fn bad(&mut self, reason: BadReason, origin: &Origin) {
         self.totals.bad += 1;
         self.bad.count(reason, origin);
@@ -119,12 +137,26 @@ impl Auditor {
 
     /// Folds one line (without its newline) into the audit.
     pub fn ingest(&mut self, line: &[u8], origin: &Origin) {
+        self.ingest_message(line, origin, &Headers::default());
+    }
+
+    /// Folds one Kafka message's body into the audit, its `headers` winning over the body's
+    /// run and sequence fields.
+    pub fn ingest_message(&mut self, line: &[u8], origin: &Origin, headers: &Headers<'_>) {
         self.totals.lines += 1;
-        match self.lines.read(line) {
+        match self.lines.read(line, headers) {
             Ok(event) => {
-                let run = self.runs.id_for(self.lines.run_key());
+                if event.time().is_some_and(|t| !self.admitted.contains(t)) {
+                    return self.bad(BadReason::OutOfWindow, origin);
+                }
+                let Some(run) = self.runs.id_for(self.lines.run_key()) else {
+                    return self.bad(BadReason::TooManyRuns, origin);
+                };
                 match event {
-                    Event::Record(record) => self.record(run, record, origin),
+                    Event::Record(record) => {
+                        let run = self.runs.attribute(run, record.time, record.sequence);
+                        self.record(run, record, origin);
+                    }
                     Event::Heartbeat(heartbeat) => self.heartbeat(run, heartbeat, origin),
                 }
             }
@@ -153,6 +185,9 @@ impl Auditor {
                     origin,
                 });
             }
+            None if self.pending.len() >= self.config.max_pending => {
+                self.bad(BadReason::NoTime, origin);
+            }
             None => self.pending.push(Pending {
                 run,
                 sequence,
@@ -162,22 +197,31 @@ impl Auditor {
     }
 
     /// A heartbeat: liveness of its hour and topic, and the anchors that bound the run.
-    fn heartbeat(&mut self, run: u32, heartbeat: Heartbeat, origin: &Origin) {
-        let Heartbeat { time, start, last } = heartbeat;
+    fn heartbeat(&mut self, id: u32, heartbeat: Heartbeat, origin: &Origin) {
+        let Heartbeat {
+            time, start, last, ..
+        } = heartbeat;
         self.totals.heartbeats += 1;
         self.place_pending(time);
         self.last_time = Some(time);
         let in_window = self.window.contains(time);
-        let Some(run) = self.runs.get_mut(run) else {
+        if in_window {
+            self.newest = self.newest.max(Some(time));
+        }
+        self.runs.adopt_unattributed(id, &heartbeat);
+        self.runs.note_run_start(id, &heartbeat);
+        let Some(run) = self.runs.get_mut(id) else {
             return;
         };
         run.note_origin(origin);
+        let shipper_lost = run.beats.note(&heartbeat);
         let bit = topic_bit(origin.topic);
         let hour = run.hour_mut(hour_of(time));
         hour.topics_heartbeat |= bit;
         if in_window {
             hour.events += 1;
             hour.topics_alive |= bit;
+            hour.shipper_lost = hour.shipper_lost.saturating_add(shipper_lost);
         }
         match (last, start) {
             (Some(last), _) => hour.anchor(last, time),
@@ -220,6 +264,9 @@ impl Auditor {
         if !in_window {
             return;
         }
+        if !record.incomplete {
+            self.newest = self.newest.max(Some(record.time));
+        }
         hour.events += 1;
         hour.topics_alive |= topic_bit(record.origin.topic);
         if record.incomplete {
@@ -250,9 +297,11 @@ impl Auditor {
         }
         let rows = rows::rows(&self.runs, &self.config, self.span_hours());
         let hours = rows::rollups(&rows, &self.config);
+        let end = self.window.to.or(self.newest);
         Report {
             rows,
             hours,
+            findings: findings::findings(&self.runs, self.window, end),
             bad_input: self.bad.counts(),
             totals: self.totals,
         }

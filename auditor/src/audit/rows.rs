@@ -89,6 +89,7 @@ impl RowBuilder<'_> {
         // holds: the counts saturate rather than overflow.
         let expected = distinct.saturating_add(lost);
         let percent_lost = percent(lost, expected);
+        let shipper_lost = stats.map_or(0, |s| s.shipper_lost);
         Row {
             kind: RowKind::Group,
             hour,
@@ -107,7 +108,12 @@ impl RowBuilder<'_> {
             count_incomplete: stats.map_or(0, |s| s.incomplete),
             count_lost: lost,
             percent_lost,
-            status: status(self.config, lost, percent_lost),
+            count_shipper_lost: shipper_lost,
+            status: status(self.config, lost, percent_lost).max(shipper_status(
+                self.config,
+                shipper_lost,
+                expected,
+            )),
         }
     }
 
@@ -154,6 +160,14 @@ fn status(config: &Config, lost: u64, percent_lost: f64) -> Status {
     }
 }
 
+/// The status of `shipper_lost` records the shipper counted as lost, by the same thresholds
+/// as sequence loss: as a percentage of all it should have shipped (`expected`, plus those
+/// lost before they were numbered).
+fn shipper_status(config: &Config, shipper_lost: u64, expected: u64) -> Status {
+    let percent_lost = percent(shipper_lost, expected.saturating_add(shipper_lost));
+    status(config, shipper_lost, percent_lost)
+}
+
 /// Percent of `part` in `whole`, 0 when `whole` is 0.
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -190,11 +204,19 @@ pub(crate) fn rollups(rows: &[Row], config: &Config) -> Vec<Rollup> {
         r.count_duplicate += row.count_duplicate;
         r.count_null_sequence += row.count_null_sequence;
         r.count_incomplete += row.count_incomplete;
+        r.count_shipper_lost = r.count_shipper_lost.saturating_add(row.count_shipper_lost);
         r.status = r.status.max(row.status);
     }
     for r in &mut out {
         r.percent_lost = percent(r.count_lost, r.count_expected);
-        r.status = r.status.max(status(config, r.count_lost, r.percent_lost));
+        r.status = r
+            .status
+            .max(status(config, r.count_lost, r.percent_lost))
+            .max(shipper_status(
+                config,
+                r.count_shipper_lost,
+                r.count_expected,
+            ));
     }
     out
 }

@@ -1,6 +1,7 @@
 //! The state kept per (host, run): present numbers, per-hour counts and the heartbeats'
 //! anchors. Its size grows with gaps and hours, never with records.
 
+use super::beats::Beats;
 use super::config::{Origin, PartitionId};
 use crate::intervals::IntervalSet;
 
@@ -36,6 +37,8 @@ pub(crate) struct HourStats {
     pub(crate) duplicate: u64,
     pub(crate) null_sequence: u64,
     pub(crate) incomplete: u64,
+    /// Increases of the heartbeats' loss counters: loss the shipper saw but could not number.
+    pub(crate) shipper_lost: u64,
     pub(crate) min: u64,
     pub(crate) max: u64,
     /// Topics (bits) with an event inside the window in this hour.
@@ -57,6 +60,7 @@ impl HourStats {
             duplicate: 0,
             null_sequence: 0,
             incomplete: 0,
+            shipper_lost: 0,
             min: u64::MAX,
             max: 0,
             topics_alive: 0,
@@ -114,6 +118,10 @@ pub(crate) struct RunState {
     /// Kafka partitions this run's events came from, to forget them when a partition moves to
     /// another auditor of the consumer group.
     pub(crate) origins: Vec<PartitionId>,
+    /// What its heartbeats said.
+    pub(crate) beats: Beats,
+    /// Records without a run were attributed to it by their times (files: no headers).
+    pub(crate) inferred: bool,
 }
 
 impl RunState {
@@ -129,6 +137,8 @@ impl RunState {
             start: None,
             topics: 0,
             origins: Vec::new(),
+            beats: Beats::default(),
+            inferred: false,
         }
     }
 

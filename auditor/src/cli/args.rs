@@ -25,8 +25,21 @@ pub enum ReportFormat {
 /// last record that arrived (from heartbeats), reports hosts and topics that go silent, and
 /// counts duplicates apart from loss.
 ///
-/// Exit codes: 0 all ok; 1 a warning (or bad input lines); 2 an error or a silent host/topic;
-/// 3 the audit could not run (reason on stderr).
+/// Besides the rows it reports what the heartbeats say about each run (lines starting `!!` in
+/// the table): "no heartbeat since T" when a host's latest run sent no heartbeat, and no final
+/// one, for more than twice its interval before the window's end (--to, else the newest time
+/// read); "ended without a final heartbeat" for a run that a later one followed; the "unread
+/// window" between one run's last heartbeat and the next run's first; and, for records without
+/// a run field read from files, the "inferred run boundary" where a sequence restarts. From
+/// Kafka, the edgeship.run and edgeship.sequence record headers name each record's run. The
+/// shipper's own loss counters (overruns, drops, delivery failures) are reported per hour as
+/// count_shipper_lost, beside count_lost and never added to it.
+///
+/// Exit codes: 0 all ok; 1 a warning: loss or shipper-counted loss at --warn, a run that ended
+/// without a final heartbeat (not the latest), an unread window between runs, or bad input
+/// lines; 2 an error: loss or shipper-counted loss at --error, no heartbeat since T (the
+/// latest run stopped before the window's end), or a silent host/topic; 3 the audit could not
+/// run (reason on stderr).
 #[derive(Debug, Parser)]
 #[command(name = "edgeship-audit", version, max_term_width = 100)]
 pub struct Args {
@@ -73,13 +86,24 @@ pub struct Args {
     )]
     pub(super) timeout: u32,
 
-    /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable.
+    /// A librdkafka consumer property, e.g. -X security.protocol=ssl. Repeatable. Not for
+    /// secrets (the command line is visible to every local user): give those in
+    /// --kafka-config or as EDGESHIP_AUDIT_KAFKA_* environment variables
+    /// (EDGESHIP_AUDIT_KAFKA_SASL_PASSWORD sets sasl.password).
     #[arg(short = 'X', value_name = "KEY=VALUE", help_heading = "Kafka")]
     pub(super) properties: Vec<String>,
 
-    /// Most hours a report may span without --from/--to. An input whose events lie further
+    /// A file of librdkafka consumer properties, one KEY=VALUE a line (# comments). The
+    /// environment's EDGESHIP_AUDIT_KAFKA_* variables override it, and -X overrides both.
+    /// Property values are never printed, in errors either.
+    #[arg(long, value_name = "FILE", help_heading = "Kafka")]
+    pub(super) kafka_config: Option<String>,
+
+    /// Most hours a report may span. Without --from/--to, an input whose events lie further
     /// apart (a clock far off, or months of data) is refused with exit code 3 rather than
-    /// reported as a row per silent hour; audit it in windows instead.
+    /// reported as a row per silent hour; audit it in windows instead. A --from/--to window
+    /// longer than this is refused the same way. With only --from (or only --to), events more
+    /// than this many hours after (before) it are not counted: bad input "out_of_window".
     #[arg(long, default_value_t = 744, value_name = "HOURS")]
     pub(super) max_hours: u32,
 

@@ -4,9 +4,11 @@
 
 mod args;
 mod progress;
+mod properties;
 mod run;
 mod settings;
 
 pub use args::{Args, ReportFormat};
+pub use properties::PropertiesError;
 pub use run::{run, RunError};
 pub use settings::OptionsError;

@@ -48,6 +48,9 @@ pub enum RunError {
 /// status the exit code reflects.
 pub fn run(args: &Args) -> Result<Report, RunError> {
     let settings = Settings::from_args(args)?;
+    for warning in &settings.warnings {
+        eprintln!("edgeship-audit: warning: {warning}");
+    }
     let started = Instant::now();
     let mut auditor = Auditor::new(settings.config.clone());
     let mut progress = Progress::new(settings.progress);
@@ -133,7 +136,10 @@ fn read_files(
                     partition: -1,
                     timestamp: None,
                 };
-                auditor.ingest(line, &origin);
+                match line {
+                    input::Line::Text(line) => auditor.ingest(line, &origin),
+                    input::Line::TooLong => auditor.ingest_too_long(&origin),
+                }
             },
             |bytes, lines| {
                 progress.bytes(lines, done_bytes + bytes, total.map(|t| done_bytes + t));

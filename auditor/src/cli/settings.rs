@@ -5,8 +5,9 @@ use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use super::args::{Args, ReportFormat};
+use super::properties::{self, PropertiesError};
 use crate::audit::Config;
-use crate::kafka::{KafkaOptions, OffsetRange, Property};
+use crate::kafka::{KafkaOptions, OffsetRange};
 use crate::time::{format_time, parse_bound};
 
 /// Why the command line cannot be run as given.
@@ -30,6 +31,21 @@ pub enum OptionsError {
         /// `--to` in seconds.
         to: i64,
     },
+    /// `--from` to `--to` spans more hours than `--max-hours`.
+    #[error(
+        "--from {} to --to {} spans more than --max-hours {max_hours} hours: audit it in \
+         shorter windows, or raise --max-hours",
+        format_time(*from),
+        format_time(*to)
+    )]
+    WindowTooLong {
+        /// `--from` in seconds.
+        from: i64,
+        /// `--to` in seconds.
+        to: i64,
+        /// `--max-hours`.
+        max_hours: u32,
+    },
     /// The thresholds are out of order.
     #[error("thresholds must satisfy 0 <= --warn <= --error (got {warn} and {error})")]
     Thresholds {
@@ -45,7 +61,7 @@ pub enum OptionsError {
     #[error("--brokers needs at least one --topic")]
     NoTopic,
     /// Kafka options without brokers.
-    #[error("--topic, --offsets and --group need --brokers")]
+    #[error("--topic, --offsets, --group and --kafka-config need --brokers")]
     KafkaWithoutBrokers,
     /// Nothing to read.
     #[error("no input: give files (or - for stdin), or --brokers and --topic")]
@@ -59,9 +75,9 @@ pub enum OptionsError {
     /// An `--offsets` range that does not parse.
     #[error("--offsets {0:?}: expected TOPIC:PARTITION:START[-END]")]
     Offsets(String),
-    /// A `-X` property without `=`.
-    #[error("-X {0:?}: expected KEY=VALUE")]
-    Property(String),
+    /// A Kafka property given in a way that cannot be read.
+    #[error(transparent)]
+    Properties(#[from] PropertiesError),
 }
 
 /// Where the records come from.
@@ -83,12 +99,15 @@ pub(super) struct Settings {
     pub(super) max_hours: u32,
     /// Show progress on stderr.
     pub(super) progress: bool,
+    /// Warnings about the options (a secret given with `-X`), for stderr.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Settings {
     /// Checks the options, in the order their errors are reported.
     pub(super) fn from_args(args: &Args) -> Result<Self, OptionsError> {
         let config = config(args)?;
+        let mut warnings = Vec::new();
         let source = match &args.brokers {
             Some(brokers) => {
                 if !args.files.is_empty() {
@@ -97,10 +116,14 @@ impl Settings {
                 if args.topics.is_empty() {
                     return Err(OptionsError::NoTopic);
                 }
-                Source::Kafka(kafka_options(args, brokers, &config)?)
+                Source::Kafka(kafka_options(args, brokers, &config, &mut warnings)?)
             }
             None => {
-                if !args.topics.is_empty() || !args.offsets.is_empty() || args.group.is_some() {
+                if !args.topics.is_empty()
+                    || !args.offsets.is_empty()
+                    || args.group.is_some()
+                    || args.kafka_config.is_some()
+                {
                     return Err(OptionsError::KafkaWithoutBrokers);
                 }
                 if args.files.is_empty() {
@@ -115,6 +138,7 @@ impl Settings {
             format: args.output,
             max_hours: args.max_hours,
             progress: !args.quiet && io::stderr().is_terminal(),
+            warnings,
         })
     }
 }
@@ -126,6 +150,13 @@ fn config(args: &Args) -> Result<Config, OptionsError> {
     if let (Some(from), Some(to)) = (from, to) {
         if from >= to {
             return Err(OptionsError::EmptyWindow { from, to });
+        }
+        if to - from > i64::from(args.max_hours) * 3600 {
+            return Err(OptionsError::WindowTooLong {
+                from,
+                to,
+                max_hours: args.max_hours,
+            });
         }
     }
     if !(args.warn >= 0.0 && args.error >= args.warn) {
@@ -141,6 +172,8 @@ fn config(args: &Args) -> Result<Config, OptionsError> {
         warn_percent: args.warn,
         error_percent: args.error,
         topics: args.topics.clone(),
+        max_hours: args.max_hours,
+        ..Config::default()
     })
 }
 
@@ -160,6 +193,7 @@ fn kafka_options(
     args: &Args,
     brokers: &str,
     config: &Config,
+    warnings: &mut Vec<String>,
 ) -> Result<KafkaOptions, OptionsError> {
     if args.group.is_some() && !args.offsets.is_empty() {
         return Err(OptionsError::GroupWithOffsets);
@@ -172,11 +206,15 @@ fn kafka_options(
         .iter()
         .map(|text| parse_offsets(text))
         .collect::<Result<Vec<_>, _>>()?;
-    let properties = args
-        .properties
-        .iter()
-        .map(|p| parse_property(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    // File, then environment, then -X: later ones win, as librdkafka keeps the last set.
+    let mut properties = match &args.kafka_config {
+        Some(path) => properties::from_file(path)?,
+        None => Vec::new(),
+    };
+    properties.extend(properties::from_environment(std::env::vars_os()));
+    let (given, secret_warnings) = properties::from_arguments(&args.properties)?;
+    properties.extend(given);
+    warnings.extend(secret_warnings);
     Ok(KafkaOptions {
         brokers: brokers.to_string(),
         topics: args.topics.clone(),
@@ -212,14 +250,4 @@ fn parse_offsets(text: &str) -> Result<OffsetRange, OptionsError> {
         start,
         end,
     })
-}
-
-/// `KEY=VALUE`, both trimmed.
-fn parse_property(text: &str) -> Result<Property, OptionsError> {
-    text.split_once('=')
-        .map(|(key, value)| Property {
-            key: key.trim().to_string(),
-            value: value.trim().to_string(),
-        })
-        .ok_or_else(|| OptionsError::Property(text.to_string()))
 }

@@ -31,7 +31,7 @@ pub(super) fn read_alone(
     let consumer: BaseConsumer = options
         .consumer_config(&group)
         .create()
-        .map_err(KafkaError::Config)?;
+        .map_err(|e| options.refused(e))?;
     let all = topic_partitions(&consumer, options)?;
     let placed = if options.offsets.is_empty() {
         ranges(&consumer, options, &all)?

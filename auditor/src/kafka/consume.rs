@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdKafkaError;
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::topic_partition_list::Offset;
 
 use super::error::KafkaError;
 use super::options::{KafkaOptions, TopicPartition};
 use super::placement::Placement;
-use crate::audit::{Auditor, Origin, PartitionId};
+use crate::audit::{Auditor, Headers, Origin, PartitionId};
+use crate::scan;
 
 /// How long a partition at its high watermark must stay without messages to count as read.
 /// Brokers whose watermarks lag (tansu 0.6 reports the last batch's base offset + 1) would
@@ -78,6 +79,23 @@ impl PartitionState {
             skipped: p.skipped,
         }
     }
+}
+
+/// The `edgeship.run` and `edgeship.sequence` headers of a message (`docs/records.md`). A
+/// sequence header that is not a decimal number is ignored: the body's field is read instead.
+fn edgeship_headers<'m>(message: &'m BorrowedMessage<'_>) -> Headers<'m> {
+    let mut found = Headers::default();
+    let Some(headers) = message.headers() else {
+        return found;
+    };
+    for header in headers.iter() {
+        match header.key {
+            "edgeship.run" => found.run = header.value,
+            "edgeship.sequence" => found.sequence = header.value.and_then(scan::unsigned),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The partitions being read.
@@ -210,9 +228,10 @@ impl<'a, C: ConsumerContext> Reading<'a, C> {
             };
             let payload = message.payload().unwrap_or_default();
             let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
+            let headers = edgeship_headers(message);
             // One record per message is the norm; a producer that batches lines is read too.
             for line in payload.split(|&b| b == b'\n') {
-                self.auditor.ingest(line, &origin);
+                self.auditor.ingest_message(line, &origin, &headers);
             }
         }
         if past_window || beyond_end || state.end.is_some_and(|end| state.position >= end) {

@@ -10,6 +10,10 @@ pub enum KafkaError {
     /// librdkafka refused the configuration.
     #[error("kafka configuration: {0}")]
     Config(#[source] RdKafkaError),
+    /// librdkafka refused the client's properties; the message has every property value
+    /// given redacted (librdkafka quotes the value it refuses, which may be a password).
+    #[error("kafka configuration: {0}")]
+    Refused(String),
     /// No broker answered.
     #[error("cannot reach brokers {brokers}: {source}")]
     Unreachable {

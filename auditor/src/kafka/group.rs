@@ -233,7 +233,7 @@ pub(super) fn read_group(
     let consumer: BaseConsumer<GroupContext> = options
         .consumer_config(group_id)
         .create_with_context(context)
-        .map_err(KafkaError::Config)?;
+        .map_err(|e| options.refused(e))?;
     // Fails early, with exit code 3, when the brokers or topics are not there.
     topic_partitions(&consumer, options)?;
     let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();

@@ -5,6 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError as RdKafkaError;
+
+use super::error::KafkaError;
 
 /// A partition of a topic, by name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,6 +89,25 @@ impl KafkaOptions {
             config.set(&property.key, &property.value);
         }
         config
+    }
+
+    /// librdkafka's refusal of the consumer's configuration, as an error that shows no value of
+    /// a property given: librdkafka echoes the value it refuses, and a misspelt or misplaced
+    /// password would be printed. A value is replaced where it appears quoted, and anywhere
+    /// when it is long enough not to be a common word.
+    pub(super) fn refused(&self, error: RdKafkaError) -> KafkaError {
+        let mut text = error.to_string();
+        for property in &self.properties {
+            let value = property.value.as_str();
+            if value.is_empty() {
+                continue;
+            }
+            text = text.replace(&format!("\"{value}\""), "\"<redacted>\"");
+            if value.len() >= 4 {
+                text = text.replace(value, "<redacted>");
+            }
+        }
+        KafkaError::Refused(text)
     }
 
     /// The index of `topic` among the options' topics (the audit's [`crate::Origin::topic`]).

@@ -1,11 +1,14 @@
-//! JSON lines: one object per row (`"kind":"row"`), per hour's roll-up (`"kind":"rollup"`)
-//! and per bad-input reason (`"kind":"bad_input"`).
+//! JSON lines: one object per row (`"kind":"row"`), per hour's roll-up (`"kind":"rollup"`),
+//! per finding (`"kind"` its name, e.g. `"no_heartbeat"`) and per bad-input reason
+//! (`"kind":"bad_input"`). Strings are escaped as JSON requires, and every control or
+//! invisible character a terminal could act on as `\uXXXX` too.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{BadCount, Report, Rollup, Row};
-use crate::time::format_hour;
+use super::escape::needs_escape;
+use super::{BadCount, Finding, Report, Rollup, Row};
+use crate::time::{format_hour, format_time};
 
 impl Report {
     /// Writes one JSON object per line: rows (`"kind":"row"`), roll-ups (`"kind":"rollup"`)
@@ -18,6 +21,10 @@ impl Report {
                 line.write_to(out)?;
             }
             rollup_object(&mut line, rollup);
+            line.write_to(out)?;
+        }
+        for finding in &self.findings {
+            finding_object(&mut line, finding);
             line.write_to(out)?;
         }
         for bad in &self.bad_input {
@@ -45,6 +52,25 @@ fn row_object(line: &mut JsonLine, row: &Row) {
     line.count("count_incomplete", row.count_incomplete);
     line.count("count_lost", row.count_lost);
     line.float("percent_lost", row.percent_lost);
+    line.count("count_shipper_lost", row.count_shipper_lost);
+}
+
+fn finding_object(line: &mut JsonLine, finding: &Finding) {
+    line.start(finding.kind.name());
+    line.string(
+        "hour",
+        Some(&format_hour(crate::time::hour_of(finding.since))),
+    );
+    line.string("hostname", Some(&finding.hostname));
+    line.string("run", finding.run.as_deref());
+    line.string("next_run", finding.next_run.as_deref());
+    line.string("status", Some(finding.status.name()));
+    line.string("since", Some(&format_time(finding.since)));
+    line.string("until", finding.until.map(format_time).as_deref());
+    line.integer("seconds", finding.seconds().map(i128::from));
+    line.integer("sequence_last", finding.sequence.map(i128::from));
+    line.integer("interval_seconds", finding.interval.map(i128::from));
+    line.string("message", Some(&finding.describe()));
 }
 
 fn rollup_object(line: &mut JsonLine, rollup: &Rollup) {
@@ -62,6 +88,7 @@ fn rollup_object(line: &mut JsonLine, rollup: &Rollup) {
     line.count("count_incomplete", rollup.count_incomplete);
     line.count("count_lost", rollup.count_lost);
     line.float("percent_lost", rollup.percent_lost);
+    line.count("count_shipper_lost", rollup.count_shipper_lost);
 }
 
 fn bad_input_object(line: &mut JsonLine, bad: &BadCount) {
@@ -139,7 +166,8 @@ fn json_string(out: &mut String, s: &str) {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
+            // Every character the table escapes is in the Basic Multilingual Plane: one `\u`.
+            c if needs_escape(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

@@ -5,8 +5,13 @@
 //! one `write_*` method) write them out. Nothing here knows how the numbers were worked out.
 
 mod csv;
+mod escape;
+mod finding;
 mod json;
 mod table;
+
+pub use escape::escape_name;
+pub use finding::{Finding, FindingKind};
 
 /// Why a line was not counted as a record or heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,13 +36,22 @@ pub enum BadReason {
     RunNotString,
     /// A heartbeat whose `sequence_last`/`sequence_start` is missing or not a number.
     HeartbeatBadSequence,
-    /// A record with `dt` `-` and no other time to place it by.
+    /// A record with `dt` `-` and no other time to place it by (or more such records waiting
+    /// for a time than [`crate::Config::max_pending`]).
     NoTime,
+    /// A line longer than [`crate::input::MAX_LINE`] bytes (a member without newlines): skipped
+    /// up to the next newline.
+    LineTooLong,
+    /// An event more than `--max-hours` after `--from` (or before `--to`) when only one of them
+    /// is given: not counted, so that one far-off date cannot make a row per hour up to it.
+    OutOfWindow,
+    /// A line of a new (host, run) beyond [`crate::Config::max_runs`]: not counted.
+    TooManyRuns,
 }
 
 impl BadReason {
     /// Every reason, in report order.
-    pub const ALL: [BadReason; 11] = [
+    pub const ALL: [BadReason; 14] = [
         BadReason::EmptyLine,
         BadReason::NotJson,
         BadReason::MissingHostname,
@@ -49,6 +63,9 @@ impl BadReason {
         BadReason::RunNotString,
         BadReason::HeartbeatBadSequence,
         BadReason::NoTime,
+        BadReason::LineTooLong,
+        BadReason::OutOfWindow,
+        BadReason::TooManyRuns,
     ];
 
     /// The name reports use.
@@ -65,6 +82,9 @@ impl BadReason {
             BadReason::RunNotString => "run_not_a_string",
             BadReason::HeartbeatBadSequence => "heartbeat_bad_sequence",
             BadReason::NoTime => "incomplete_without_time",
+            BadReason::LineTooLong => "line_too_long",
+            BadReason::OutOfWindow => "out_of_window",
+            BadReason::TooManyRuns => "too_many_runs",
         }
     }
 }
@@ -136,6 +156,11 @@ pub struct Row {
     pub count_lost: u64,
     /// Lost as a percentage of expected.
     pub percent_lost: f64,
+    /// Loss the shipper saw but could not number: the increase, in this hour, of its
+    /// heartbeats' loss counters (`log_overruns`, `transactions_lost`, `queue_full_drops`,
+    /// `delivery_failed`, `produce_errors`, `undelivered_at_exit`). Beside `count_lost`, never
+    /// added to it.
+    pub count_shipper_lost: u64,
     /// The verdict.
     pub status: Status,
 }
@@ -163,6 +188,7 @@ impl Row {
             count_incomplete: 0,
             count_lost: 0,
             percent_lost: 0.0,
+            count_shipper_lost: 0,
             status: Status::Silent,
         }
     }
@@ -195,6 +221,8 @@ pub struct Rollup {
     pub count_incomplete: u64,
     /// Lost as a percentage of expected, over the hour.
     pub percent_lost: f64,
+    /// Sum over the hour's rows.
+    pub count_shipper_lost: u64,
     /// The worst of the rows' statuses and the hour's own percentage.
     pub status: Status,
 }
@@ -214,6 +242,7 @@ impl Rollup {
             count_null_sequence: 0,
             count_incomplete: 0,
             percent_lost: 0.0,
+            count_shipper_lost: 0,
             status: Status::Ok,
         }
     }
@@ -250,6 +279,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// One roll-up per hour with rows.
     pub hours: Vec<Rollup>,
+    /// What the heartbeats say about runs, by host and time.
+    pub findings: Vec<Finding>,
     /// Bad lines per reason.
     pub bad_input: Vec<BadCount>,
     /// What was read.
@@ -257,13 +288,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// The worst status of any row (`Ok` when there are none).
+    /// The worst status of any row or finding (`Ok` when there are none).
     pub fn worst(&self) -> Status {
-        self.rows
-            .iter()
-            .map(|r| r.status)
-            .max()
-            .unwrap_or(Status::Ok)
+        let rows = self.rows.iter().map(|r| r.status);
+        let findings = self.findings.iter().map(|f| f.status);
+        rows.chain(findings).max().unwrap_or(Status::Ok)
     }
 
     /// The rows of one hour. Rows are sorted by hour first, so this is a binary search: a

@@ -1,16 +1,16 @@
-//! The readable table: aligned columns, the hour's roll-up line after its rows, then the
-//! bad-input counts.
+//! The readable table: aligned columns, the hour's roll-up line (`== `) after its rows, then
+//! one line per finding (`!! `), then the bad-input counts.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{Report, Rollup, Row};
+use super::{escape_name, Finding, Report, Rollup, Row};
 use crate::time::format_hour;
 
 /// The column titles.
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 16] = [
     "hour", "topic", "hostname", "run", "status", "seq_min", "seq_max", "actual", "expected",
-    "lost", "%lost", "dup", "null", "incompl", "diff",
+    "lost", "%lost", "dup", "null", "incompl", "diff", "shp_lost",
 ];
 
 /// Columns up to this index hold text and align left; the counts after it align right.
@@ -44,6 +44,9 @@ impl Report {
         if self.rows.is_empty() {
             writeln!(out, "(no records or heartbeats in the window)")?;
         }
+        for finding in &self.findings {
+            writeln!(out, "{}", finding_line(finding))?;
+        }
         for bad in &self.bad_input {
             writeln!(
                 out,
@@ -62,9 +65,15 @@ fn row_cells(row: &Row) -> Vec<String> {
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     vec![
         format_hour(row.hour),
-        row.topic.clone().unwrap_or_else(|| "-".into()),
-        row.hostname.clone().unwrap_or_else(|| "*".into()),
-        row.run.clone().unwrap_or_else(|| "-".into()),
+        row.topic
+            .as_deref()
+            .map_or_else(|| "-".into(), |t| escape_name(t).into_owned()),
+        row.hostname
+            .as_deref()
+            .map_or_else(|| "*".into(), |h| escape_name(h).into_owned()),
+        row.run
+            .as_deref()
+            .map_or_else(|| "-".into(), |r| escape_name(r).into_owned()),
         row.status.name().to_uppercase(),
         opt(row.sequence_min),
         opt(row.sequence_max),
@@ -76,7 +85,19 @@ fn row_cells(row: &Row) -> Vec<String> {
         row.count_null_sequence.to_string(),
         row.count_incomplete.to_string(),
         row.count_different.to_string(),
+        row.count_shipper_lost.to_string(),
     ]
+}
+
+/// The line of one finding: `!!`, status, host, run, then what it means.
+fn finding_line(finding: &Finding) -> String {
+    format!(
+        "!! {} {} run {}: {}",
+        finding.status.name().to_uppercase(),
+        escape_name(&finding.hostname),
+        escape_name(finding.run.as_deref().unwrap_or("-")),
+        escape_name(&finding.describe()),
+    )
 }
 
 /// The line that sums up one hour.
@@ -85,7 +106,7 @@ fn rollup_line(rollup: &Rollup) -> String {
     let _ = write!(
         line,
         "== {} {}: {} hosts, expected {}, actual {}, lost {} ({:.3}%), duplicates {}, \
-         null {}, incomplete {}; rows warning {}, error {}, silent {}",
+         null {}, incomplete {}, shipper lost {}; rows warning {}, error {}, silent {}",
         format_hour(rollup.hour),
         rollup.status.name().to_uppercase(),
         rollup.hosts,
@@ -96,6 +117,7 @@ fn rollup_line(rollup: &Rollup) -> String {
         rollup.count_duplicate,
         rollup.count_null_sequence,
         rollup.count_incomplete,
+        rollup.count_shipper_lost,
         rollup.rows_warning,
         rollup.rows_error,
         rollup.rows_silent,

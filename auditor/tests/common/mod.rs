@@ -7,9 +7,49 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use edgeship_audit::time::hour_of;
 use edgeship_audit::{Auditor, Config, Origin, Report, Row, RowKind};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use serde_json::Value;
+
+/// Runs the `edgeship-audit` binary with `args`.
+pub fn audit_binary(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgeship-audit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The objects of one `kind` in a JSON report on standard output.
+pub fn json_objects(output: &Output, kind: &str) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|o| o["kind"] == kind)
+        .collect()
+}
+
+/// Sends `record`, letting deliveries drain and retrying while librdkafka's queue is full.
+pub fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(
+    producer: &BaseProducer,
+    mut record: BaseRecord<'_, K, P>,
+) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((_, returned)) => {
+                producer.poll(Duration::from_millis(50));
+                record = returned;
+            }
+        }
+    }
+    producer.poll(Duration::ZERO);
+}
 
 /// Audits `lines` with the default configuration.
 pub fn audit(lines: &[String]) -> Report {
