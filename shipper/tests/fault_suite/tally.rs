@@ -183,6 +183,8 @@ impl Outcome {
 
     /// Prints the row (with the header, and the unanswered requests when there were some)
     /// for `--nocapture` runs: docs/faults.md is made of these.
+    // The table is this suite's report: printing it is the point.
+    #[allow(clippy::print_stdout)]
     pub(crate) fn print(&self) {
         println!("{}\n{}", Outcome::header(), self.row());
         if self.unanswered > 0 {
