@@ -87,3 +87,77 @@ fn a_killed_run_is_flagged_ended_without_a_final_heartbeat_and_audited_exactly()
         "the window between the runs is flagged: {outcome:#?}"
     );
 }
+
+#[test]
+fn a_stop_during_a_broker_outage_ends_and_what_it_could_not_deliver_is_flagged() {
+    // Records time out after 5 s: the stop cannot wait for a broker that is not there.
+    let mut scenario =
+        Scenario::start("stop-in-outage", &["kafka.topic.message.timeout.ms = 5000"]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    // The stop ends by itself (the wait is bounded by the test's patience, not asserted).
+    scenario.stop_edgeship();
+    scenario.broker_up();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert!(
+        outcome.missing >= PHASE,
+        "the outage lost records: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the first run's final heartbeat never reached the broker: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_second_signal_during_a_stop_that_waits_for_the_broker_is_flagged() {
+    let mut scenario = Scenario::start("second-signal", &[]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    let status = scenario.stop_edgeship_twice();
+    assert_ne!(
+        status.code(),
+        Some(0),
+        "a second signal cuts the stop short"
+    );
+    scenario.broker_up();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the first run ended without its final heartbeat: {outcome:#?}"
+    );
+}
+
+#[test]
+fn varnishd_restarted_under_load_loses_nothing_unflagged() {
+    let mut scenario = Scenario::start("varnishd-restart", &[]);
+    scenario.traffic(PHASE);
+    scenario.restart_varnishd();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    assert_eq!(
+        outcome.missing, 0,
+        "every request either varnishd answered is in the topic: {outcome:#?}"
+    );
+}

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
+use edgeship_testkit::proxy::Proxy;
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use edgeship_testkit::varnishd::Varnishd;
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use crate::audit::audit_topic;
 use crate::common::{config_text, kafka_lines, seed_format, Edgeship, Landed, TopicReader};
-use crate::tally::Outcome;
+use crate::tally::{Outcome, Requests};
 use crate::traffic::{get_once, Traffic};
 
 /// The topic every scenario writes (each has its own broker).
@@ -27,17 +28,19 @@ pub(crate) struct Scenario {
     pub(crate) dir: ScratchDir,
     /// The varnishd whose log is shipped.
     pub(crate) varnishd: Varnishd,
-    /// The broker.
+    /// The broker, behind `proxy`.
     pub(crate) tansu: Tansu,
+    /// The loopback proxy every client reaches the broker through (paused: broker outage).
+    proxy: Proxy,
     config: PathBuf,
     edgeship: Option<Edgeship>,
     /// How many edgeship processes were started (each is a run).
     runs: usize,
-    /// How many of them stopped cleanly (each has a final heartbeat in the topic).
-    clean_stops: usize,
     traffic: Option<Traffic>,
     /// The topic, read back independently the whole time.
     reader: TopicReader,
+    /// Probe requests varnishd served while edgeship read its log (one per restart).
+    probes: u64,
     /// Standard error of every edgeship so far, for failure messages.
     logs: Vec<String>,
 }
@@ -46,8 +49,19 @@ impl Scenario {
     /// Starts varnishd, tansu (with the topic), traffic, and a first edgeship attached to the
     /// log; `extra` configuration lines are appended to the seed's settings.
     pub(crate) fn start(fault: &'static str, extra: &[&str]) -> Scenario {
-        let varnishd = Varnishd::start().expect("start varnishd");
-        let tansu = Tansu::start().expect("start tansu (run scripts/setup if it is missing)");
+        Scenario::start_with(fault, extra, Varnishd::builder())
+    }
+
+    /// As [`Scenario::start`], with varnishd started from `varnishd` (e.g. a small log).
+    pub(crate) fn start_with(
+        fault: &'static str,
+        extra: &[&str],
+        varnishd: edgeship_testkit::varnishd::Builder,
+    ) -> Scenario {
+        let varnishd = varnishd.start().expect("start varnishd");
+        let proxy = Proxy::bind().expect("a proxy for the broker");
+        let tansu =
+            Tansu::start_behind(&proxy).expect("start tansu (run scripts/setup if it is missing)");
         tansu.create_topic(TOPIC, 1).expect("create the topic");
         let dir = ScratchDir::new(&format!("faults-{fault}")).expect("a scratch directory");
         let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
@@ -64,12 +78,13 @@ impl Scenario {
             dir,
             varnishd,
             tansu,
+            proxy,
             config,
             edgeship: None,
             runs: 0,
-            clean_stops: 0,
             traffic: None,
             reader,
+            probes: 0,
             logs: Vec::new(),
         };
         scenario.start_edgeship();
@@ -117,25 +132,50 @@ impl Scenario {
         );
     }
 
+    /// Restarts varnishd under the running edgeship and traffic (a new shared-memory log).
+    pub(crate) fn restart_varnishd(&mut self) {
+        self.varnishd.restart().expect("restart varnishd");
+        // testkit waits for its probe request to be in the new log: one more request served.
+        self.probes += 1;
+    }
+
+    /// Cuts the broker off (every connection to it dropped, new ones closed at once).
+    pub(crate) fn broker_down(&self) {
+        self.proxy.pause();
+    }
+
+    /// Lets clients reach the broker again.
+    pub(crate) fn broker_up(&self) {
+        self.proxy.resume();
+    }
+
     /// Stops edgeship with SIGTERM and waits for it; returns its exit status.
     pub(crate) fn stop_edgeship(&mut self) -> ExitStatus {
         let mut edgeship = self.edgeship.take().expect("edgeship is running");
         let status = edgeship.terminate();
         self.logs.push(edgeship.stderr());
-        if status.success() {
-            self.clean_stops += 1;
-        }
+        status
+    }
+
+    /// Sends SIGTERM twice, the second while the first stop is under way (the caller makes it
+    /// long: a broker outage), and waits for the exit; returns its exit status.
+    pub(crate) fn stop_edgeship_twice(&mut self) -> ExitStatus {
+        let mut edgeship = self.edgeship.take().expect("edgeship is running");
+        signal(&edgeship, "-TERM");
+        // Time for the first signal to start the stop (nothing is logged when it arrives);
+        // callers make the stop long (a broker outage), so the second finds it under way.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(edgeship.is_running(), "the first stop is still under way");
+        signal(&edgeship, "-TERM");
+        let status = edgeship.wait();
+        self.logs.push(edgeship.stderr());
         status
     }
 
     /// Kills edgeship with SIGKILL and reaps it.
     pub(crate) fn kill_edgeship(&mut self) {
         let mut edgeship = self.edgeship.take().expect("edgeship is running");
-        let sent = Command::new("kill")
-            .args(["-KILL", &edgeship.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -KILL {} failed", edgeship.pid());
+        signal(&edgeship, "-KILL");
         edgeship.wait();
         self.logs.push(edgeship.stderr());
     }
@@ -167,9 +207,27 @@ impl Scenario {
             "the last edgeship stops cleanly:\n{}",
             self.logs.join("\n")
         );
-        self.reader.read_to_end(self.clean_stops);
+        // The last run's final heartbeat is the last message; every earlier one came before
+        // the marker.
+        self.reader.read_until_or(
+            "the last run's final heartbeat",
+            |messages| {
+                let last_run = crate::common::heartbeats(messages)
+                    .last()
+                    .map(|m| &m.json["run"]);
+                crate::common::heartbeats(messages)
+                    .any(|m| m.json["final"] == true && Some(&m.json["run"]) == last_run)
+            },
+            || self.logs.join("\n"),
+        );
+        self.reader.read_to_end(0);
         let audit = audit_topic(&self.tansu.bootstrap(), TOPIC);
-        Outcome::tally(self.fault, &sent, &self.reader.messages, &marker, audit)
+        let requests = Requests {
+            sent,
+            marker,
+            probes: self.probes,
+        };
+        Outcome::tally(self.fault, &requests, &self.reader.messages, audit)
     }
 }
 
@@ -189,4 +247,14 @@ fn records_of_latest_run(messages: &[Landed], runs: usize) -> usize {
         }
     }
     count
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to edgeship (std can only send SIGKILL, and tests have no
+/// `unsafe`: `kill` does it).
+fn signal(edgeship: &Edgeship, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &edgeship.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
 }

@@ -11,6 +11,19 @@ use crate::traffic::Sent;
 /// The marker request's id (the traffic's ids count up from 0).
 const MARKER: u64 = u64::MAX;
 
+/// testkit's probe, which a restarted varnishd serves (and logs) before it is handed back.
+const PROBE: &str = "/edgeship-probe";
+
+/// Every request the test made varnishd serve.
+pub(crate) struct Requests {
+    /// The traffic's requests.
+    pub(crate) sent: Sent,
+    /// The marker request's URL, served last.
+    pub(crate) marker: String,
+    /// How many probe requests varnishd served while edgeship was reading (one per restart).
+    pub(crate) probes: u64,
+}
+
 /// What one fault scenario ended with.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -42,18 +55,22 @@ impl Outcome {
     /// Counts `messages` (the whole topic) against what the traffic `sent`.
     pub(crate) fn tally(
         fault: &'static str,
-        sent: &Sent,
+        requests: &Requests,
         messages: &[Landed],
-        marker: &str,
         audit: Audit,
     ) -> Outcome {
+        let Requests {
+            sent,
+            marker,
+            probes,
+        } = requests;
         let prefix = format!("/f/{fault}/");
         let mut ordered: Vec<&Landed> = messages.iter().collect();
         ordered.sort_by_key(|m| (m.partition, m.offset));
         let mut seen = BTreeSet::new();
         let mut outcome = Outcome {
             fault,
-            served: sent.answered.len() as u64 + 1,
+            served: sent.answered.len() as u64 + 1 + probes,
             unanswered: sent.unanswered.len() as u64,
             in_topic: 0,
             unanswered_in_topic: 0,
@@ -64,12 +81,19 @@ impl Outcome {
             audit,
         };
         let mut run = String::from("(before any heartbeat)");
+        let mut probes_seen = 0;
         for message in ordered {
             if message.is_heartbeat() {
                 run = message.json["run"].as_str().unwrap_or_default().to_owned();
                 continue;
             }
             let path = message.json["uri_path"].as_str().unwrap_or_default();
+            if path == PROBE && probes_seen < *probes {
+                probes_seen += 1;
+                outcome.in_topic += 1;
+                *outcome.by_run.entry(run.clone()).or_default() += 1;
+                continue;
+            }
             let id = if path == marker {
                 Some(MARKER)
             } else {
