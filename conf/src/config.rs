@@ -294,6 +294,10 @@ pub struct EdgeshipSettings {
     pub heartbeat_interval: Duration,
     /// `edgeship.queue.full`: default [`QueueFullPolicy::Block`].
     pub queue_full: QueueFullPolicy,
+    /// `edgeship.shutdown.timeout`: the most a clean stop may take, from the signal to exit
+    /// (the wait for queue room, both flushes and the final heartbeat). Default 30 s, 1 to
+    /// 3600; what is still undelivered then is counted as `undelivered_at_exit`.
+    pub shutdown_timeout: Duration,
     /// `edgeship.hostname`: the name `%l` renders. Default `None`: the machine's host name.
     pub hostname: Option<Sourced<String>>,
 }

@@ -258,6 +258,16 @@ own_keys! {
             word_in_any_case(value, &words, "block or drop")
         },
     }
+    shutdown_timeout: Duration {
+        name: "edgeship.shutdown.timeout",
+        aliases: [],
+        value: "seconds, 1 .. 3600",
+        default: Value("30"),
+        // The whole of a clean stop (the wait for queue room, both flushes, the final
+        // heartbeat) fits in it; the default is well under systemd's 90 s stop timeout, so
+        // a stop during a broker outage ends by itself rather than by SIGKILL.
+        parse: |value| seconds_at_most(value, 1, 3600),
+    }
     hostname: String {
         name: "edgeship.hostname",
         aliases: [],
@@ -377,6 +387,11 @@ fn size(value: &str) -> Result<usize, String> {
 fn seconds(value: &str, min: u64) -> Result<Duration, String> {
     let seconds = parse_whole(value, min, u64::from(u32::MAX))?;
     Ok(Duration::from_secs(seconds))
+}
+
+/// Whole seconds from `min` to `max`.
+fn seconds_at_most(value: &str, min: u64, max: u64) -> Result<Duration, String> {
+    Ok(Duration::from_secs(parse_whole(value, min, max)?))
 }
 
 /// Converts a range-checked number to the field's type; the ranges above make failure

@@ -51,6 +51,7 @@
 //! | `edgeship.key.format` | format of the Kafka message key | `%l` ([`DEFAULT_KEY_FORMAT`]) |
 //! | `edgeship.heartbeat.interval` | seconds, at least 1 | `10` |
 //! | `edgeship.queue.full` | `block` or `drop` | `block` |
+//! | `edgeship.shutdown.timeout` | seconds, 1 .. 3600 | `30` |
 //! | `edgeship.hostname` | the name `%l` renders | the machine's host name |
 //!
 //! Command-line values override the file's (varnishkafka did the opposite).

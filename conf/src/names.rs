@@ -243,7 +243,7 @@ mod tests {
             ("format.key", "refused format.key no longer exists; the Kafka message key is set with edgeship.key.format"),
             ("varnish.arg.qq", "refused unknown key \"varnish.arg.qq\" (did you mean \"varnish.arg.q\"?)"),
             ("varnish.arg.m", "refused varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query instead: varnish.arg.q = <query> (see vsl-query(7))"),
-            ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.hostname)"),
+            ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname)"),
         ];
         for (name, expected) in cases {
             assert_eq!(target(name), expected, "name {name:?}");

@@ -398,6 +398,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
         edgeship: EdgeshipSettings {
             heartbeat_interval: draft.heartbeat_interval.value,
             queue_full: draft.queue_full.value,
+            shutdown_timeout: draft.shutdown_timeout.value,
             hostname: draft.hostname,
         },
         plans: derived.plans,

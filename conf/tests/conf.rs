@@ -146,6 +146,7 @@ fn production_fixture_resolves() {
     );
     assert_eq!(config.edgeship.heartbeat_interval, Duration::from_secs(10));
     assert_eq!(config.edgeship.queue_full, QueueFullPolicy::Block);
+    assert_eq!(config.edgeship.shutdown_timeout, Duration::from_secs(30));
     assert_eq!(config.edgeship.hostname, None);
 }
 
@@ -371,7 +372,7 @@ fn malformed_configurations_report_path_and_line() {
         (
             "kafka.topic = t\nedgeship.spool.dir = /var/spool\n",
             &["t.conf:2: unknown edgeship key \"edgeship.spool.dir\" (known: edgeship.key.format, \
-               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.hostname)"],
+               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname)"],
         ),
         (
             "kafka.topic = t\npartition = %h\n",
@@ -414,6 +415,16 @@ fn malformed_configurations_report_path_and_line() {
             "kafka.topic = t\nedgeship.heartbeat.interval = 0\n",
             &["t.conf:2: edgeship.heartbeat.interval: 0 is out of range (expected a whole number \
                of at least 1)"],
+        ),
+        (
+            "kafka.topic = t\nedgeship.shutdown.timeout = 0\n",
+            &["t.conf:2: edgeship.shutdown.timeout: 0 is out of range (expected a whole number \
+               from 1 to 3600)"],
+        ),
+        (
+            "kafka.topic = t\nedgeship.shutdown.timeout = 3601\n",
+            &["t.conf:2: edgeship.shutdown.timeout: 3601 is out of range (expected a whole \
+               number from 1 to 3600)"],
         ),
         (
             "kafka.topic = t\nedgeship.queue.full = spill\n",
@@ -667,8 +678,10 @@ fn edgeship_keys() {
         "kafka.topic = t\n\
          edgeship.heartbeat.interval = 30\n\
          edgeship.queue.full = drop\n\
-         edgeship.hostname = cp1001\n",
+         edgeship.hostname = cp1001\n\
+         edgeship.shutdown.timeout = 45\n",
     ));
+    assert_eq!(config.edgeship.shutdown_timeout, Duration::from_secs(45));
     assert_eq!(config.edgeship.heartbeat_interval, Duration::from_secs(30));
     assert_eq!(config.edgeship.queue_full, QueueFullPolicy::Drop);
     let hostname = config.edgeship.hostname.expect("hostname is set");

@@ -82,7 +82,11 @@ counters! {
     records_skipped,
     /// Heartbeats handed to the output.
     heartbeats_produced,
-    /// Records still undelivered when shutdown's flush timed out.
+    /// Heartbeats that could not be queued: the queue was full (with `edgeship.queue.full =
+    /// drop`, or at the stop deadline), or librdkafka refused them.
+    heartbeats_dropped,
+    /// Records still undelivered at the stop deadline (`edgeship.shutdown.timeout`): still in
+    /// librdkafka's queue after the flush, or never queued because the queue stayed full.
     undelivered_at_exit,
     /// Statistics lines that could not be written (a full disk, a removed file system): the
     /// statistics file only, never records; each failure is also logged.

@@ -3,7 +3,7 @@
 //! tell a silent host from an idle one.
 
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeship_formats::escape::json_string;
 use edgeship_formats::time::{TimeFormat, Timestamp};
@@ -25,6 +25,8 @@ pub struct Beat<'a> {
     pub sequence_last: Option<u64>,
     /// Whether this is the heartbeat written at clean shutdown, after the flush.
     pub last: bool,
+    /// The configured heartbeat interval (`interval_seconds`).
+    pub interval: Duration,
 }
 
 /// Renders a heartbeat into `out` (replacing its contents).
@@ -55,14 +57,15 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail.
     let _ = write!(
         out,
-        "\",\"final\":{},\"sequence_start\":{},\"sequence_last\":{last},\
+        "\",\"final\":{},\"interval_seconds\":{},\"sequence_start\":{},\"sequence_last\":{last},\
          \"records_produced\":{},\"records_delivered\":{},\
          \"log_overruns\":{},\"transactions_incomplete\":{},\
          \"queue_full_waits\":{},\"queue_full_drops\":{},\
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
-         \"records_skipped\":{}}}",
+         \"records_skipped\":{},\"heartbeats_dropped\":{}}}",
         beat.last,
+        beat.interval.as_secs(),
         beat.sequence_start,
         counters.records_produced,
         counters.records_delivered,
@@ -76,5 +79,6 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.transactions_lost,
         counters.undelivered_at_exit,
         counters.records_skipped,
+        counters.heartbeats_dropped,
     );
 }

@@ -3,7 +3,7 @@
 //! first sequence number.
 
 use std::io::Read as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeship_conf::Config;
 use edgeship_formats::time::{TimeFormat, Timestamp};
@@ -17,6 +17,9 @@ pub struct Identity {
     pub run: String,
     /// The first sequence number of the run (`sequence.number`).
     pub sequence_start: u64,
+    /// How often the run says it is alive (`edgeship.heartbeat.interval`), which every
+    /// heartbeat carries so the auditor knows when the next one is overdue.
+    pub heartbeat_interval: Duration,
 }
 
 impl Identity {
@@ -27,6 +30,7 @@ impl Identity {
             hostname: hostname(configured.map(|name| name.value.as_str())),
             run: run_identifier(started),
             sequence_start: config.sequence_start.start_value(started),
+            heartbeat_interval: config.edgeship.heartbeat_interval,
         }
     }
 }
@@ -81,7 +85,6 @@ pub fn hostname(configured: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn run_identifiers_carry_the_start_time_and_differ() {

@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod counters;
 pub mod daemon;
+pub mod deadline;
 pub mod heartbeat;
 pub mod identity;
 pub mod kafka;

@@ -64,8 +64,9 @@ struct Cli {
 
 const AFTER_HELP: &str = "\
 Outputs (output = ...): kafka (default), stdout, null.
-Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0; a second one
-exits at once (130). SIGHUP reopens the statistics file.
+Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0, all within
+edgeship.shutdown.timeout (default 30 s; what is undelivered then is counted and logged); a
+second one exits at once (130). SIGHUP reopens the statistics file.
 Daemonized (-D or daemonize = true), edgeship logs to syslog unless log.syslog is set (false is
 refused: errors would go nowhere), and the launching command waits until the daemon reads the
 log: it exits 0 then, or with the daemon's start-up error and exit code.

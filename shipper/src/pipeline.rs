@@ -3,8 +3,8 @@
 //! run the timers, answer signals) until the reader is done, and shutdown.
 //!
 //! Signals: on the first SIGTERM/SIGINT the reader stops and sends what it has; this thread
-//! drains the channel and shuts down (see `shutdown`). A second signal exits at once (see
-//! `signals`).
+//! drains the channel and shuts down (see `shutdown`), all by the stop's deadline (see
+//! `deadline`). A second signal exits at once (see `signals`).
 //!
 //! A panic in this thread's loop is caught here: unwinding would drop the producer, which
 //! makes librdkafka purge its queue, and end the run with no final heartbeat or statistics.
@@ -26,6 +26,7 @@ use edgeship_formats::Capturer;
 
 use crate::counters::Counters;
 use crate::daemon::StartReport;
+use crate::deadline::StopClock;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
@@ -62,9 +63,10 @@ pub fn run(
     // The reader thread captures both formats' fields in one pass; the key's come after the
     // record's.
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
+    let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let wiring = Wiring {
         config,
-        flags,
+        stop: stop.clone(),
         formats: Formats::new(plans, &capturer),
         capturer,
         identity: Identity::new(config, started),
@@ -73,7 +75,7 @@ pub fn run(
     // The one place the output is chosen: everything after is compiled for that output.
     match config.output {
         Output::Kafka => {
-            let producer = KafkaProducer::new(config, &shared)?;
+            let producer = KafkaProducer::new(config, &shared, stop)?;
             wiring.serve(producer, report)
         }
         Output::Stdout => wiring.serve(StdoutSink::new(config.format_type), report),
@@ -84,7 +86,7 @@ pub fn run(
 /// Everything a run needs besides its output.
 struct Wiring<'a> {
     config: &'a Config,
-    flags: &'a Flags,
+    stop: StopClock,
     capturer: Capturer,
     formats: Formats,
     identity: Identity,
@@ -96,7 +98,7 @@ impl Wiring<'_> {
     fn serve<S: Sink>(self, sink: S, report: &mut StartReport) -> anyhow::Result<Ending> {
         let Wiring {
             config,
-            flags,
+            stop,
             capturer,
             formats,
             identity,
@@ -110,13 +112,13 @@ impl Wiring<'_> {
         report.ready();
         let mut timers = Timers::new(config);
         let shipping = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            ship_until_done(&reader, &mut shipper, &mut timers, flags)
+            ship_until_done(&reader, &mut shipper, &mut timers, &stop)
         }));
         let ending = match shipping {
             Ok(ending) => ending?,
             Err(panic) => recover_from_panic(&reader, shipper.shared(), panic.as_ref()),
         };
-        shutdown::finish(reader, shipper, ending)
+        shutdown::finish(reader, shipper, ending, &stop)
     }
 }
 
@@ -184,8 +186,9 @@ fn ship_until_done<S: Sink>(
     reader: &ReaderThread,
     shipper: &mut Shipper<S>,
     timers: &mut Timers,
-    flags: &Flags,
+    stop: &StopClock,
 ) -> anyhow::Result<Ending> {
+    let flags = stop.flags();
     let mut ending = Ending::Clean;
     let mut panic_hook = PanicHook::from_environment();
     loop {
@@ -214,6 +217,8 @@ fn ship_until_done<S: Sink>(
             reader.stop();
         }
         if flags.terminate_requested() && !reader.is_stopping() {
+            // The stop's deadline runs from here.
+            stop.start();
             shipper
                 .shared()
                 .log

@@ -1,6 +1,8 @@
 //! The handles every thread of the daemon shares: the counters, the log and the statistics
 //! file, travelling together as one [`Shared`] behind one `Arc`.
 
+use std::sync::atomic::AtomicU64;
+
 use anyhow::Context as _;
 use edgeship_conf::Config;
 
@@ -59,6 +61,13 @@ impl Shared {
                 format!("cannot write the statistics file: {error} ({total} failed writes so far)")
             });
         }
+    }
+
+    /// One loss, recorded once: `counter` (which reaches the heartbeat and the statistics
+    /// file) grows by one and `message` is logged as an error of `kind`, rate-limited.
+    pub fn count_loss(&self, counter: &AtomicU64, kind: &'static str, message: &str) {
+        self.log
+            .counted_error(kind, counter, 1, |_| message.to_string());
     }
 
     /// Reopens the statistics file (after SIGHUP); a failure is logged and statistics keep

@@ -7,7 +7,7 @@
 //! assigns sequence numbers.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use edgeship_conf::FormatPlans;
 use edgeship_formats::{Capturer, Context, RenderStats, Renderer};
@@ -76,6 +76,7 @@ impl<S: Sink> Shipper<S> {
             hostname,
             run,
             sequence_start,
+            ..
         } = &self.identity;
         self.shared.log.info(&format!(
             "edgeship {} starting: host {hostname}, run {run}, sequence from {sequence_start}",
@@ -133,16 +134,24 @@ impl<S: Sink> Shipper<S> {
         Ok(())
     }
 
-    /// Produces the heartbeat of a clean shutdown, which reports the flushed state.
-    pub fn final_heartbeat(&mut self) -> anyhow::Result<()> {
-        if self.produce_heartbeat(true)? {
+    /// Produces the heartbeat of a clean shutdown, which reports the flushed state; returns
+    /// whether the output took it (its delivery is [`Shipper::final_heartbeat_delivered`]).
+    pub fn final_heartbeat(&mut self) -> anyhow::Result<bool> {
+        let handed = self.produce_heartbeat(true)?;
+        if handed {
             self.shared.log.info("final heartbeat handed to the output");
         }
-        Ok(())
+        Ok(handed)
     }
 
-    /// Renders and outputs a heartbeat whose `final` field is `last`; returns whether the
-    /// output took it (then it is counted).
+    /// Whether the final heartbeat reached its destination, asked after the last flush.
+    pub fn final_heartbeat_delivered(&self) -> bool {
+        self.sink.final_heartbeat_delivered()
+    }
+
+    /// Renders and outputs a heartbeat whose `final` field is `last` (the final one goes
+    /// through the sink's `final_heartbeat`); returns whether the output took it (then it is
+    /// counted).
     fn produce_heartbeat(&mut self, last: bool) -> anyhow::Result<bool> {
         let identity = &self.identity;
         let sequence_last = (self.next_sequence != identity.sequence_start)
@@ -154,6 +163,7 @@ impl<S: Sink> Shipper<S> {
             sequence_start: identity.sequence_start,
             sequence_last,
             last,
+            interval: identity.heartbeat_interval,
         };
         let counters = &self.shared.counters;
         heartbeat::render(&beat, &counters.snapshot(), &mut self.record);
@@ -164,7 +174,11 @@ impl<S: Sink> Shipper<S> {
         };
         // A heartbeat has no log records: every field the key reads is unmatched.
         let key = Key::new(&mut self.formats.key, &mut self.key, |_| None, &context);
-        let handed = self.sink.heartbeat(&mut self.record, key)?;
+        let handed = if last {
+            self.sink.final_heartbeat(&mut self.record, key)?
+        } else {
+            self.sink.heartbeat(&mut self.record, key)?
+        };
         if handed {
             Counters::add(&counters.heartbeats_produced, 1);
         }
@@ -189,8 +203,9 @@ impl<S: Sink> Shipper<S> {
         self.sink.is_fatal()
     }
 
-    /// Flushes the output; returns how many records are still undelivered.
-    pub fn flush(&mut self) -> usize {
-        self.sink.flush()
+    /// Flushes the output, waiting no later than `until`; returns how many messages are
+    /// still undelivered.
+    pub fn flush(&mut self, until: Instant) -> usize {
+        self.sink.flush(until)
     }
 }

@@ -6,6 +6,7 @@
 //! per record.
 
 use std::io::{BufWriter, Stdout, Write as _};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use edgeship_conf::FormatType;
@@ -37,6 +38,13 @@ where
             values,
             context,
         }
+    }
+
+    /// The record's context: its host, sequence number and run (for a heartbeat, the next
+    /// sequence number, which it does not carry).
+    #[inline]
+    pub fn context(&self) -> &'r Context<'v> {
+        self.context
     }
 
     /// Renders the key (replacing the buffer's contents) and returns it.
@@ -85,6 +93,24 @@ pub trait Sink {
     where
         V: Fn(usize) -> Option<&'v [u8]>;
 
+    /// Outputs the final heartbeat of a clean stop, as [`heartbeat`](Sink::heartbeat) does.
+    fn final_heartbeat<'v, V>(
+        &mut self,
+        beat: &mut Vec<u8>,
+        key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool>
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        self.heartbeat(beat, key)
+    }
+
+    /// Whether the final heartbeat, once handed to the output, reached its destination (asked
+    /// after the last flush).
+    fn final_heartbeat_delivered(&self) -> bool {
+        true
+    }
+
     /// Serves what the output has to report (delivery reports) without waiting.
     fn poll(&self) {}
 
@@ -93,8 +119,9 @@ pub trait Sink {
         false
     }
 
-    /// Flushes the output; returns how many records are still undelivered.
-    fn flush(&mut self) -> usize;
+    /// Flushes the output, waiting no later than `until`; returns how many messages are
+    /// still undelivered.
+    fn flush(&mut self, until: Instant) -> usize;
 }
 
 /// Standard output: one record per line, each batch in one write. Heartbeats are printed
@@ -150,7 +177,7 @@ impl Sink for StdoutSink {
         Ok(true)
     }
 
-    fn flush(&mut self) -> usize {
+    fn flush(&mut self, _until: Instant) -> usize {
         let _ = self.out.flush();
         0
     }
@@ -179,7 +206,7 @@ impl Sink for NullSink {
         Ok(false)
     }
 
-    fn flush(&mut self) -> usize {
+    fn flush(&mut self, _until: Instant) -> usize {
         0
     }
 }

@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fixtures;
-mod port;
+pub mod port;
 pub mod proxy;
 pub mod random;
 pub mod records;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::KafkaError;
+use rdkafka::message::Headers as _;
 use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use serde_json::Value;
 
@@ -29,6 +30,8 @@ pub struct Landed {
     pub key: Option<Vec<u8>>,
     /// Its payload (empty when it has none).
     pub payload: Vec<u8>,
+    /// Its record headers, in order: name and value (empty when a header has no value).
+    pub headers: Vec<(String, Vec<u8>)>,
     /// The payload parsed as JSON (`Value::Null` if it is not JSON).
     pub json: Value,
 }
@@ -37,6 +40,14 @@ impl Landed {
     /// Whether it is a heartbeat (top-level `"heartbeat": true`, docs/records.md).
     pub fn is_heartbeat(&self) -> bool {
         self.json.get("heartbeat") == Some(&Value::Bool(true))
+    }
+
+    /// The value of the first header named `name`, as text (lossy), if the message has one.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
     }
 }
 
@@ -142,6 +153,15 @@ impl TopicReader {
                         partition: message.partition(),
                         offset: message.offset(),
                         key: message.key().map(<[u8]>::to_vec),
+                        headers: message.headers().map_or_else(Vec::new, |headers| {
+                            headers
+                                .iter()
+                                .map(|header| {
+                                    let value = header.value.unwrap_or_default().to_vec();
+                                    (header.key.to_owned(), value)
+                                })
+                                .collect()
+                        }),
                         json: serde_json::from_slice(&payload).unwrap_or(Value::Null),
                         payload,
                     });
@@ -196,11 +216,16 @@ mod tests {
             .expect("a producer");
         let payloads = [r#"{"heartbeat":true}"#, r#"{"sequence":0}"#, "not JSON"];
         for (partition, payload) in payloads.iter().enumerate() {
+            let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+                key: "partition",
+                value: Some(&partition.to_string()),
+            });
             producer
                 .send(
                     BaseRecord::to("edgeship.topic-reader")
                         .key("host")
                         .payload(*payload)
+                        .headers(headers)
                         .partition(partition as i32),
                 )
                 .map_err(|(error, _)| error)
@@ -233,6 +258,10 @@ mod tests {
             .messages
             .iter()
             .all(|m| m.key.as_deref() == Some(&b"host"[..])));
+        assert!(reader
+            .messages
+            .iter()
+            .all(|m| m.header("partition") == Some(m.partition.to_string())));
     }
 
     #[test]

@@ -127,7 +127,12 @@ impl HostFindings<'_> {
         if run.beats.ended {
             return;
         }
-        let interval = run.beats.interval.unwrap_or(DEFAULT_INTERVAL);
+        // An interval of 0 says nothing about when the next heartbeat is due.
+        let interval = run
+            .beats
+            .interval
+            .filter(|&i| i > 0)
+            .unwrap_or(DEFAULT_INTERVAL);
         let allowed = i64::try_from(interval.saturating_mul(2)).unwrap_or(i64::MAX);
         if last.time.saturating_add(allowed) >= end {
             return;

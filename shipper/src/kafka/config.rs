@@ -133,12 +133,17 @@ impl<'a> KafkaConfig<'a> {
     }
 
     /// How long librdkafka keeps trying to deliver a message (`message.timeout.ms`, as
-    /// librdkafka applies it): shutdown's flush waits as long.
-    pub fn message_timeout(&self) -> Duration {
-        self.properties
+    /// librdkafka applies it), or `None` for `0`, which librdkafka reads as "no limit".
+    pub fn message_timeout(&self) -> Option<Duration> {
+        let millis = self
+            .properties
             .get("message.timeout.ms")
-            .and_then(|setting| setting.value.trim().parse::<u64>().ok())
-            .map_or(DEFAULT_MESSAGE_TIMEOUT, Duration::from_millis)
+            .and_then(|setting| setting.value.trim().parse::<u64>().ok());
+        match millis {
+            Some(0) => None,
+            Some(millis) => Some(Duration::from_millis(millis)),
+            None => Some(DEFAULT_MESSAGE_TIMEOUT),
+        }
     }
 
     /// rust-rdkafka's configuration, ready to create a client.
@@ -271,10 +276,24 @@ mod tests {
             2,
         )];
         let config = KafkaConfig::build(input(&global, &topic)).expect("builds");
-        assert_eq!(config.message_timeout(), Duration::from_millis(2000));
+        assert_eq!(config.message_timeout(), Some(Duration::from_millis(2000)));
         let client = config.client();
         assert_eq!(client.get("delivery.timeout.ms"), Some("2000"));
         assert_eq!(client.get("message.timeout.ms"), None);
+    }
+
+    #[test]
+    fn a_message_timeout_of_zero_is_no_limit_not_a_zero_budget() {
+        let global = [property(
+            "kafka.message.timeout.ms",
+            "message.timeout.ms",
+            "0",
+            1,
+        )];
+        let config = KafkaConfig::build(input(&global, &[])).expect("builds");
+        assert_eq!(config.message_timeout(), None);
+        let unset = KafkaConfig::build(input(&[], &[])).expect("builds");
+        assert_eq!(unset.message_timeout(), Some(DEFAULT_MESSAGE_TIMEOUT));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use crate::shared::Shared;
 pub(super) const OPAQUE_RECORD: usize = 0;
 /// A heartbeat: its delivery is not a record's, so it is not counted as one.
 pub(super) const OPAQUE_HEARTBEAT: usize = 1;
+/// The final heartbeat of a clean stop: a heartbeat whose delivery shutdown asks about.
+pub(super) const OPAQUE_FINAL_HEARTBEAT: usize = 2;
 
 /// Delivery failures, classified without `rd_kafka_message_status` (which rust-rdkafka does not
 /// expose, and `unsafe` is reserved for `varnishlog`): a failure after the message may have
@@ -48,6 +50,8 @@ pub struct KafkaContext {
     fatal: AtomicBool,
     /// Set on every error event, so the producer asks librdkafka whether it was fatal.
     errors_seen: AtomicBool,
+    /// Set when the broker acknowledged the final heartbeat.
+    final_delivered: AtomicBool,
 }
 
 impl KafkaContext {
@@ -57,6 +61,7 @@ impl KafkaContext {
             shared,
             fatal: AtomicBool::new(false),
             errors_seen: AtomicBool::new(false),
+            final_delivered: AtomicBool::new(false),
         }
     }
 
@@ -68,6 +73,11 @@ impl KafkaContext {
     /// Records a fatal error librdkafka reported other than through the error callback.
     pub(super) fn record_fatal(&self) {
         self.fatal.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the broker acknowledged the final heartbeat.
+    pub(super) fn final_heartbeat_delivered(&self) -> bool {
+        self.final_delivered.load(Ordering::Relaxed)
     }
 
     /// Whether an error event arrived since the last call.
@@ -113,10 +123,13 @@ impl ProducerContext for KafkaContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let heartbeat = opaque == OPAQUE_HEARTBEAT;
+        let heartbeat = opaque != OPAQUE_RECORD;
         let counters = &self.shared.counters;
         match result {
             Ok(_) => {
+                if opaque == OPAQUE_FINAL_HEARTBEAT {
+                    self.final_delivered.store(true, Ordering::Relaxed);
+                }
                 if !heartbeat {
                     Counters::add(&counters.records_delivered, 1);
                 }

@@ -11,5 +11,5 @@ mod properties;
 
 pub use config::{check, KafkaConfig, KafkaInput};
 pub use context::{maybe_persisted, KafkaContext};
-pub use producer::{KafkaProducer, Sent};
+pub use producer::{KafkaProducer, Sent, RUN_HEADER, SEQUENCE_HEADER};
 pub use properties::{Properties, Setting};

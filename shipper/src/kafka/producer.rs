@@ -1,26 +1,41 @@
 //! The producer: a `send` that waits for room instead of dropping when the local queue is full
-//! (or drops and counts, as `edgeship.queue.full` says), polling, flushing for up to the
-//! message timeout, and librdkafka's fatal state; and the producer as the pipeline's Kafka
-//! [`Sink`].
+//! (or drops and counts, as `edgeship.queue.full` says), never past the stop deadline; the
+//! record headers that carry the run and sequence number beside the body (docs/records.md);
+//! polling, flushing until a deadline, and librdkafka's fatal state; and the producer as the
+//! pipeline's Kafka [`Sink`].
 //!
 //! Allocation: edgeship's own per-record path allocates nothing, but producing does, below us:
 //! librdkafka copies every message into its queue (`RD_KAFKA_MSG_F_COPY`, which rust-rdkafka
-//! always uses), and rust-rdkafka 0.39 builds a `CString` of the topic name in every `send`.
-//! Avoiding either would mean calling librdkafka directly, and `unsafe` is reserved for
-//! `varnishlog`; the `stdout` and `null` outputs have no such cost.
+//! always uses), rust-rdkafka 0.39 builds a `CString` of the topic name in every `send`, and
+//! the headers are a librdkafka `rd_kafka_headers_t` per message (one list and one allocation
+//! per header), because a successful `producev` takes ownership of them, so they cannot be
+//! reused, and rust-rdkafka has no borrowed headers for producing. Avoiding any of these would
+//! mean calling librdkafka directly, and `unsafe` is reserved for `varnishlog`; the `stdout`
+//! and `null` outputs have no such cost. The header values themselves (the run, the decimal
+//! sequence number) are written from borrowed bytes and a stack buffer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgeship_conf::{Config, Errors, Partitioning, QueueFullPolicy};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::config::{KafkaConfig, KafkaInput};
-use super::context::{KafkaContext, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
+use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
 use crate::counters::Counters;
+use crate::deadline::StopClock;
 use crate::shared::Shared;
 use crate::sink::{Key, Sink};
+
+/// The record header carrying the run identifier (records and heartbeats).
+pub const RUN_HEADER: &str = "edgeship.run";
+/// The record header carrying the sequence number in decimal (records).
+pub const SEQUENCE_HEADER: &str = "edgeship.sequence";
+
+/// How often a wait for room in a full queue serves delivery reports and looks at the clock.
+const ROOM_POLL: Duration = Duration::from_millis(20);
 
 /// The producer and where it sends.
 pub struct KafkaProducer {
@@ -29,7 +44,7 @@ pub struct KafkaProducer {
     partition: Option<i32>,
     policy: QueueFullPolicy,
     shared: Arc<Shared>,
-    message_timeout: Duration,
+    stop: StopClock,
 }
 
 /// What happened to one record handed to [`KafkaProducer::send`].
@@ -37,15 +52,99 @@ pub struct KafkaProducer {
 pub enum Sent {
     /// Enqueued; its delivery report will be counted.
     Queued,
-    /// Dropped and counted (queue full with the drop policy, or refused by librdkafka).
+    /// Dropped and counted (queue full with the drop policy or at the stop deadline, or
+    /// refused by librdkafka).
     Dropped,
+}
+
+/// What kind of message a send carries, which decides how a full queue is met and how a
+/// message that could not be queued is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Message {
+    Record,
+    Heartbeat,
+    FinalHeartbeat,
+}
+
+impl Message {
+    fn opaque(self) -> usize {
+        match self {
+            Message::Record => OPAQUE_RECORD,
+            Message::Heartbeat => OPAQUE_HEARTBEAT,
+            Message::FinalHeartbeat => OPAQUE_FINAL_HEARTBEAT,
+        }
+    }
+
+    /// Whether a full queue is waited out (until the stop deadline, if a stop has begun).
+    /// With the drop policy, records and heartbeats do not wait: waiting would stall the
+    /// reader into overruns, which that policy exists to prevent. The final heartbeat waits,
+    /// as nothing is read any more.
+    fn waits_for_room(self, policy: QueueFullPolicy) -> bool {
+        self == Message::FinalHeartbeat || policy == QueueFullPolicy::Block
+    }
+}
+
+/// A `u64` in decimal, written into a stack buffer.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    #[inline]
+    fn new(mut number: u64) -> Decimal {
+        let mut digits = [0_u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (number % 10) as u8;
+            number /= 10;
+            if number == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+/// The headers of a request record: its run and sequence number.
+#[inline]
+fn record_headers(run: &[u8], sequence: u64) -> OwnedHeaders {
+    let sequence = Decimal::new(sequence);
+    OwnedHeaders::new_with_capacity(2)
+        .insert(Header {
+            key: RUN_HEADER,
+            value: Some(run),
+        })
+        .insert(Header {
+            key: SEQUENCE_HEADER,
+            value: Some(sequence.as_bytes()),
+        })
+}
+
+/// The headers of a heartbeat: its run.
+fn heartbeat_headers(run: &[u8]) -> OwnedHeaders {
+    OwnedHeaders::new_with_capacity(1).insert(Header {
+        key: RUN_HEADER,
+        value: Some(run),
+    })
 }
 
 impl KafkaProducer {
     /// Creates the producer. Configuration problems were caught by
     /// [`check`](super::config::check) already, but are reported the same way if they show up
-    /// here; notices about the configuration (acks raised) go to the log.
-    pub fn new(config: &Config, shared: &Arc<Shared>) -> Result<KafkaProducer, Errors> {
+    /// here; notices about the configuration (acks raised) go to the log. Waits for room in a
+    /// full queue end at `stop`'s deadline.
+    pub fn new(
+        config: &Config,
+        shared: &Arc<Shared>,
+        stop: StopClock,
+    ) -> Result<KafkaProducer, Errors> {
         let kafka = KafkaConfig::build(KafkaInput::from_config(config))?;
         for notice in kafka.notices() {
             shared.log.notice(notice);
@@ -73,69 +172,154 @@ impl KafkaProducer {
             },
             policy: config.edgeship.queue_full,
             shared: Arc::clone(shared),
-            message_timeout: kafka.message_timeout(),
+            stop,
         })
     }
 
-    /// Enqueues a record. With the block policy a full queue is waited out (serving delivery
-    /// reports meanwhile) and the wait is counted; with the drop policy the record is dropped
+    /// Enqueues a record with its run and sequence headers. With the block policy a full
+    /// queue is waited out (serving delivery reports meanwhile, until the stop deadline once
+    /// a stop has begun) and the wait is counted; with the drop policy the record is dropped
     /// and counted.
-    pub fn send(&self, payload: &[u8], key: &[u8]) -> Sent {
-        self.send_with(payload, key, OPAQUE_RECORD)
+    #[inline]
+    pub fn send(&self, payload: &[u8], key: &[u8], run: &[u8], sequence: u64) -> Sent {
+        let record = self
+            .record(payload, key, Message::Record)
+            .headers(record_headers(run, sequence));
+        self.enqueue(record, Message::Record)
     }
 
-    /// Enqueues a heartbeat, keyed like the records. Heartbeats always wait for room.
-    pub fn send_heartbeat(&self, payload: &[u8], key: &[u8]) -> Sent {
-        self.send_with(payload, key, OPAQUE_HEARTBEAT)
+    /// Enqueues a heartbeat, keyed like the records, with its run header.
+    pub fn send_heartbeat(&self, payload: &[u8], key: &[u8], run: &[u8]) -> Sent {
+        self.send_beat(payload, key, run, Message::Heartbeat)
     }
 
-    fn send_with(&self, payload: &[u8], key: &[u8], opaque: usize) -> Sent {
-        let counters = &self.shared.counters;
+    /// Enqueues the final heartbeat of a clean stop: it waits for room until the deadline.
+    pub fn send_final_heartbeat(&self, payload: &[u8], key: &[u8], run: &[u8]) -> Sent {
+        self.send_beat(payload, key, run, Message::FinalHeartbeat)
+    }
+
+    fn send_beat(&self, payload: &[u8], key: &[u8], run: &[u8], message: Message) -> Sent {
+        let record = self
+            .record(payload, key, message)
+            .headers(heartbeat_headers(run));
+        self.enqueue(record, message)
+    }
+
+    #[inline]
+    fn record<'a>(
+        &'a self,
+        payload: &'a [u8],
+        key: &'a [u8],
+        message: Message,
+    ) -> BaseRecord<'a, [u8], [u8], usize> {
+        let record = BaseRecord::with_opaque_to(&self.topic, message.opaque())
+            .payload(payload)
+            .key(key);
+        match self.partition {
+            Some(partition) => record.partition(partition),
+            None => record,
+        }
+    }
+
+    /// Hands `record` to librdkafka, meeting a full queue as `message`'s kind and the policy
+    /// say. A record that comes back from a full queue is sent again as it is, headers and
+    /// all.
+    fn enqueue(&self, mut record: BaseRecord<'_, [u8], [u8], usize>, message: Message) -> Sent {
         let mut waited: Option<Instant> = None;
         let outcome = loop {
-            let mut record = BaseRecord::with_opaque_to(&self.topic, opaque)
-                .payload(payload)
-                .key(key);
-            if let Some(partition) = self.partition {
-                record = record.partition(partition);
-            }
             match self.producer.send(record) {
                 Ok(()) => break Sent::Queued,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    if self.policy == QueueFullPolicy::Drop && opaque == OPAQUE_RECORD {
-                        Counters::add(&counters.queue_full_drops, 1);
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    if !message.waits_for_room(self.policy) || self.out_of_time(message) {
+                        self.give_up(message);
                         break Sent::Dropped;
                     }
                     if waited.is_none() {
                         waited = Some(Instant::now());
-                        Counters::add(&counters.queue_full_waits, 1);
+                        if message == Message::Record {
+                            Counters::add(&self.shared.counters.queue_full_waits, 1);
+                        }
+                        self.shared.log.warning(
+                            "queue-full-wait",
+                            "local queue full: waiting for room (edgeship.queue.full = block)",
+                        );
                     }
                     // Serving delivery reports is what frees room.
-                    self.producer.poll(Duration::from_millis(20));
+                    self.producer.poll(ROOM_POLL);
                 }
                 Err((error, _)) => {
-                    // A gap in the sequence: records only (a heartbeat carries no number, and
-                    // its refusal is logged by the caller).
-                    if opaque == OPAQUE_RECORD {
-                        let log = &self.shared.log;
-                        log.counted_error("produce", &counters.produce_errors, 1, |total| {
-                            format!(
-                                "librdkafka refused a record at enqueue ({error}): a gap in \
-                                 the sequence ({total} so far)"
-                            )
-                        });
-                    }
+                    self.refused(message, &error);
                     break Sent::Dropped;
                 }
             }
         };
         if let Some(started) = waited {
             Counters::add(
-                &counters.queue_full_blocked_micros,
+                &self.shared.counters.queue_full_blocked_micros,
                 started.elapsed().as_micros() as u64,
             );
         }
         outcome
+    }
+
+    /// Whether a stop has begun and `message`'s part of it is over: the final heartbeat may
+    /// wait until the deadline, everything else until the records' part ends.
+    fn out_of_time(&self, message: Message) -> bool {
+        match message {
+            Message::FinalHeartbeat => self.stop.expired(),
+            Message::Record | Message::Heartbeat => self.stop.records_expired(),
+        }
+    }
+
+    /// Counts and logs a message that found the queue full and may wait no longer.
+    fn give_up(&self, message: Message) {
+        let shared = &*self.shared;
+        let counters = &shared.counters;
+        match message {
+            Message::Record if self.policy == QueueFullPolicy::Drop => shared.count_loss(
+                &counters.queue_full_drops,
+                "queue-full-drop",
+                "local queue full: records dropped (edgeship.queue.full = drop)",
+            ),
+            // Only a stop ends a block-policy wait.
+            Message::Record => shared.count_loss(
+                &counters.undelivered_at_exit,
+                "shutdown-deadline",
+                "stop deadline reached with the local queue full: records not queued are \
+                 counted as undelivered_at_exit",
+            ),
+            Message::Heartbeat | Message::FinalHeartbeat => shared.count_loss(
+                &counters.heartbeats_dropped,
+                "heartbeat-dropped",
+                "local queue full: a heartbeat was dropped and the auditor will miss it",
+            ),
+        }
+    }
+
+    /// Counts and logs a message librdkafka refused at enqueue for a reason other than a full
+    /// queue.
+    fn refused(&self, message: Message, error: &KafkaError) {
+        let shared = &*self.shared;
+        let counters = &shared.counters;
+        let (counter, kind, what) = match message {
+            Message::Record => (
+                &counters.produce_errors,
+                "produce",
+                ("a record", "a gap in the sequence"),
+            ),
+            Message::Heartbeat | Message::FinalHeartbeat => (
+                &counters.heartbeats_dropped,
+                "heartbeat-dropped",
+                ("a heartbeat", "dropped"),
+            ),
+        };
+        let (item, consequence) = what;
+        shared.log.counted_error(kind, counter, 1, |total| {
+            format!(
+                "librdkafka refused {item} at enqueue ({error}): {consequence} ({total} so far)"
+            )
+        });
     }
 }
 
@@ -145,21 +329,33 @@ impl Sink for KafkaProducer {
     where
         V: Fn(usize) -> Option<&'v [u8]>,
     {
-        self.send(record, key.render()) == Sent::Queued
+        let context = key.context();
+        let (run, sequence) = (context.run, context.sequence);
+        self.send(record, key.render(), run, sequence) == Sent::Queued
     }
 
     fn heartbeat<'v, V>(&mut self, beat: &mut Vec<u8>, key: Key<'_, 'v, V>) -> anyhow::Result<bool>
     where
         V: Fn(usize) -> Option<&'v [u8]>,
     {
-        if self.send_heartbeat(beat, key.render()) == Sent::Queued {
-            return Ok(true);
-        }
-        self.shared.log.error(
-            "heartbeat",
-            "librdkafka refused a heartbeat at enqueue; the auditor will miss it",
-        );
-        Ok(false)
+        let run = key.context().run;
+        Ok(self.send_heartbeat(beat, key.render(), run) == Sent::Queued)
+    }
+
+    fn final_heartbeat<'v, V>(
+        &mut self,
+        beat: &mut Vec<u8>,
+        key: Key<'_, 'v, V>,
+    ) -> anyhow::Result<bool>
+    where
+        V: Fn(usize) -> Option<&'v [u8]>,
+    {
+        let run = key.context().run;
+        Ok(self.send_final_heartbeat(beat, key.render(), run) == Sent::Queued)
+    }
+
+    fn final_heartbeat_delivered(&self) -> bool {
+        self.producer.context().final_heartbeat_delivered()
     }
 
     /// Serves delivery reports and statistics without waiting.
@@ -184,17 +380,25 @@ impl Sink for KafkaProducer {
         false
     }
 
-    /// Waits up to the configured message timeout for every queued message to be delivered
-    /// or failed; returns how many were still in flight when it gave up.
-    fn flush(&mut self) -> usize {
-        let deadline = Instant::now() + self.message_timeout;
+    /// Waits until `until` at most for every queued message to be delivered or failed;
+    /// returns how many records (heartbeats aside) were still in flight when it gave up.
+    /// librdkafka fails a message after `message.timeout.ms` by itself, so the flush needs no
+    /// budget of its own (and `message.timeout.ms = 0`, librdkafka's "no limit", is no zero
+    /// budget).
+    fn flush(&mut self, until: Instant) -> usize {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = until.saturating_duration_since(Instant::now());
             let _ = self.producer.flush(left.min(Duration::from_millis(500)));
-            let in_flight = self.producer.in_flight_count().max(0) as usize;
-            if in_flight == 0 || left.is_zero() {
-                return in_flight;
+            if self.producer.in_flight_count() <= 0 || left.is_zero() {
+                break;
             }
         }
+        // Every delivery report served so far is counted: what was produced and has no report
+        // yet is still in flight.
+        let counters = self.shared.counters.snapshot();
+        let reported = counters.records_delivered
+            + counters.delivery_failed
+            + counters.delivery_failed_maybe_persisted;
+        counters.records_produced.saturating_sub(reported) as usize
     }
 }

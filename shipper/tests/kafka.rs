@@ -1,0 +1,266 @@
+//! The Kafka side of issue 12, on real processes: the record headers that carry the run and
+//! sequence number beside any format's body, the heartbeat's interval, a clean stop with
+//! `message.timeout.ms = 0`, heartbeats under `edgeship.queue.full = drop` with the broker
+//! unreachable, and one bounded stop (`edgeship.shutdown.timeout`) while the broker is down.
+//! Each test runs the real `edgeship` on the live log of its own varnishd; what landed is read
+//! back with testkit's independent consumer, never taken from the shipper's own output.
+
+// clippy.toml lets tests unwrap; the helpers below are test code too (a panic is a failure
+// with a message), which `allow-unwrap-in-tests` does not see outside `#[test]` functions.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{
+    config_text, heartbeats, kafka_lines, latest_statistics, raw_exchange, records, seed_format,
+    Edgeship, Landed, TopicReader, PATIENCE,
+};
+use edgeship_testkit::port::free_port;
+use edgeship_testkit::scratch::ScratchDir;
+use edgeship_testkit::tansu::Tansu;
+use edgeship_testkit::varnishd::Varnishd;
+use serde_json::Value;
+
+/// One GET to varnishd; panics unless it answers 200.
+fn get(addr: SocketAddr, id: u64) {
+    let request = format!("GET /kafka?id={id} HTTP/1.1\r\nHost: kafka.example\r\n\r\n");
+    assert_eq!(raw_exchange(addr, request.as_bytes()), 200, "request {id}");
+}
+
+/// Starts a broker with `topic` (one partition: the host's messages in one order).
+fn broker(topic: &str) -> Tansu {
+    let tansu = Tansu::start().expect("start tansu (scripts/setup builds it)");
+    tansu.create_topic(topic, 1).expect("create the topic");
+    tansu
+}
+
+/// Writes a seed-format configuration with `lines` and starts edgeship on `varnishd`'s log.
+fn start(dir: &ScratchDir, varnishd: &Varnishd, lines: &[String]) -> Edgeship {
+    let config = dir
+        .write("edgeship.conf", config_text(dir, &seed_format(), lines))
+        .expect("write a test file");
+    Edgeship::start_live(dir, "edgeship", &config, varnishd.workdir(), &[])
+}
+
+/// The latest `{"edgeship":{...}}` statistics once `done` holds for them; fails if edgeship
+/// exits first or it takes longer than [`PATIENCE`].
+fn wait_for_stats(edgeship: &mut Edgeship, path: &Path, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(stats) = latest_statistics(path, "edgeship").filter(|stats| done(stats)) {
+            return stats;
+        }
+        if let Some(status) = edgeship.try_status() {
+            panic!("edgeship exited ({status}):\n{}", edgeship.stderr());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statistics never got there; last {:?}\n{}",
+            latest_statistics(path, "edgeship"),
+            edgeship.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn counter(object: &Value, name: &str) -> u64 {
+    object[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {object}"))
+}
+
+/// The Kafka lines of a test configuration with `message.timeout.ms` replaced by `timeout`.
+fn kafka_lines_with_timeout(bootstrap: &str, topic: &str, timeout: &str) -> Vec<String> {
+    let mut lines = kafka_lines(bootstrap, topic);
+    for line in &mut lines {
+        if line.starts_with("kafka.topic.message.timeout.ms") {
+            *line = format!("kafka.topic.message.timeout.ms = {timeout}");
+        }
+    }
+    lines
+}
+
+#[test]
+fn every_record_and_heartbeat_carries_its_run_and_sequence_as_kafka_headers() {
+    const COUNT: u64 = 300;
+    const TOPIC: &str = "webrequest_headers";
+    let varnishd = Varnishd::start().expect("start varnishd");
+    let tansu = broker(TOPIC);
+    let dir = ScratchDir::new("shipper-test-headers").expect("a scratch directory");
+    let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
+    lines.push("edgeship.heartbeat.interval = 1".to_owned());
+    let mut edgeship = start(&dir, &varnishd, &lines);
+    for id in 0..COUNT {
+        get(varnishd.addr(), id);
+    }
+    let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
+    reader.read_until_or(
+        "every record",
+        |m| records(m).count() as u64 >= COUNT,
+        || edgeship.stderr(),
+    );
+    let status = edgeship.terminate();
+    assert_eq!(status.code(), Some(0), "clean stop:\n{}", edgeship.stderr());
+    reader.read_to_end(1);
+
+    // The seed format has no run field: the run travels only in the headers.
+    let beats: Vec<&Landed> = heartbeats(&reader.messages).collect();
+    assert!(beats.len() >= 2, "start and final heartbeats");
+    let run = beats[0].json["run"].as_str().expect("a run").to_owned();
+    for beat in &beats {
+        assert_eq!(beat.header("edgeship.run"), Some(run.clone()), "{beat:?}");
+        assert_eq!(beat.header("edgeship.sequence"), None, "{beat:?}");
+        assert_eq!(beat.json["interval_seconds"], 1, "{}", beat.json);
+    }
+    let mut sequences = BTreeSet::new();
+    for record in records(&reader.messages) {
+        assert!(record.json.get("run").is_none(), "{}", record.json);
+        assert_eq!(
+            record.header("edgeship.run"),
+            Some(run.clone()),
+            "{record:?}"
+        );
+        let sequence = counter(&record.json, "sequence");
+        assert_eq!(
+            record.header("edgeship.sequence"),
+            Some(sequence.to_string()),
+            "{record:?}"
+        );
+        assert!(sequences.insert(sequence), "sequence {sequence} twice");
+    }
+    assert!(sequences.into_iter().eq(0..COUNT), "every sequence once");
+}
+
+#[test]
+fn a_message_timeout_of_zero_still_flushes_everything_and_the_final_heartbeat() {
+    const COUNT: u64 = 50;
+    const TOPIC: &str = "webrequest_no_timeout";
+    let varnishd = Varnishd::start().expect("start varnishd");
+    let tansu = broker(TOPIC);
+    let dir = ScratchDir::new("shipper-test-no-timeout").expect("a scratch directory");
+    let mut lines = kafka_lines_with_timeout(&tansu.bootstrap(), TOPIC, "0");
+    // Records wait in librdkafka's queue until the stop: only the flush sends them.
+    lines.push("kafka.queue.buffering.max.ms = 60000".to_owned());
+    lines.push("log.statistics.interval = 1".to_owned());
+    let mut edgeship = start(&dir, &varnishd, &lines);
+    for id in 0..COUNT {
+        get(varnishd.addr(), id);
+    }
+    let stats = dir.path().join("stats.json");
+    wait_for_stats(&mut edgeship, &stats, |s| {
+        counter(s, "records_produced") >= COUNT
+    });
+    let status = edgeship.terminate();
+    assert_eq!(status.code(), Some(0), "clean stop:\n{}", edgeship.stderr());
+
+    let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
+    reader.read_to_end(1);
+    assert_eq!(records(&reader.messages).count() as u64, COUNT);
+    let last = heartbeats(&reader.messages)
+        .max_by_key(|m| m.offset)
+        .expect("heartbeats");
+    assert_eq!(last.json["final"], true, "{}", last.json);
+    assert_eq!(counter(&last.json, "undelivered_at_exit"), 0);
+}
+
+/// A configuration whose broker is a loopback port nobody listens on, with a local queue of
+/// `queue` messages, the `policy` for a full queue and a stop of `stop_seconds`.
+fn unreachable_broker_lines(queue: u32, policy: &str, stop_seconds: u32) -> Vec<String> {
+    let port = free_port().expect("a free port");
+    let mut lines = kafka_lines(&format!("127.0.0.1:{port}"), "webrequest_unreachable");
+    lines.extend([
+        format!("kafka.queue.buffering.max.messages = {queue}"),
+        format!("edgeship.queue.full = {policy}"),
+        format!("edgeship.shutdown.timeout = {stop_seconds}"),
+        "edgeship.heartbeat.interval = 1".to_owned(),
+        "log.statistics.interval = 1".to_owned(),
+    ]);
+    lines
+}
+
+#[test]
+fn with_the_drop_policy_a_full_queue_drops_and_counts_heartbeats_instead_of_blocking() {
+    let varnishd = Varnishd::start().expect("start varnishd");
+    let dir = ScratchDir::new("shipper-test-drop-heartbeats").expect("a scratch directory");
+    let mut edgeship = start(&dir, &varnishd, &unreachable_broker_lines(5, "drop", 5));
+    for id in 0..20 {
+        get(varnishd.addr(), id);
+    }
+    // Heartbeats are due every second; a blocked heartbeat would stop the statistics too.
+    let stats = dir.path().join("stats.json");
+    let seen = wait_for_stats(&mut edgeship, &stats, |s| {
+        counter(s, "heartbeats_dropped") >= 3
+    });
+    assert!(counter(&seen, "queue_full_drops") > 0, "{seen}");
+    // Still reading: more traffic is read and dropped, not stalled behind a heartbeat.
+    let dropped = counter(&seen, "queue_full_drops");
+    for id in 20..40 {
+        get(varnishd.addr(), id);
+    }
+    wait_for_stats(&mut edgeship, &stats, |s| {
+        counter(s, "queue_full_drops") >= dropped + 20
+    });
+    let status = edgeship.terminate();
+    assert_eq!(status.code(), Some(0), "stop:\n{}", edgeship.stderr());
+    assert!(
+        edgeship.stderr().contains("a heartbeat was dropped"),
+        "{}",
+        edgeship.stderr()
+    );
+}
+
+#[test]
+fn a_stop_with_the_broker_unreachable_ends_by_the_deadline_and_counts_the_undelivered() {
+    const STOP_SECONDS: u32 = 3;
+    let varnishd = Varnishd::start().expect("start varnishd");
+    let dir = ScratchDir::new("shipper-test-bounded-stop").expect("a scratch directory");
+    let mut edgeship = start(
+        &dir,
+        &varnishd,
+        &unreachable_broker_lines(5, "block", STOP_SECONDS),
+    );
+    for id in 0..30 {
+        get(varnishd.addr(), id);
+    }
+    // The queue (5 messages, the start heartbeat among them) is full and the rendering thread
+    // waits for room that never comes.
+    edgeship.wait_for_stderr("local queue full: waiting for room");
+    let stats = dir.path().join("stats.json");
+    let started = Instant::now();
+    // terminate() fails the test if edgeship has not exited within PATIENCE: a hang detector,
+    // not a timing assertion.
+    let status = edgeship.terminate();
+    let took = started.elapsed();
+    let log = edgeship.stderr();
+    assert_eq!(status.code(), Some(0), "clean stop ({took:?}):\n{log}");
+    assert!(
+        log.contains("records were still undelivered at the stop deadline"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the final heartbeat was not delivered"),
+        "{log}"
+    );
+    // Every record read was rendered and, the broker being unreachable, none delivered: all
+    // of them are undelivered at exit, queued or not.
+    let last = latest_statistics(&stats, "edgeship").expect("statistics");
+    assert_eq!(counter(&last, "records_delivered"), 0, "{last}");
+    assert!(counter(&last, "records_rendered") > 0, "{last}");
+    assert_eq!(
+        counter(&last, "undelivered_at_exit"),
+        counter(&last, "records_rendered"),
+        "{last}"
+    );
+    assert!(
+        log.contains(&format!(
+            "{} undelivered at exit",
+            counter(&last, "records_rendered")
+        )),
+        "{log}"
+    );
+}
