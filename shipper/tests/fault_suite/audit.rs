@@ -62,13 +62,20 @@ impl Audit {
         self.findings.iter().any(|(k, _)| k == kind)
     }
 
-    /// The findings that are not "ok" (the inferred run boundary is information, not a flag).
+    /// What the audit flagged: the findings that are not "ok" (the inferred run boundary is
+    /// information, not a flag), and loss the shipper counted but could not number (overruns,
+    /// whose size in requests nobody knows: the audit reports the counters' increases).
     pub(crate) fn flags(&self) -> Vec<&str> {
-        self.findings
+        let mut flags: Vec<&str> = self
+            .findings
             .iter()
             .map(|(kind, _)| kind.as_str())
             .filter(|kind| *kind != "inferred_run_boundary")
-            .collect()
+            .collect();
+        if self.shipper_lost > 0 {
+            flags.push("shipper_counted_loss");
+        }
+        flags
     }
 }
 
