@@ -30,9 +30,10 @@
 //!
 //! The increases of the heartbeats' loss counters are each row's `count_shipper_lost`, beside
 //! `count_lost` and never added to it, with the same `--warn`/`--error` thresholds (as a
-//! percentage of `count_expected + count_shipper_lost`).
+//! percentage of `count_expected + count_shipper_lost`), and at least a warning when there is
+//! any: `log_overruns` counts overruns, each of which may have lost any number of requests.
 //!
-//! Exit codes: 0 all ok; 1 a warning (loss or shipper-counted loss at `--warn`, ended without
+//! Exit codes: 0 all ok; 1 a warning (loss at `--warn`, any shipper-counted loss, ended without
 //! a final heartbeat, an unread window, bad input lines); 2 an error (loss or shipper-counted
 //! loss at `--error`, no heartbeat since T, a silent host or topic); 3 the audit could not run.
 //!

@@ -282,9 +282,11 @@ fn increases_of_the_heartbeat_loss_counters_are_reported_per_hour_beside_sequenc
     assert_eq!(shipper, [5, 35], "{rows:?}");
     // Never netted into the sequence loss.
     assert_eq!(column(&rows, "count_lost"), 0);
-    // 35 of about 3,635 is about 1 %: between --warn and --error.
+    // Any shipper-counted loss is at least a warning (an overrun's size in requests is
+    // unknown: 5 of about 3,600 could be thousands of requests); 35 of about 3,635 is about
+    // 1 %: between --warn and --error.
     let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["ok", "warning"]);
+    assert_eq!(statuses, ["warning", "warning"]);
     assert_eq!(out.status.code(), Some(1));
 }
 

@@ -11,6 +11,7 @@
 
 pub mod fixtures;
 pub mod port;
+pub mod proxy;
 pub mod random;
 pub mod records;
 pub mod scratch;

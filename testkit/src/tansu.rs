@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::port::free_port;
+use crate::proxy::Proxy;
 use crate::scratch::ScratchDir;
 
 /// How long the broker gets to answer after it starts.
@@ -41,6 +42,8 @@ pub fn binary() -> PathBuf {
 pub struct Tansu {
     binary: PathBuf,
     addr: SocketAddr,
+    /// The address clients are told to use: `addr`, or a proxy's in front of it.
+    advertised: SocketAddr,
     child: Child,
     /// Holds the broker's log; removed when the guard is dropped, after the broker is gone.
     dir: ScratchDir,
@@ -49,6 +52,20 @@ pub struct Tansu {
 impl Tansu {
     /// Starts a broker on a free loopback port with memory storage and waits until it answers.
     pub fn start() -> io::Result<Tansu> {
+        Self::start_advertising(|addr| addr)
+    }
+
+    /// Starts a broker behind `proxy`: it advertises the proxy's address (so clients never
+    /// reconnect around it) and the proxy forwards to it. [`Tansu::bootstrap`] is then the
+    /// proxy's address; pausing the proxy cuts every client off the broker.
+    pub fn start_behind(proxy: &Proxy) -> io::Result<Tansu> {
+        let tansu = Self::start_advertising(|_| proxy.addr())?;
+        proxy.forward_to(tansu.addr);
+        Ok(tansu)
+    }
+
+    /// Starts a broker listening on a free port and advertising `advertise(listener)`.
+    fn start_advertising(advertise: impl Fn(SocketAddr) -> SocketAddr) -> io::Result<Tansu> {
         let binary = binary();
         if !binary.is_file() {
             return Err(io::Error::new(
@@ -62,7 +79,7 @@ impl Tansu {
         let mut last_error = None;
         // A port free a moment ago can be taken in between; try a few.
         for _ in 0..5 {
-            match Self::spawn(&binary) {
+            match Self::spawn(&binary, &advertise) {
                 Ok(tansu) => return Ok(tansu),
                 Err(error) => last_error = Some(error),
             }
@@ -70,15 +87,15 @@ impl Tansu {
         Err(last_error.unwrap_or_else(|| io::Error::other("tansu did not start")))
     }
 
-    fn spawn(binary: &Path) -> io::Result<Tansu> {
+    fn spawn(binary: &Path, advertise: impl Fn(SocketAddr) -> SocketAddr) -> io::Result<Tansu> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let advertised = advertise(addr);
         let dir = ScratchDir::new("tansu")?;
         let log_file = std::fs::File::create(dir.path().join("tansu.log"))?;
-        let url = format!("tcp://{addr}");
         let child = Command::new(binary)
             .arg("broker")
-            .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args(["--listener-url", &format!("tcp://{addr}")])
+            .args(["--advertised-listener-url", &format!("tcp://{advertised}")])
             .args(["--storage-engine", "memory://tansu/"])
             // The scratch directory's name is unique to this broker.
             .args(["--cluster-id", dir.name()])
@@ -89,6 +106,7 @@ impl Tansu {
         let mut tansu = Tansu {
             binary: binary.to_path_buf(),
             addr,
+            advertised,
             child,
             dir,
         };
@@ -122,9 +140,10 @@ impl Tansu {
         }
     }
 
-    /// The broker's address, for `bootstrap.servers`.
+    /// The broker's address as clients must use it, for `bootstrap.servers` (a proxy's in
+    /// front of it for [`Tansu::start_behind`]).
     pub fn bootstrap(&self) -> String {
-        self.addr.to_string()
+        self.advertised.to_string()
     }
 
     /// Creates a topic with `partitions` partitions (tansu does not create topics on first use).

@@ -35,7 +35,8 @@ pub enum ReportFormat {
 /// shipper's own loss counters (overruns, drops, delivery failures) are reported per hour as
 /// count_shipper_lost, beside count_lost and never added to it.
 ///
-/// Exit codes: 0 all ok; 1 a warning: loss or shipper-counted loss at --warn, a run that ended
+/// Exit codes: 0 all ok; 1 a warning: loss at --warn, any shipper-counted loss (an overrun
+/// counts once however many requests it lost), a run that ended
 /// without a final heartbeat (not the latest), an unread window between runs, or bad input
 /// lines; 2 an error: loss or shipper-counted loss at --error, no heartbeat since T (the
 /// latest run stopped before the window's end), or a silent host/topic; 3 the audit could not

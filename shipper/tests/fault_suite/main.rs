@@ -1,0 +1,163 @@
+//! The end-to-end fault suite (issue 12, deliver 4): for each fault, real processes (testkit's
+//! varnishd and tansu, the `edgeship` and `edgeship-audit` binaries), real HTTP traffic with
+//! unique URLs, the seed's format (hostname, sequence, dt: no run field) shipped to Kafka, and
+//! one check:
+//!
+//! requests served by varnishd = records in the topic + loss the audit reports or flags,
+//!
+//! with no loss or duplicates the audit invents and no garbage record (every record's URL is
+//! a request the test sent). Every fault runs through the one driver (`scenario.rs`), is
+//! counted by `tally.rs`, and prints its row of the table kept in docs/faults.md (run with
+//! `--nocapture` to see it).
+
+// clippy.toml lets tests unwrap; the helpers below are test code too.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod audit;
+mod scenario;
+mod tally;
+mod traffic;
+
+use scenario::Scenario;
+
+/// Requests served in each phase of a scenario: a few thousand in all, a few seconds each.
+const PHASE: u64 = 1500;
+
+#[test]
+fn a_clean_restart_under_traffic_is_audited_exactly_and_its_unread_window_flagged() {
+    let mut scenario = Scenario::start("clean-restart", &[]);
+    scenario.traffic(PHASE);
+    let status = scenario.stop_edgeship();
+    assert_eq!(status.code(), Some(0), "a clean stop");
+    // Start again at once: what varnishd serves in between is never read.
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(
+        outcome.by_run.len(),
+        2,
+        "two runs in the topic: {outcome:#?}"
+    );
+    // Both runs numbered and delivered everything they read: no sequence loss at all.
+    assert_eq!(outcome.audit.lost(), 0, "{outcome:#?}");
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "the window between the runs is flagged: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("ended_without_final"),
+        "a clean stop ends with its final heartbeat: {outcome:#?}"
+    );
+    assert_ne!(outcome.audit.exit, Some(0), "{outcome:#?}");
+}
+
+#[test]
+fn a_killed_run_is_flagged_ended_without_a_final_heartbeat_and_audited_exactly() {
+    let mut scenario = Scenario::start("sigkill-restart", &[]);
+    scenario.traffic(PHASE);
+    // Killed while traffic flows and records are on their way (a run that dies before the
+    // topic has anything of it leaves nothing to audit).
+    scenario.delivered(PHASE as usize / 2);
+    scenario.kill_edgeship();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(
+        outcome.by_run.len(),
+        2,
+        "two runs in the topic: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the killed run is flagged: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "the window between the runs is flagged: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_stop_during_a_broker_outage_ends_and_what_it_could_not_deliver_is_flagged() {
+    // Records time out after 5 s: the stop cannot wait for a broker that is not there.
+    let mut scenario =
+        Scenario::start("stop-in-outage", &["kafka.topic.message.timeout.ms = 5000"]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    // The stop ends by itself (the wait is bounded by the test's patience, not asserted).
+    scenario.stop_edgeship();
+    scenario.broker_up();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert!(
+        outcome.missing >= PHASE,
+        "the outage lost records: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the first run's final heartbeat never reached the broker: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_second_signal_during_a_stop_that_waits_for_the_broker_is_flagged() {
+    let mut scenario = Scenario::start("second-signal", &[]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    let status = scenario.stop_edgeship_twice();
+    assert_ne!(
+        status.code(),
+        Some(0),
+        "a second signal cuts the stop short"
+    );
+    scenario.broker_up();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the first run ended without its final heartbeat: {outcome:#?}"
+    );
+}
+
+#[test]
+fn varnishd_restarted_under_load_loses_nothing_unflagged() {
+    let mut scenario = Scenario::start("varnishd-restart", &[]);
+    scenario.traffic(PHASE);
+    scenario.restart_varnishd();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    assert_eq!(
+        outcome.missing, 0,
+        "every request either varnishd answered is in the topic: {outcome:#?}"
+    );
+}

@@ -1,0 +1,260 @@
+//! The one scenario driver every fault shares: a private varnishd and tansu broker, the seed's
+//! format shipped to Kafka, real traffic with unique URLs, and steps to start, stop, kill or
+//! disturb edgeship while the traffic flows; at the end the topic is read back independently,
+//! audited by the real `edgeship-audit`, and both are tallied against what varnishd served.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+
+use edgeship_testkit::proxy::Proxy;
+use edgeship_testkit::scratch::ScratchDir;
+use edgeship_testkit::tansu::Tansu;
+use edgeship_testkit::varnishd::Varnishd;
+use serde_json::Value;
+
+use crate::audit::audit_topic;
+use crate::common::{config_text, kafka_lines, seed_format, Edgeship, Landed, TopicReader};
+use crate::tally::{Outcome, Requests};
+use crate::traffic::{get_once, Traffic};
+
+/// The topic every scenario writes (each has its own broker).
+const TOPIC: &str = "webrequest_faults";
+
+/// One fault's processes and what they did.
+pub(crate) struct Scenario {
+    /// The fault's name: the table's first column and the URLs' prefix.
+    pub(crate) fault: &'static str,
+    /// The test's files: configuration, edgeship's output, statistics.
+    pub(crate) dir: ScratchDir,
+    /// The varnishd whose log is shipped.
+    pub(crate) varnishd: Varnishd,
+    /// The broker, behind `proxy`.
+    pub(crate) tansu: Tansu,
+    /// The loopback proxy every client reaches the broker through (paused: broker outage).
+    proxy: Proxy,
+    config: PathBuf,
+    edgeship: Option<Edgeship>,
+    /// How many edgeship processes were started (each is a run).
+    runs: usize,
+    traffic: Option<Traffic>,
+    /// The topic, read back independently the whole time.
+    reader: TopicReader,
+    /// Probe requests varnishd served while edgeship read its log (one per restart).
+    probes: u64,
+    /// Standard error of every edgeship so far, for failure messages.
+    logs: Vec<String>,
+}
+
+impl Scenario {
+    /// Starts varnishd, tansu (with the topic), traffic, and a first edgeship attached to the
+    /// log; `extra` configuration lines are appended to the seed's settings.
+    pub(crate) fn start(fault: &'static str, extra: &[&str]) -> Scenario {
+        Scenario::start_with(fault, extra, Varnishd::builder())
+    }
+
+    /// As [`Scenario::start`], with varnishd started from `varnishd` (e.g. a small log).
+    pub(crate) fn start_with(
+        fault: &'static str,
+        extra: &[&str],
+        varnishd: edgeship_testkit::varnishd::Builder,
+    ) -> Scenario {
+        let varnishd = varnishd.start().expect("start varnishd");
+        let proxy = Proxy::bind().expect("a proxy for the broker");
+        let tansu =
+            Tansu::start_behind(&proxy).expect("start tansu (run scripts/setup if it is missing)");
+        tansu.create_topic(TOPIC, 1).expect("create the topic");
+        let dir = ScratchDir::new(&format!("faults-{fault}")).expect("a scratch directory");
+        let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
+        // Heartbeats every second: a few seconds of traffic still have several.
+        lines.push("edgeship.heartbeat.interval = 1".to_owned());
+        lines.push("log.statistics.interval = 1".to_owned());
+        lines.extend(extra.iter().map(|line| (*line).to_owned()));
+        let config = dir
+            .write("edgeship.conf", config_text(&dir, &seed_format(), &lines))
+            .expect("write the configuration");
+        let reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
+        let mut scenario = Scenario {
+            fault,
+            dir,
+            varnishd,
+            tansu,
+            proxy,
+            config,
+            edgeship: None,
+            runs: 0,
+            traffic: None,
+            reader,
+            probes: 0,
+            logs: Vec::new(),
+        };
+        scenario.start_edgeship();
+        scenario.traffic = Some(Traffic::start(scenario.varnishd.addr(), fault));
+        scenario
+    }
+
+    /// Starts a new edgeship (a new run) and waits until it reads the log.
+    pub(crate) fn start_edgeship(&mut self) {
+        assert!(self.edgeship.is_none(), "one edgeship at a time");
+        self.runs += 1;
+        let label = format!("run{}", self.runs);
+        self.edgeship = Some(Edgeship::start_live(
+            &self.dir,
+            &label,
+            &self.config,
+            self.varnishd.workdir(),
+            &[],
+        ));
+    }
+
+    /// Lets `requests` more requests be served.
+    pub(crate) fn traffic(&self, requests: u64) {
+        self.traffic
+            .as_ref()
+            .expect("traffic is running")
+            .wait_served(requests);
+    }
+
+    /// Waits until the current run has delivered `records` request records to the topic (its
+    /// records are those after its start heartbeat), so that a fault hits a run the topic
+    /// knows, with more in flight behind them.
+    pub(crate) fn delivered(&mut self, records: usize) {
+        let logs = || {
+            self.edgeship
+                .as_ref()
+                .map(Edgeship::stderr)
+                .unwrap_or_default()
+        };
+        let runs = self.runs;
+        self.reader.read_until_or(
+            &format!("{records} records of run {runs}"),
+            |messages| records_of_latest_run(messages, runs) >= records,
+            logs,
+        );
+    }
+
+    /// Restarts varnishd under the running edgeship and traffic (a new shared-memory log).
+    pub(crate) fn restart_varnishd(&mut self) {
+        self.varnishd.restart().expect("restart varnishd");
+        // testkit waits for its probe request to be in the new log: one more request served.
+        self.probes += 1;
+    }
+
+    /// Cuts the broker off (every connection to it dropped, new ones closed at once).
+    pub(crate) fn broker_down(&self) {
+        self.proxy.pause();
+    }
+
+    /// Lets clients reach the broker again.
+    pub(crate) fn broker_up(&self) {
+        self.proxy.resume();
+    }
+
+    /// Stops edgeship with SIGTERM and waits for it; returns its exit status.
+    pub(crate) fn stop_edgeship(&mut self) -> ExitStatus {
+        let mut edgeship = self.edgeship.take().expect("edgeship is running");
+        let status = edgeship.terminate();
+        self.logs.push(edgeship.stderr());
+        status
+    }
+
+    /// Sends SIGTERM twice, the second while the first stop is under way (the caller makes it
+    /// long: a broker outage), and waits for the exit; returns its exit status.
+    pub(crate) fn stop_edgeship_twice(&mut self) -> ExitStatus {
+        let mut edgeship = self.edgeship.take().expect("edgeship is running");
+        signal(&edgeship, "-TERM");
+        // Time for the first signal to start the stop (nothing is logged when it arrives);
+        // callers make the stop long (a broker outage), so the second finds it under way.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(edgeship.is_running(), "the first stop is still under way");
+        signal(&edgeship, "-TERM");
+        let status = edgeship.wait();
+        self.logs.push(edgeship.stderr());
+        status
+    }
+
+    /// Kills edgeship with SIGKILL and reaps it.
+    pub(crate) fn kill_edgeship(&mut self) {
+        let mut edgeship = self.edgeship.take().expect("edgeship is running");
+        signal(&edgeship, "-KILL");
+        edgeship.wait();
+        self.logs.push(edgeship.stderr());
+    }
+
+    /// Ends the scenario: stops the traffic, sends a last marker request and waits until it
+    /// is in the topic (so whatever the last edgeship could read has been read), stops that
+    /// edgeship cleanly, reads the topic to its end, audits it and tallies everything.
+    pub(crate) fn finish(mut self) -> Outcome {
+        let sent = self.traffic.take().expect("traffic is running").stop();
+        let marker = format!("/f/{}/end", self.fault);
+        get_once(self.varnishd.addr(), &marker).expect("the marker request");
+        let logs = || {
+            self.edgeship
+                .as_ref()
+                .map(Edgeship::stderr)
+                .unwrap_or_default()
+        };
+        self.reader.read_until_or(
+            "the marker request",
+            |messages| {
+                crate::common::records(messages)
+                    .any(|m| m.json["uri_path"].as_str() == Some(marker.as_str()))
+            },
+            logs,
+        );
+        let status = self.stop_edgeship();
+        assert!(
+            status.success(),
+            "the last edgeship stops cleanly:\n{}",
+            self.logs.join("\n")
+        );
+        // The last run's final heartbeat is the last message; every earlier one came before
+        // the marker.
+        self.reader.read_until_or(
+            "the last run's final heartbeat",
+            |messages| {
+                let last_run = crate::common::heartbeats(messages)
+                    .last()
+                    .map(|m| &m.json["run"]);
+                crate::common::heartbeats(messages)
+                    .any(|m| m.json["final"] == true && Some(&m.json["run"]) == last_run)
+            },
+            || self.logs.join("\n"),
+        );
+        self.reader.read_to_end(0);
+        let audit = audit_topic(&self.tansu.bootstrap(), TOPIC);
+        let requests = Requests {
+            sent,
+            marker,
+            probes: self.probes,
+        };
+        Outcome::tally(self.fault, &requests, &self.reader.messages, audit)
+    }
+}
+
+/// How many request records follow the first heartbeat of the `runs`-th run in the topic
+/// (messages in arrival order: one partition, read in offset order; a run's start heartbeat
+/// comes before its records).
+fn records_of_latest_run(messages: &[Landed], runs: usize) -> usize {
+    let mut seen: Vec<&Value> = Vec::new();
+    let mut count = 0;
+    for message in messages {
+        if message.is_heartbeat() {
+            if !seen.contains(&&message.json["run"]) {
+                seen.push(&message.json["run"]);
+            }
+        } else if seen.len() == runs {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to edgeship (std can only send SIGKILL, and tests have no
+/// `unsafe`: `kill` does it).
+fn signal(edgeship: &Edgeship, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &edgeship.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
+}
