@@ -91,6 +91,14 @@ counters! {
     /// Statistics lines that could not be written (a full disk, a removed file system): the
     /// statistics file only, never records; each failure is also logged.
     statistics_write_errors,
+    /// Times the Kafka producer was replaced by a new instance because it could no longer
+    /// deliver (fenced by the broker or its idempotence state lost after an outage longer
+    /// than `message.timeout.ms`, or a fatal error); each replacement is also logged.
+    producer_restarts,
+    /// Records a replaced producer failed and its successor queued again (their delivery is
+    /// then counted as any record's; those that could not be queued again are counted in
+    /// `delivery_failed`).
+    records_resent,
     /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
     /// exit 1).
     panics,

@@ -63,7 +63,7 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"queue_full_waits\":{},\"queue_full_drops\":{},\
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
-         \"records_skipped\":{},\"heartbeats_dropped\":{}}}",
+         \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{}}}",
         beat.last,
         beat.interval.as_secs(),
         beat.sequence_start,
@@ -80,5 +80,6 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.undelivered_at_exit,
         counters.records_skipped,
         counters.heartbeats_dropped,
+        counters.producer_restarts,
     );
 }

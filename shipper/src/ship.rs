@@ -194,7 +194,7 @@ impl<S: Sink> Shipper<S> {
     }
 
     /// Serves the output's delivery reports without waiting.
-    pub fn poll(&self) {
+    pub fn poll(&mut self) {
         self.sink.poll();
     }
 

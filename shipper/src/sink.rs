@@ -115,8 +115,10 @@ pub trait Sink {
         true
     }
 
-    /// Serves what the output has to report (delivery reports) without waiting.
-    fn poll(&self) {}
+    /// Serves what the output has to report (delivery reports) without waiting, and recovers
+    /// from what they report if it can (Kafka: replaces a producer that can no longer
+    /// deliver).
+    fn poll(&mut self) {}
 
     /// Whether the output cannot continue.
     fn is_fatal(&self) -> bool {

@@ -1,7 +1,9 @@
 //! The Kafka side of issue 12, on real processes: the record headers that carry the run and
 //! sequence number beside any format's body, the heartbeat's interval, a clean stop with
 //! `message.timeout.ms = 0`, heartbeats under `edgeship.queue.full = drop` with the broker
-//! unreachable, and one bounded stop (`edgeship.shutdown.timeout`) while the broker is down.
+//! unreachable, one bounded stop (`edgeship.shutdown.timeout`) while the broker is down, and
+//! a producer that can no longer deliver after an outage longer than `message.timeout.ms`
+//! replaced by a new one.
 //! Each test runs the real `edgeship` on the live log of its own varnishd; what landed is read
 //! back with testkit's independent consumer, never taken from the shipper's own output.
 
@@ -21,6 +23,7 @@ use common::{
     Edgeship, Landed, TopicReader, PATIENCE,
 };
 use edgeship_testkit::port::free_port;
+use edgeship_testkit::proxy::Proxy;
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::tansu::Tansu;
 use edgeship_testkit::varnishd::Varnishd;
@@ -262,5 +265,96 @@ fn a_stop_with_the_broker_unreachable_ends_by_the_deadline_and_counts_the_undeli
             counter(&last, "records_rendered")
         )),
         "{log}"
+    );
+}
+
+/// One GET with a path of its own, so the test can find its record in the topic.
+fn get_path(addr: SocketAddr, path: &str) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: kafka.example\r\n\r\n");
+    assert_eq!(
+        raw_exchange(addr, request.as_bytes()),
+        200,
+        "request {path}"
+    );
+}
+
+#[test]
+fn a_producer_fenced_after_an_outage_longer_than_the_message_timeout_is_replaced() {
+    const TOPIC: &str = "webrequest_fenced";
+    const FINAL: u64 = 50;
+    let varnishd = Varnishd::start().expect("start varnishd");
+    let proxy = Proxy::bind().expect("a proxy for the broker");
+    let tansu = Tansu::start_behind(&proxy).expect("start tansu (scripts/setup builds it)");
+    tansu.create_topic(TOPIC, 1).expect("create the topic");
+    let dir = ScratchDir::new("shipper-test-fenced").expect("a scratch directory");
+    let mut lines = kafka_lines_with_timeout(&tansu.bootstrap(), TOPIC, "3000");
+    lines.push("edgeship.heartbeat.interval = 1".to_owned());
+    lines.push("log.statistics.interval = 1".to_owned());
+    let mut edgeship = start(&dir, &varnishd, &lines);
+    let stats = dir.path().join("stats.json");
+    for id in 0..50 {
+        get(varnishd.addr(), id);
+    }
+    wait_for_stats(&mut edgeship, &stats, |s| {
+        counter(s, "records_delivered") >= 50
+    });
+    // The broker is cut for twice the message timeout while requests keep coming: their
+    // messages time out in the producer, which moves its idempotence epoch.
+    proxy.pause();
+    for id in 50..150 {
+        get(varnishd.addr(), id);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    wait_for_stats(&mut edgeship, &stats, |s| {
+        counter(s, "delivery_failed_maybe_persisted") + counter(s, "delivery_failed") > 0
+    });
+    proxy.resume();
+    // Requests sent while the producer reconnects may time out as well (the broker's
+    // reconnect backoff can be longer than the message timeout): probes go out until one
+    // lands, which a fenced producer never lets happen.
+    let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
+    let has = |messages: &[Landed], path: &str| {
+        records(messages).any(|m| String::from_utf8_lossy(&m.payload).contains(path))
+    };
+    let deadline = Instant::now() + PATIENCE;
+    let mut probes = 0;
+    loop {
+        let probe = format!("/fenced-probe-{probes}");
+        get_path(varnishd.addr(), &probe);
+        probes += 1;
+        reader.poll_some(Duration::from_millis(500));
+        if (0..probes).any(|id| has(&reader.messages, &format!("/fenced-probe-{id}"))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request landed after the outage ({probes} sent):\n{}",
+            edgeship.stderr()
+        );
+    }
+    let paths: Vec<String> = (0..FINAL).map(|id| format!("/fenced-final-{id}")).collect();
+    for path in &paths {
+        get_path(varnishd.addr(), path);
+    }
+    let landed = |messages: &[Landed]| paths.iter().all(|path| has(messages, path));
+    reader.read_until_or("every request after the outage", landed, || {
+        edgeship.stderr()
+    });
+    let status = edgeship.terminate();
+    assert_eq!(status.code(), Some(0), "clean stop:\n{}", edgeship.stderr());
+    reader.read_to_end(1);
+    let last = heartbeats(&reader.messages)
+        .max_by_key(|m| m.offset)
+        .expect("heartbeats");
+    assert_eq!(last.json["final"], true, "{}", last.json);
+    assert!(
+        counter(&last.json, "producer_restarts") >= 1,
+        "{}",
+        last.json
+    );
+    assert!(
+        edgeship.stderr().contains("replacing the Kafka producer"),
+        "{}",
+        edgeship.stderr()
     );
 }

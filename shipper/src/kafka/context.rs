@@ -1,6 +1,7 @@
 //! librdkafka's callbacks: delivery reports counted by outcome, statistics into the statistics
-//! file, librdkafka's own log lines and errors into ours, and the record of a fatal error the
-//! producer consults.
+//! file, librdkafka's own log lines and errors into ours, the record of a fatal error the
+//! producer consults, and the messages failed because their producer was finished (fenced,
+//! fatal) kept for a new one instead of counted.
 //!
 //! Nothing here is on edgeship's own per-record path: delivery reports are served by the
 //! producer's `poll` and `flush`, one relaxed counter addition each.
@@ -14,6 +15,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::ProducerContext;
 
+use super::resend::{producer_finished, Recovery};
 use crate::counters::Counters;
 use crate::shared::Shared;
 
@@ -50,18 +52,46 @@ pub struct KafkaContext {
     fatal: AtomicBool,
     /// Set on every error event, so the producer asks librdkafka whether it was fatal.
     errors_seen: AtomicBool,
-    /// Set when the broker acknowledged the final heartbeat.
-    final_delivered: AtomicBool,
+    /// Set when a delivery failed because this producer instance is finished (fenced, its
+    /// idempotence state lost, a fatal error): the producer replaces it.
+    finished: AtomicBool,
+    /// Set when this instance is being replaced: what its purge fails is re-sent too.
+    retiring: AtomicBool,
+    /// The re-send queue and final heartbeat flag every instance of the run shares.
+    recovery: Arc<Recovery>,
 }
 
 impl KafkaContext {
-    /// Callbacks that report into `shared`.
-    pub fn new(shared: Arc<Shared>) -> KafkaContext {
+    /// Callbacks that report into `shared` and keep messages for a new producer in
+    /// `recovery`.
+    pub(super) fn new(shared: Arc<Shared>, recovery: Arc<Recovery>) -> KafkaContext {
         KafkaContext {
             shared,
             fatal: AtomicBool::new(false),
             errors_seen: AtomicBool::new(false),
-            final_delivered: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            retiring: AtomicBool::new(false),
+            recovery,
+        }
+    }
+
+    /// Whether a delivery report said this producer instance can no longer deliver.
+    pub(super) fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Marks this instance as being replaced: the messages its purge fails are kept for the
+    /// new one.
+    pub(super) fn retire(&self) {
+        self.retiring.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a failure with `code` is kept for a new producer rather than counted.
+    fn resendable(&self, code: Option<RDKafkaErrorCode>) -> bool {
+        match code {
+            Some(RDKafkaErrorCode::PurgeQueue) => self.retiring.load(Ordering::Relaxed),
+            Some(code) => producer_finished(code),
+            None => false,
         }
     }
 
@@ -77,7 +107,7 @@ impl KafkaContext {
 
     /// Whether the broker acknowledged the final heartbeat.
     pub(super) fn final_heartbeat_delivered(&self) -> bool {
-        self.final_delivered.load(Ordering::Relaxed)
+        self.recovery.final_delivered()
     }
 
     /// Whether an error event arrived since the last call.
@@ -128,13 +158,22 @@ impl ProducerContext for KafkaContext {
         match result {
             Ok(_) => {
                 if opaque == OPAQUE_FINAL_HEARTBEAT {
-                    self.final_delivered.store(true, Ordering::Relaxed);
+                    self.recovery.final_heartbeat_delivered();
                 }
                 if !heartbeat {
                     Counters::add(&counters.records_delivered, 1);
                 }
             }
-            Err((error, _message)) => {
+            Err((error, message)) => {
+                let code = error.rdkafka_error_code();
+                if self.resendable(code) {
+                    if code.is_some_and(producer_finished) {
+                        self.finished.store(true, Ordering::Relaxed);
+                    }
+                    if self.recovery.keep(message, opaque) {
+                        return;
+                    }
+                }
                 let maybe = error.rdkafka_error_code().is_some_and(maybe_persisted);
                 if !heartbeat {
                     let counter = if maybe {

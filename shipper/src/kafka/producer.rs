@@ -1,8 +1,11 @@
 //! The producer: a `send` that waits for room instead of dropping when the local queue is full
 //! (or drops and counts, as `edgeship.queue.full` says), never past the stop deadline; the
 //! record headers that carry the run and sequence number beside the body (docs/records.md);
-//! polling, flushing until a deadline, and librdkafka's fatal state; and the producer as the
-//! pipeline's Kafka [`Sink`].
+//! polling, flushing until a deadline, and librdkafka's fatal state; the replacement of a
+//! producer instance that can no longer deliver (issue 12, item 13: after an outage longer
+//! than `message.timeout.ms` the broker may fence it for good, while a new instance delivers
+//! at once) by a new one from the same configuration, which re-sends what the old one failed;
+//! and the producer as the pipeline's Kafka [`Sink`].
 //!
 //! Allocation: edgeship's own per-record path allocates nothing, but producing does, below us:
 //! librdkafka copies every message into its queue (`RD_KAFKA_MSG_F_COPY`, which rust-rdkafka
@@ -20,10 +23,12 @@ use std::time::{Duration, Instant};
 use edgeship_conf::{Config, Errors, Partitioning, QueueFullPolicy};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
+use rdkafka::ClientConfig;
 
 use super::config::{KafkaConfig, KafkaInput};
 use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
+use super::resend::{Failed, Recovery};
 use crate::counters::Counters;
 use crate::deadline::StopClock;
 use crate::shared::Shared;
@@ -37,9 +42,24 @@ pub const SEQUENCE_HEADER: &str = "edgeship.sequence";
 /// How often a wait for room in a full queue serves delivery reports and looks at the clock.
 const ROOM_POLL: Duration = Duration::from_millis(20);
 
+/// How long a finished producer instance may take to hand back what it still holds before it
+/// is dropped (which purges the rest, counted as maybe persisted).
+const RETIRE_FLUSH: Duration = Duration::from_secs(1);
+
+/// The shortest time between two replacements: a producer that is finished again at once (a
+/// broker that fences every new instance, a fatal error a new instance meets too) is not
+/// replaced in a loop; a fatal error then stops the run as before.
+const REPLACE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The producer and where it sends.
 pub struct KafkaProducer {
     producer: BaseProducer<KafkaContext>,
+    /// librdkafka's configuration, kept to build a new instance from.
+    client: ClientConfig,
+    /// What the instances of this run share: the re-send queue.
+    recovery: Arc<Recovery>,
+    /// When the producer was last replaced.
+    replaced_at: Option<Instant>,
     topic: String,
     partition: Option<i32>,
     policy: QueueFullPolicy,
@@ -67,6 +87,14 @@ enum Message {
 }
 
 impl Message {
+    fn from_opaque(opaque: usize) -> Message {
+        match opaque {
+            OPAQUE_RECORD => Message::Record,
+            OPAQUE_HEARTBEAT => Message::Heartbeat,
+            _ => Message::FinalHeartbeat,
+        }
+    }
+
     fn opaque(self) -> usize {
         match self {
             Message::Record => OPAQUE_RECORD,
@@ -149,9 +177,10 @@ impl KafkaProducer {
         for notice in kafka.notices() {
             shared.log.notice(notice);
         }
-        let context = KafkaContext::new(Arc::clone(shared));
-        let producer = kafka
-            .client()
+        let recovery = Arc::new(Recovery::default());
+        let context = KafkaContext::new(Arc::clone(shared), Arc::clone(&recovery));
+        let client = kafka.client();
+        let producer = client
             .create_with_context(context)
             .map_err(|error| Errors::new(vec![kafka.refusal(&error)]))?;
         let topic = config
@@ -165,6 +194,9 @@ impl KafkaProducer {
             })?;
         Ok(KafkaProducer {
             producer,
+            client,
+            recovery,
+            replaced_at: None,
             topic,
             partition: match config.kafka.partitioning {
                 Partitioning::ByKey => None,
@@ -323,6 +355,140 @@ impl KafkaProducer {
     }
 }
 
+impl KafkaProducer {
+    /// Whether librdkafka reported a fatal error to the current instance.
+    ///
+    /// The producer's event API hands a fatal error to the error callback with its underlying
+    /// code (e.g. `_GAPLESS_GUARANTEE`, `OutOfOrderSequenceNumber`), not as `_FATAL`, so after
+    /// any error event librdkafka's own record of a fatal error is consulted.
+    fn fatal_now(&self) -> bool {
+        let context = self.producer.context();
+        if context.fatal_recorded() {
+            return true;
+        }
+        if context.take_errors_seen() && self.producer.client().fatal_error().is_some() {
+            context.record_fatal();
+            return true;
+        }
+        false
+    }
+
+    /// Replaces the current instance if it can no longer deliver (a fatal error, or a delivery
+    /// failed because it was fenced or lost its idempotence state), at most once per
+    /// [`REPLACE_INTERVAL`].
+    fn recover(&mut self) {
+        let why = if self.fatal_now() {
+            "a fatal error"
+        } else if self.producer.context().finished() {
+            "the broker fenced it or lost its idempotence state"
+        } else {
+            return;
+        };
+        if self
+            .replaced_at
+            .is_some_and(|at| at.elapsed() < REPLACE_INTERVAL)
+        {
+            return;
+        }
+        self.replaced_at = Some(Instant::now());
+        let context = KafkaContext::new(Arc::clone(&self.shared), Arc::clone(&self.recovery));
+        let fresh = match self.client.create_with_context(context) {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                self.shared.log.error(
+                    "kafka-restart",
+                    &format!("the Kafka producer can no longer deliver ({why}) and a new one could not be created: {error}"),
+                );
+                return;
+            }
+        };
+        self.shared.log.counted_error(
+            "kafka-restart",
+            &self.shared.counters.producer_restarts,
+            1,
+            |total| {
+                format!(
+                    "the Kafka producer can no longer deliver ({why}): replacing the Kafka \
+                     producer with a new instance and re-sending what it failed ({total} \
+                     replacements so far)"
+                )
+            },
+        );
+        let old = std::mem::replace(&mut self.producer, fresh);
+        // What the old instance still queues is purged into the re-send queue; what it has in
+        // flight comes back within the bound (fenced: kept too), and dropping it purges the
+        // rest, counted as maybe persisted.
+        old.context().retire();
+        old.purge(PurgeConfig::default().queue());
+        let _ = old.flush(RETIRE_FLUSH);
+        drop(old);
+        self.resend();
+    }
+
+    /// Sends every kept message again through the current instance, oldest first; what cannot
+    /// be queued is counted as a failed delivery (a heartbeat as dropped).
+    fn resend(&self) {
+        let kept = self.recovery.take();
+        let (mut resent, mut failed) = (0_u64, 0_u64);
+        for message in &kept {
+            let kind = Message::from_opaque(message.opaque);
+            if self.resend_one(message, kind) {
+                resent += u64::from(kind == Message::Record);
+            } else if kind == Message::Record {
+                failed += 1;
+            } else {
+                Counters::add(&self.shared.counters.heartbeats_dropped, 1);
+            }
+        }
+        let counters = &self.shared.counters;
+        Counters::add(&counters.records_resent, resent);
+        self.shared.log.info(&format!(
+            "re-sent {resent} records failed by the replaced Kafka producer"
+        ));
+        if failed > 0 {
+            self.shared.log.counted_error(
+                "kafka-resend",
+                &counters.delivery_failed,
+                failed,
+                |total| {
+                    format!(
+                        "{failed} records failed by the replaced Kafka producer could not be \
+                         queued again: counted as delivery_failed ({total} so far)"
+                    )
+                },
+            );
+        }
+    }
+
+    /// Queues one kept message, waiting for room as its kind would; returns whether it was
+    /// queued.
+    fn resend_one(&self, message: &Failed, kind: Message) -> bool {
+        let mut record = BaseRecord::with_opaque_to(&self.topic, message.opaque)
+            .payload(message.payload.as_slice());
+        if let Some(key) = &message.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(headers) = &message.headers {
+            record = record.headers(headers.clone());
+        }
+        if let Some(partition) = self.partition {
+            record = record.partition(partition);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return true,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if kind.waits_for_room(self.policy) && !self.out_of_time(kind) =>
+                {
+                    record = returned;
+                    self.producer.poll(ROOM_POLL);
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
 impl Sink for KafkaProducer {
     #[inline]
     fn take_record<'v, V: Values<'v>>(
@@ -357,26 +523,17 @@ impl Sink for KafkaProducer {
         self.producer.context().final_heartbeat_delivered()
     }
 
-    /// Serves delivery reports and statistics without waiting.
-    fn poll(&self) {
+    /// Serves delivery reports and statistics without waiting, and replaces the producer if
+    /// they say it can no longer deliver.
+    fn poll(&mut self) {
         self.producer.poll(Duration::ZERO);
+        self.recover();
     }
 
-    /// Whether librdkafka reported a fatal error.
-    ///
-    /// The producer's event API hands a fatal error to the error callback with its underlying
-    /// code (e.g. `_GAPLESS_GUARANTEE`, `OutOfOrderSequenceNumber`), not as `_FATAL`, so after
-    /// any error event librdkafka's own record of a fatal error is consulted.
+    /// Whether librdkafka reported a fatal error that a replacement did not cure (the
+    /// instance failed again within [`REPLACE_INTERVAL`], or no new one could be created).
     fn is_fatal(&self) -> bool {
-        let context = self.producer.context();
-        if context.fatal_recorded() {
-            return true;
-        }
-        if context.take_errors_seen() && self.producer.client().fatal_error().is_some() {
-            context.record_fatal();
-            return true;
-        }
-        false
+        self.fatal_now()
     }
 
     /// Waits until `until` at most for every queued message to be delivered or failed;
@@ -388,6 +545,7 @@ impl Sink for KafkaProducer {
         loop {
             let left = until.saturating_duration_since(Instant::now());
             let _ = self.producer.flush(left.min(Duration::from_millis(500)));
+            self.recover();
             if self.producer.in_flight_count() <= 0 || left.is_zero() {
                 break;
             }

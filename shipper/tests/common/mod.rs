@@ -408,7 +408,7 @@ impl TopicReader {
 
     /// Takes what the consumer has (see [`topic::TopicReader::poll_some`]); consumer errors
     /// are printed, and reading goes on.
-    fn poll_some(&mut self, wait: Duration) -> bool {
+    pub(crate) fn poll_some(&mut self, wait: Duration) -> bool {
         self.0.poll_some(wait).unwrap_or_else(|error| {
             eprintln!("consumer: {error}");
             true
