@@ -437,7 +437,11 @@ impl KafkaProducer {
             } else if kind == Message::Record {
                 failed += 1;
             } else {
-                Counters::add(&self.shared.counters.heartbeats_dropped, 1);
+                self.shared.count_loss(
+                    &self.shared.counters.heartbeats_dropped,
+                    "heartbeat-dropped",
+                    "a heartbeat failed by the replaced Kafka producer could not be queued again",
+                );
             }
         }
         let counters = &self.shared.counters;
