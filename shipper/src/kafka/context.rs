@@ -15,7 +15,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::ProducerContext;
 
-use super::resend::{producer_finished, Recovery};
+use super::resend::{producer_finished, OnFatal, Recovery};
 use crate::counters::Counters;
 use crate::shared::Shared;
 
@@ -59,12 +59,18 @@ pub struct KafkaContext {
     retiring: AtomicBool,
     /// The re-send queue and final heartbeat flag every instance of the run shares.
     recovery: Arc<Recovery>,
+    /// Whether messages failed by a fatal error are kept for a new producer.
+    on_fatal: OnFatal,
 }
 
 impl KafkaContext {
     /// Callbacks that report into `shared` and keep messages for a new producer in
     /// `recovery`.
-    pub(super) fn new(shared: Arc<Shared>, recovery: Arc<Recovery>) -> KafkaContext {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        recovery: Arc<Recovery>,
+        on_fatal: OnFatal,
+    ) -> KafkaContext {
         KafkaContext {
             shared,
             fatal: AtomicBool::new(false),
@@ -72,6 +78,7 @@ impl KafkaContext {
             finished: AtomicBool::new(false),
             retiring: AtomicBool::new(false),
             recovery,
+            on_fatal,
         }
     }
 
@@ -90,7 +97,7 @@ impl KafkaContext {
     fn resendable(&self, code: Option<RDKafkaErrorCode>) -> bool {
         match code {
             Some(RDKafkaErrorCode::PurgeQueue) => self.retiring.load(Ordering::Relaxed),
-            Some(code) => producer_finished(code),
+            Some(code) => producer_finished(code) || self.on_fatal.keeps(code),
             None => false,
         }
     }

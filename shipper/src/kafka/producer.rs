@@ -28,7 +28,7 @@ use rdkafka::ClientConfig;
 
 use super::config::{KafkaConfig, KafkaInput};
 use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
-use super::resend::{Failed, Recovery};
+use super::resend::{Failed, OnFatal, Recovery};
 use crate::counters::Counters;
 use crate::deadline::StopClock;
 use crate::shared::Shared;
@@ -60,6 +60,8 @@ pub struct KafkaProducer {
     recovery: Arc<Recovery>,
     /// When the producer was last replaced.
     replaced_at: Option<Instant>,
+    /// Whether a fatal error replaces the producer or stops the run.
+    on_fatal: OnFatal,
     topic: String,
     partition: Option<i32>,
     policy: QueueFullPolicy,
@@ -178,8 +180,9 @@ impl KafkaProducer {
             shared.log.notice(notice);
         }
         let recovery = Arc::new(Recovery::default());
-        let context = KafkaContext::new(Arc::clone(shared), Arc::clone(&recovery));
         let client = kafka.client();
+        let on_fatal = OnFatal::of(&client);
+        let context = KafkaContext::new(Arc::clone(shared), Arc::clone(&recovery), on_fatal);
         let producer = client
             .create_with_context(context)
             .map_err(|error| Errors::new(vec![kafka.refusal(&error)]))?;
@@ -197,6 +200,7 @@ impl KafkaProducer {
             client,
             recovery,
             replaced_at: None,
+            on_fatal,
             topic,
             partition: match config.kafka.partitioning {
                 Partitioning::ByKey => None,
@@ -378,6 +382,9 @@ impl KafkaProducer {
     /// [`REPLACE_INTERVAL`].
     fn recover(&mut self) {
         let why = if self.fatal_now() {
+            if self.on_fatal == OnFatal::Stop {
+                return;
+            }
             "a fatal error"
         } else if self.producer.context().finished() {
             "the broker fenced it or lost its idempotence state"
@@ -391,7 +398,11 @@ impl KafkaProducer {
             return;
         }
         self.replaced_at = Some(Instant::now());
-        let context = KafkaContext::new(Arc::clone(&self.shared), Arc::clone(&self.recovery));
+        let context = KafkaContext::new(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.recovery),
+            self.on_fatal,
+        );
         let fresh = match self.client.create_with_context(context) {
             Ok(fresh) => fresh,
             Err(error) => {
@@ -437,7 +448,11 @@ impl KafkaProducer {
             } else if kind == Message::Record {
                 failed += 1;
             } else {
-                Counters::add(&self.shared.counters.heartbeats_dropped, 1);
+                self.shared.count_loss(
+                    &self.shared.counters.heartbeats_dropped,
+                    "heartbeat-dropped",
+                    "a heartbeat failed by the replaced Kafka producer could not be queued again",
+                );
             }
         }
         let counters = &self.shared.counters;

@@ -20,9 +20,40 @@ use rdkafka::Message as _;
 /// large, so a whole default queue fenced at once still fits.
 pub(super) const RESEND_CAPACITY: usize = 100_000;
 
+/// What a fatal producer error leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnFatal {
+    /// The producer is replaced and what it failed with `_FATAL` is sent again.
+    Replace,
+    /// The run stops (exit 1): with `enable.gapless.guarantee = true` the operator asked that
+    /// a gap in the sequence end the producer, which a new instance would paper over.
+    Stop,
+}
+
+impl OnFatal {
+    /// What `client`'s configuration asks for.
+    pub(super) fn of(client: &rdkafka::ClientConfig) -> OnFatal {
+        match client.get("enable.gapless.guarantee") {
+            Some("true") => OnFatal::Stop,
+            _ => OnFatal::Replace,
+        }
+    }
+
+    /// Whether a delivery that failed with `code` is kept for a new producer because it
+    /// failed with the instance (a fatal error) rather than on its own.
+    pub(super) fn keeps(self, code: RDKafkaErrorCode) -> bool {
+        self == OnFatal::Replace
+            && matches!(
+                code,
+                RDKafkaErrorCode::Fatal | RDKafkaErrorCode::GaplessGuarantee
+            )
+    }
+}
+
 /// Whether a delivery failure with `code` means the producer instance itself can no longer
 /// deliver, while a new instance (a new producer id and epoch) would: the broker fenced it or
-/// lost its idempotence state, or librdkafka raised a fatal error and fails everything.
+/// lost its idempotence state. (A fatal error is told by librdkafka's fatal state; see
+/// [`OnFatal`].)
 pub fn producer_finished(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
@@ -32,8 +63,6 @@ pub fn producer_finished(code: RDKafkaErrorCode) -> bool {
             | RDKafkaErrorCode::UnknownProducerId
             | RDKafkaErrorCode::InvalidProducerIdMapping
             | RDKafkaErrorCode::Fenced
-            | RDKafkaErrorCode::Fatal
-            | RDKafkaErrorCode::GaplessGuarantee
     )
 }
 
