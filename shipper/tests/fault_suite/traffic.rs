@@ -31,6 +31,9 @@ pub(crate) struct Sent {
 /// Traffic running in the background until [`Traffic::stop`].
 pub(crate) struct Traffic {
     stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+    /// Clients between taking a burst and finishing it.
+    busy: Arc<AtomicU64>,
     served: Arc<AtomicU64>,
     workers: Vec<JoinHandle<Sent>>,
 }
@@ -39,6 +42,8 @@ impl Traffic {
     /// Starts sending to `addr`, URLs under `/f/{fault}/`.
     pub(crate) fn start(addr: SocketAddr, fault: &str) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicU64::new(0));
         let served = Arc::new(AtomicU64::new(0));
         let workers = (0..CONNECTIONS)
             .map(|worker| {
@@ -46,6 +51,8 @@ impl Traffic {
                     addr,
                     prefix: format!("/f/{fault}/"),
                     stop: Arc::clone(&stop),
+                    paused: Arc::clone(&paused),
+                    busy: Arc::clone(&busy),
                     served: Arc::clone(&served),
                     // Ids interleave: worker w sends w, w + CONNECTIONS, ...
                     next: worker,
@@ -55,9 +62,24 @@ impl Traffic {
             .collect();
         Traffic {
             stop,
+            paused,
+            busy,
             served,
             workers,
         }
+    }
+
+    /// Holds every client after its current burst and waits until none is mid-request.
+    pub(crate) fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        while self.busy.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets the clients go on after [`Traffic::pause`].
+    pub(crate) fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
     }
 
     /// How many requests were answered so far.
@@ -104,6 +126,8 @@ struct Client {
     addr: SocketAddr,
     prefix: String,
     stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+    busy: Arc<AtomicU64>,
     served: Arc<AtomicU64>,
     next: u64,
 }
@@ -113,35 +137,51 @@ impl Client {
         let mut sent = Sent::default();
         let mut connection: Option<(TcpStream, BufReader<TcpStream>)> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let (stream, reader) = match connection.as_mut() {
-                Some(open) => open,
-                None => match connect(self.addr) {
-                    Ok(open) => connection.insert(open),
-                    Err(_) => {
-                        // varnishd is restarting: try again shortly.
-                        std::thread::sleep(Duration::from_millis(20));
-                        continue;
-                    }
-                },
-            };
-            for _ in 0..BURST {
-                let id = self.next;
-                self.next += CONNECTIONS;
-                match exchange(stream, reader, &format!("{}{id}", self.prefix)) {
-                    Ok(()) => {
-                        sent.answered.insert(id);
-                        self.served.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        sent.unanswered.insert(id);
-                        connection = None;
-                        break;
-                    }
-                }
+            self.busy.fetch_add(1, Ordering::SeqCst);
+            if self.paused.load(Ordering::SeqCst) {
+                self.busy.fetch_sub(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
             }
+            self.burst(&mut connection, &mut sent);
+            self.busy.fetch_sub(1, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(1));
         }
         sent
+    }
+
+    /// One burst of requests on the open connection (opened first if need be).
+    fn burst(
+        &mut self,
+        connection: &mut Option<(TcpStream, BufReader<TcpStream>)>,
+        sent: &mut Sent,
+    ) {
+        let (stream, reader) = match connection.as_mut() {
+            Some(open) => open,
+            None => match connect(self.addr) {
+                Ok(open) => connection.insert(open),
+                Err(_) => {
+                    // varnishd is restarting: try again shortly.
+                    std::thread::sleep(Duration::from_millis(20));
+                    return;
+                }
+            },
+        };
+        for _ in 0..BURST {
+            let id = self.next;
+            self.next += CONNECTIONS;
+            match exchange(stream, reader, &format!("{}{id}", self.prefix)) {
+                Ok(()) => {
+                    sent.answered.insert(id);
+                    self.served.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    sent.unanswered.insert(id);
+                    *connection = None;
+                    break;
+                }
+            }
+        }
     }
 }
 
