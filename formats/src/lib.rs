@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+pub mod decimal;
 pub mod escape;
 mod parse;
 pub mod record;

@@ -7,6 +7,7 @@
 //! caller's output buffer, rendering allocates nothing (tested in `tests/no_alloc.rs`).
 
 use crate::capture::Capturer;
+use crate::decimal::Decimal;
 use crate::escape::{is_usable_json_number, json_string_rest, varnish_escape};
 use crate::parse::{Field, FormatKind, Item, Plan, Value};
 use crate::record::{Context, Transaction};
@@ -404,34 +405,11 @@ fn rendered_time<'c>(
     Some(cache.text.as_slice())
 }
 
-/// Appends `value` in decimal, two digits per division.
-fn push_decimal(mut value: u64, out: &mut Vec<u8>) {
-    let mut digits = [0_u8; 20];
-    let mut start = digits.len();
-    while value >= 100 {
-        let pair = (value % 100) as usize;
-        value /= 100;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
-    }
-    if value >= 10 {
-        let pair = value as usize;
-        start -= 2;
-        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[2 * pair..2 * pair + 2]);
-    } else {
-        start -= 1;
-        digits[start] = b'0' + value as u8;
-    }
-    out.extend_from_slice(&digits[start..]);
+/// Appends `value` in decimal.
+#[inline]
+fn push_decimal(value: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(Decimal::new(value).as_bytes());
 }
-
-/// `00` to `99`, two bytes each.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-    0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839\
-    4041424344454647484950515253545556575859\
-    6061626364656667686970717273747576777879\
-    8081828384858687888990919293949596979899";
 
 /// The user of an `Authorization: Basic <base64 user:password>` value, decoded into
 /// `scratch`. Anything else (another scheme, bad base64) is no match, so the default renders.

@@ -181,7 +181,7 @@ impl ProducerContext for KafkaContext {
                         return;
                     }
                 }
-                let maybe = error.rdkafka_error_code().is_some_and(maybe_persisted);
+                let maybe = code.is_some_and(maybe_persisted);
                 if !heartbeat {
                     let counter = if maybe {
                         &counters.delivery_failed_maybe_persisted

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgeship_conf::{Config, Errors, Partitioning, QueueFullPolicy};
+use edgeship_formats::decimal::Decimal;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
@@ -111,34 +112,6 @@ impl Message {
     /// as nothing is read any more.
     fn waits_for_room(self, policy: QueueFullPolicy) -> bool {
         self == Message::FinalHeartbeat || policy == QueueFullPolicy::Block
-    }
-}
-
-/// A `u64` in decimal, written into a stack buffer.
-struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    #[inline]
-    fn new(mut number: u64) -> Decimal {
-        let mut digits = [0_u8; 20];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (number % 10) as u8;
-            number /= 10;
-            if number == 0 {
-                break;
-            }
-        }
-        Decimal { digits, start }
-    }
-
-    #[inline]
-    fn as_bytes(&self) -> &[u8] {
-        &self.digits[self.start..]
     }
 }
 
