@@ -161,3 +161,36 @@ fn varnishd_restarted_under_load_loses_nothing_unflagged() {
         "every request either varnishd answered is in the topic: {outcome:#?}"
     );
 }
+#[test]
+fn a_ring_wrapped_under_back_pressure_ships_no_garbage_and_the_audit_reports_the_overrun() {
+    // The smallest log ring Varnish allows, and a small producer queue that blocks when full:
+    // with the broker away the queue fills, the reader stops draining the log, and the
+    // traffic wraps the ring under it.
+    let mut scenario = Scenario::start_with(
+        "ring-wrap",
+        &["kafka.queue.buffering.max.messages = 1000"],
+        edgeship_testkit::varnishd::Varnishd::builder().param("vsl_space", "1M"),
+    );
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(4 * PHASE);
+    // Back well within the records' message timeout (60 s): what was queued is delivered.
+    scenario.broker_up();
+    scenario.traffic(PHASE);
+    // The one-megabyte ring holds a fraction of a second of this traffic: let edgeship catch
+    // up before the marker request, or the marker may be lost to a further overrun.
+    scenario.caught_up();
+    scenario.traffic(PHASE / 10);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    assert!(outcome.missing > 0, "the ring wrapped: {outcome:#?}");
+    assert!(
+        outcome.audit.shipper_lost > 0,
+        "the audit reports the overrun the heartbeats counted: {outcome:#?}"
+    );
+}

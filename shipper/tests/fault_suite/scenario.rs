@@ -132,6 +132,27 @@ impl Scenario {
         );
     }
 
+    /// Holds the traffic until edgeship has caught up with the log: two heartbeats of the
+    /// current run in a row that show nothing more produced and everything delivered. After
+    /// a fault that left edgeship behind (a backlog draining into the broker), traffic at full
+    /// speed can keep lapping a small log ring under it, so a request answered meanwhile (the
+    /// marker `finish` waits for, say) may be lost to an overrun like the rest: a loss the
+    /// heartbeats count, but one that would leave `finish` waiting for a record that never
+    /// comes.
+    pub(crate) fn caught_up(&mut self) {
+        let traffic = self.traffic.as_ref().expect("traffic is running");
+        traffic.pause();
+        let logs = || {
+            self.edgeship
+                .as_ref()
+                .map(Edgeship::stderr)
+                .unwrap_or_default()
+        };
+        self.reader
+            .read_until_or("edgeship to catch up with the log", settled, logs);
+        self.traffic.as_ref().expect("traffic is running").resume();
+    }
+
     /// Restarts varnishd under the running edgeship and traffic (a new shared-memory log).
     ///
     /// The traffic is held across the restart itself: Varnish writes a request's log records
@@ -268,4 +289,17 @@ fn signal(edgeship: &Edgeship, signal: &str) {
         .status()
         .expect("run kill");
     assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
+}
+
+/// Whether the last two heartbeats are of one run, show the same records produced, and all of
+/// them delivered: nothing was read between them and nothing is in flight.
+fn settled(messages: &[Landed]) -> bool {
+    let mut last = messages.iter().rev().filter(|m| m.is_heartbeat());
+    let (Some(newer), Some(older)) = (last.next(), last.next()) else {
+        return false;
+    };
+    let field = |message: &Landed, name: &str| message.json[name].clone();
+    field(newer, "run") == field(older, "run")
+        && field(newer, "records_produced") == field(older, "records_produced")
+        && field(newer, "records_delivered") == field(newer, "records_produced")
 }
