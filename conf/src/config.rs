@@ -159,6 +159,9 @@ pub struct LogSettings {
     pub syslog: bool,
     /// The line that set `log.syslog`; `None` when it is the default.
     pub syslog_line: Option<usize>,
+    /// `log.syslog.socket`: the local syslog socket. Default `/dev/log`. A daemon that cannot
+    /// reach it refuses to start, since its errors would go nowhere.
+    pub syslog_socket: PathBuf,
     /// `log.kafka.msg.error`: log each failed delivery. Default true.
     pub kafka_msg_error: bool,
     /// `log.rate.max`: at most this many log lines per error type per period. Default 100.

@@ -152,6 +152,13 @@ own_keys! {
         default: Value("false"),
         parse: parse_bool,
     }
+    log_syslog_socket: PathBuf {
+        name: "log.syslog.socket",
+        aliases: [],
+        value: "path of the local syslog socket; a daemon that cannot reach it does not start",
+        default: Value("/dev/log"),
+        parse: path,
+    }
     log_kafka_msg_error: bool {
         name: "log.kafka.msg.error",
         aliases: [],

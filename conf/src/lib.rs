@@ -37,6 +37,7 @@
 //! | `log.level` | 1 (emergencies) .. 7 (debug) | `6` |
 //! | `log.stderr` | boolean | `true` |
 //! | `log.syslog` | boolean; when daemonized, on unless set, and `false` is refused | `false` |
+//! | `log.syslog.socket` | path of the local syslog socket; a daemon that cannot reach it does not start | `/dev/log` |
 //! | `log.kafka.msg.error` | boolean | `true` |
 //! | `log.rate.max` | count per period | `100` |
 //! | `log.rate.period` | seconds, at least 1 | `60` |

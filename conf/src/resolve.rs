@@ -378,6 +378,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             stderr: draft.log_stderr.value,
             syslog: draft.log_syslog.value,
             syslog_line: draft.log_syslog.line,
+            syslog_socket: draft.log_syslog_socket.value,
             kafka_msg_error: draft.log_kafka_msg_error.value,
             rate_max: draft.log_rate_max.value,
             rate_period: draft.log_rate_period.value,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -53,6 +54,21 @@ struct Inner {
     syslog: Option<Syslog>,
 }
 
+/// Whether the local syslog at `socket` takes connections, the way [`Log::new`] connects.
+/// A daemon checks this before it detaches: once its standard error is `/dev/null`, a log
+/// that cannot reach syslog goes nowhere.
+pub fn syslog_reachable(socket: &Path) -> Result<(), String> {
+    let formatter = syslog::Formatter3164 {
+        facility: syslog::Facility::LOG_DAEMON,
+        hostname: None,
+        process: "edgeship".into(),
+        pid: std::process::id(),
+    };
+    syslog::unix_custom(formatter, socket)
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
 /// The daemon's logger.
 pub struct Log {
     settings: LogSettings,
@@ -72,10 +88,13 @@ impl Log {
                 process: "edgeship".into(),
                 pid: std::process::id(),
             };
-            match syslog::unix(formatter) {
+            match syslog::unix_custom(formatter, &settings.syslog_socket) {
                 Ok(logger) => syslog = Some(logger),
                 Err(error) => {
-                    fallback_note = Some(format!("syslog unavailable ({error}); logging to stderr"))
+                    fallback_note = Some(format!(
+                        "syslog unavailable at {} ({error}); logging to stderr",
+                        settings.syslog_socket.display()
+                    ))
                 }
             }
         }
@@ -104,6 +123,7 @@ impl Log {
             stderr: true,
             syslog: false,
             syslog_line: None,
+            syslog_socket: PathBuf::from("/dev/log"),
             kafka_msg_error: true,
             rate_max: 100,
             rate_period: Duration::from_secs(60),

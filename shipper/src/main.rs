@@ -11,7 +11,7 @@ use edgeship_conf::{
 };
 use edgeship_shipper::daemon::{self, Detached, StartReport};
 use edgeship_shipper::kafka::{self, KafkaInput};
-use edgeship_shipper::log::Log;
+use edgeship_shipper::log::{self, Log};
 use edgeship_shipper::pipeline::{self, Ending};
 use edgeship_shipper::signals;
 
@@ -68,7 +68,8 @@ Signals: SIGTERM/SIGINT stop reading, flush, write a final heartbeat and exit 0,
 edgeship.shutdown.timeout (default 30 s; what is undelivered then is counted and logged); a
 second one exits at once (130). SIGHUP reopens the statistics file.
 Daemonized (-D or daemonize = true), edgeship logs to syslog unless log.syslog is set (false is
-refused: errors would go nowhere), and the launching command waits until the daemon reads the
+refused: errors would go nowhere) and does not start when syslog is unreachable at
+log.syslog.socket (default /dev/log); the launching command waits until the daemon reads the
 log: it exits 0 then, or with the daemon's start-up error and exit code.
 Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
 
@@ -113,6 +114,16 @@ fn main() -> ExitCode {
         // A daemon has no terminal (as varnishkafka: no stderr logging), so it logs to syslog.
         log_settings.stderr = false;
         log_settings.syslog = true;
+        if let Err(error) = log::syslog_reachable(&log_settings.syslog_socket) {
+            eprintln!(
+                "edgeship: cannot daemonize: syslog is unreachable at {} ({error}); a daemon's \
+                 standard error is /dev/null, so its log would go nowhere. Start the system's \
+                 syslog, point log.syslog.socket at it, or run in the foreground \
+                 (daemonize = false) under a supervisor",
+                log_settings.syslog_socket.display()
+            );
+            return ExitCode::from(EXIT_RUNTIME);
+        }
         match daemon::detach() {
             Ok(Detached::Launcher(code)) => return ExitCode::from(code),
             Ok(Detached::Daemon(daemon_report)) => report = daemon_report,

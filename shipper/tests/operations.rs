@@ -280,12 +280,42 @@ fn pids_mentioning(needle: &str) -> Vec<u32> {
     pids
 }
 
+/// A stand-in for the system's syslog: a datagram socket in `dir`, as `/dev/log` is.
+fn syslog_socket(dir: &ScratchDir) -> (std::os::unix::net::UnixDatagram, std::path::PathBuf) {
+    let path = dir.path().join("syslog.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind a syslog socket");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("a read timeout");
+    (socket, path)
+}
+
+/// Reads syslog datagrams until one contains `needle`; all of them, if none does in time.
+fn syslog_until(socket: &std::os::unix::net::UnixDatagram, needle: &str) -> Result<(), String> {
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(length) = socket.recv(&mut buffer) {
+        let line = String::from_utf8_lossy(&buffer[..length]).into_owned();
+        if line.contains(needle) {
+            return Ok(());
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    Err(seen)
+}
+
 #[test]
 fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
     let dir = ScratchDir::new("shipper-test-daemonize").expect("a scratch directory");
+    let (syslog, socket) = syslog_socket(&dir);
+    let socket_line = format!("log.syslog.socket = {}\n", socket.display());
     // No log.syslog line: daemonized, edgeship logs to syslog by itself.
     let path = dir
-        .write("daemon.conf", "output = null\ndaemonize = true\n")
+        .write(
+            "daemon.conf",
+            format!("output = null\ndaemonize = true\n{socket_line}"),
+        )
         .expect("write a test file");
     let (code, stderr) = start_without_varnishd(&path);
     assert_eq!(
@@ -317,10 +347,30 @@ fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
         );
     }
 
-    // A daemon that starts: the launcher exits 0 once it reads the log, and it runs on.
+    // Nowhere to log either when syslog cannot be reached: refused before detaching.
+    let absent = dir.path().join("absent.sock");
+    let text = format!(
+        "output = null\ndaemonize = true\nlog.syslog.socket = {}\n",
+        absent.display()
+    );
+    let path = dir
+        .write("no-syslog.conf", &text)
+        .expect("write a test file");
+    let (code, stderr) = start_without_varnishd(&path);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("syslog is unreachable at {}", absent.display())),
+        "{stderr}"
+    );
+
+    // A daemon that starts: the launcher exits 0 once it reads the log, and it runs on,
+    // logging to syslog.
     let varnishd = varnishd();
     let path = dir
-        .write("running.conf", "output = null\ndaemonize = true\n")
+        .write(
+            "running.conf",
+            format!("output = null\ndaemonize = true\n{socket_line}"),
+        )
         .expect("write a test file");
     let workdir = varnishd.workdir().as_os_str();
     let (code, stderr) = run_edgeship(&[
@@ -329,6 +379,7 @@ fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
         OsStr::new("-n"),
         workdir,
     ]);
+    let logged = syslog_until(&syslog, "reading the Varnish log");
     let daemons = pids_mentioning(&path.display().to_string());
     for pid in &daemons {
         let _ = std::process::Command::new("kill")
@@ -341,6 +392,9 @@ fn a_daemon_that_cannot_start_makes_its_launcher_fail_with_the_error() {
         1,
         "one daemon runs after its launcher exited"
     );
+    if let Err(seen) = logged {
+        panic!("the daemon logs to syslog; it sent:\n{seen}");
+    }
 }
 
 #[test]
