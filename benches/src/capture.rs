@@ -11,14 +11,14 @@ pub fn repository() -> PathBuf {
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
-/// The capture to measure: `$EDGESHIP_CAPTURE` if set, else `target/captures/requests.vsl`
+/// The capture to measure: `$EDGESHIP_CAPTURE` if set, else `target/captures/requests-mixed.vsl`
 /// (the one `benches/compare-*` use, so the figures compare). A missing capture is recorded
 /// with `benches/record-capture` first (a private varnishd and wrk; about a minute), since no
 /// binary capture is committed.
 pub fn find_or_record() -> Result<PathBuf, String> {
     let path = match std::env::var_os("EDGESHIP_CAPTURE") {
         Some(path) => PathBuf::from(path),
-        None => repository().join("target/captures/requests.vsl"),
+        None => repository().join("target/captures/requests-mixed.vsl"),
     };
     if std::fs::metadata(&path).is_ok_and(|meta| meta.len() > 0) {
         return Ok(path);
