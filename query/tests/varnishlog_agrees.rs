@@ -119,3 +119,20 @@ fn accepts_what_varnishlog_accepts() {
         "(query, we accept): {disagreements:?}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn generated_queries_agree(
+        parts in proptest::collection::vec(proptest::sample::select(vec![
+            "ReqURL", "Req*", "ReqU", "vxid", "{", "}", "1", "1+", "2-", "0x2", "-1", "[", "]",
+            ":", "Host", ",", "(", ")", "not", "and", "or", "==", "<", ">=", "!=", "eq", "ne",
+            "~", "!~", "\"a\\\"b\"", "'('", "1.5", ".", "\n", "#", "\\\n", "*", "x*y", "\"\"",
+        ]), 1..10),
+        glue in proptest::sample::select(vec!["", " "]),
+    ) {
+        let query = parts.join(glue);
+        proptest::prop_assert_eq!(Query::new(&query).is_ok(), varnishlog_accepts(&query), "{:?}", query);
+    }
+}
