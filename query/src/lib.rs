@@ -32,6 +32,12 @@ mod tags;
 
 pub use tags::TAG_NAMES;
 
+/// The number of the tag with exactly this name (as [`TAG_NAMES`] spells it), if any.
+pub fn tag_number(name: &str) -> Option<u8> {
+    let number = TAG_NAMES.iter().position(|tag| *tag == Some(name))?;
+    u8::try_from(number).ok()
+}
+
 use eval::Node;
 use parse::Leaf;
 

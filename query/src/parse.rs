@@ -188,28 +188,29 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut terms = vec![self.and()?];
-        while self.peek() == &Tok::Or {
-            self.advance();
-            terms.push(self.and()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            Expr::Or(terms)
-        })
+        self.chain(&Tok::Or, Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut terms = vec![self.not()?];
-        while self.peek() == &Tok::And {
+        self.chain(&Tok::And, Self::not, Expr::And)
+    }
+
+    /// `term (op term)*`, flattened into one node when there are several terms.
+    fn chain(
+        &mut self,
+        op: &Tok,
+        term: fn(&mut Self) -> Result<Expr, QueryError>,
+        node: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, QueryError> {
+        let mut terms = vec![term(self)?];
+        while self.peek() == op {
             self.advance();
-            terms.push(self.not()?);
+            terms.push(term(self)?);
         }
         Ok(if terms.len() == 1 {
             terms.remove(0)
         } else {
-            Expr::And(terms)
+            node(terms)
         })
     }
 

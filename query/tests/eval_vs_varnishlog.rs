@@ -7,14 +7,10 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use edgeship_query::{Query, TAG_NAMES};
+use edgeship_query::{tag_number, Query};
 
 fn tag(name: &str) -> u8 {
-    TAG_NAMES
-        .iter()
-        .position(|t| *t == Some(name))
-        .and_then(|t| u8::try_from(t).ok())
-        .expect("known tag")
+    tag_number(name).expect("known tag")
 }
 
 /// The transactions' records (tag name, payload), Begin and End added when written.

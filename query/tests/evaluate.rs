@@ -1,15 +1,11 @@
 //! The one-pass evaluation API: start, observe, selects; levels and vxid decided at start;
 //! the tag filter; the fast-path verdict; and properties over arbitrary input.
 
-use edgeship_query::{NotFast, Query, TAG_NAMES};
+use edgeship_query::{tag_number, NotFast, Query};
 use proptest::prelude::*;
 
 fn tag(name: &str) -> u8 {
-    TAG_NAMES
-        .iter()
-        .position(|t| *t == Some(name))
-        .and_then(|t| u8::try_from(t).ok())
-        .expect("known tag")
+    tag_number(name).expect("known tag")
 }
 
 #[test]
@@ -142,4 +138,18 @@ proptest! {
         }
         prop_assert_eq!(query.selects(&matches), all);
     }
+}
+
+#[test]
+fn a_query_can_move_to_and_be_shared_with_the_reader_thread() {
+    fn send_and_sync<T: Send + Sync>(_: &T) {}
+    let query = Query::new("ReqURL ~ x").expect("parses");
+    send_and_sync(&query);
+    let selected =
+        std::thread::spawn(move || query.selects_records(1, 1, [(tag("ReqURL"), &b"x"[..])]))
+            .join()
+            .expect("no panic");
+    assert!(selected);
+    assert_eq!(tag_number("ReqURL"), Some(16));
+    assert_eq!(tag_number("requrl"), None, "exact names only");
 }

@@ -2,7 +2,7 @@
 //! transactions evaluated with the production queries (regexes with lookaround included), after
 //! one warm-up transaction lets PCRE2's match scratch space be created.
 
-use edgeship_query::{Query, TAG_NAMES};
+use edgeship_query::{tag_number, Query};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 /// Counts every allocation of the process. No libtest harness (`harness = false`): its own
@@ -11,11 +11,7 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 fn tag(name: &str) -> u8 {
-    TAG_NAMES
-        .iter()
-        .position(|t| *t == Some(name))
-        .and_then(|t| u8::try_from(t).ok())
-        .expect("known tag")
+    tag_number(name).expect("known tag")
 }
 
 fn main() {
