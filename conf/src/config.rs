@@ -81,6 +81,10 @@ pub struct Config {
     pub edgeship: EdgeshipSettings,
     /// The record and key formats, compiled (and checked) while resolving.
     pub plans: FormatPlans,
+    /// What was accepted but should be told to the operator, displayed as `path:line: message`
+    /// like errors (`varnish.arg.m` and the VSL query it runs as). The shipper logs them at
+    /// start and `--check-config` prints them.
+    pub notices: Vec<LineError>,
 }
 
 /// The compiled formats: `format` (with `format.type` and `tag.size.max`) and
@@ -188,7 +192,10 @@ pub struct VarnishSettings {
     /// `-n` / `varnish.arg.n`: varnishd working directory or instance name. Default `None`:
     /// Varnish's own default instance.
     pub instance: Option<String>,
-    /// `-q` / `varnish.arg.q`: VSL query. Default `None`: every transaction.
+    /// `-q` / `varnish.arg.q` (and `varnish.arg.m`, translated): VSL query, checked by the
+    /// `edgeship-query` parser. Two queries (the file's `varnish.arg.q` and `varnish.arg.m`)
+    /// are joined by a newline, as varnishlog joins several `-q` options: either selects.
+    /// Default `None`: every transaction.
     pub query: Option<String>,
     /// `-T` / `varnish.arg.T`: seconds between a transaction's Begin and End before Varnish
     /// forces it complete. Default `None`: Varnish's default (120).

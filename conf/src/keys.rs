@@ -200,9 +200,16 @@ own_keys! {
     varnish_query: String {
         name: "varnish.arg.q",
         aliases: [],
-        value: "VSL query",
+        value: "VSL query (vsl-query(7) of Varnish 7.1)",
         default: Unset("all transactions"),
-        parse: text,
+        parse: vsl_query,
+    }
+    varnish_match: String {
+        name: "varnish.arg.m",
+        aliases: [],
+        value: "Varnish 3's `TAG:REGEX`, run as the query `Tag ~ \"REGEX\"` (with a notice)",
+        default: Unset("none"),
+        parse: varnish3_match,
     }
     varnish_instance: String {
         name: "varnish.arg.n",
@@ -298,6 +305,21 @@ pub(crate) enum PartitionSetting {
 /// A value taken as written (a format, a query, a name).
 fn text(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
+}
+
+/// A VSL query, checked by the query parser; the error gives the column in the value.
+fn vsl_query(value: &str) -> Result<String, String> {
+    edgeship_query::Query::new(value).map_err(|error| error.to_string())?;
+    Ok(value.to_owned())
+}
+
+/// Varnish 3's `-m TAG:REGEX`, translated into the equivalent VSL query (checked like
+/// `varnish.arg.q`, so a regex PCRE2 refuses is reported on this line).
+fn varnish3_match(value: &str) -> Result<String, String> {
+    let query = crate::varnish::translate_m(value)?;
+    edgeship_query::Query::new(&query)
+        .map_err(|error| format!("translated into the VSL query {query}: {error}"))?;
+    Ok(query)
 }
 
 /// A path taken as written.

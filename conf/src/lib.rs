@@ -43,7 +43,8 @@
 //! | `log.rate.period` | seconds, at least 1 | `60` |
 //! | `log.statistics.file` | path (a symbolic link, or a file another user owns, is refused) | none: no statistics unless set (varnishkafka: `/tmp/varnishkafka.stats.json`) |
 //! | `log.statistics.interval` | seconds, `0` = off | `60` |
-//! | `varnish.arg.q` / `-q` | VSL query | all transactions |
+//! | `varnish.arg.q` / `-q` | VSL query (vsl-query(7) of Varnish 7.1) | all transactions |
+//! | `varnish.arg.m` | Varnish 3's `TAG:REGEX`, run as the query `Tag ~ "REGEX"` (with a notice) | none |
 //! | `varnish.arg.n` / `-n` | varnishd working directory or instance name | Varnish's default |
 //! | `varnish.arg.T` / `-T` | seconds, 0 .. 4294967295 | Varnish's (120) |
 //! | `varnish.arg.L` / `-L` | 1 .. 2147483647 | Varnish's (1000) |
@@ -73,8 +74,17 @@
 //! value twice is accepted. For passthrough properties the later line wins, as librdkafka
 //! would have it.
 //!
-//! Varnish 3/4 options are reported with what to use instead: `varnish.arg.m = RxRequest:^(?!PURGE$)`
-//! becomes the suggestion `varnish.arg.q = ReqMethod ne "PURGE"`; `varnish.arg.N` (VSM file)
+//! Queries (`varnish.arg.q`, `-q`) are checked with the `edgeship-query` parser: a bad one is
+//! reported as `path:line: varnish.arg.q: column N: message` (`-q: column N: message` for
+//! the command line's).
+//!
+//! Varnish 3's `varnish.arg.m = TAG:REGEX` is accepted so old files run unchanged: it is
+//! translated into the VSL query that keeps the same transactions (`RxRequest:^(?!PURGE$)`
+//! runs as `ReqMethod ~ "^(?!PURGE$)"`), and [`Config::notices`] says so. With
+//! `varnish.arg.q` too, the two are joined as varnishlog joins two `-q` options (either
+//! selects); a command-line `-q` replaces both. A Varnish 3 tag with no Varnish 7 equivalent
+//! is refused on its line. Other Varnish 3/4 options are reported with what to use instead:
+//! `varnish.arg.N` (VSM file)
 //! points to `varnish.arg.n`; `-C`, `-c`, `-b`, `-E`, `-i`, `-I`, `-x`, `-X`, `-R`, `-Q`, `-D`,
 //! `-o` each say why they are refused. Retired varnishkafka keys (`format.key`,
 //! `logline.hash.*`, `log.data.copy`, ...) are reported likewise.

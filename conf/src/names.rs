@@ -88,8 +88,8 @@ pub(crate) enum Target {
     Refused(String),
 }
 
-/// Decides where `name` goes; `value` only shapes the message for a removed Varnish option.
-pub(crate) fn classify(name: &str, value: &str) -> Target {
+/// Decides where `name` goes.
+pub(crate) fn classify(name: &str) -> Target {
     if let Some(key) = OWN_KEYS
         .iter()
         .find(|key| key.name == name || key.aliases.contains(&name))
@@ -101,7 +101,7 @@ pub(crate) fn classify(name: &str, value: &str) -> Target {
     }
     if let Some(letter) = name.strip_prefix("varnish.arg.") {
         if letter.len() == 1 && letter.bytes().all(|byte| byte.is_ascii_alphabetic()) {
-            return Target::Refused(unsupported_option(letter, value));
+            return Target::Refused(unsupported_option(letter));
         }
     }
     if let Some((_, reason)) = RETIRED_KEYS.iter().find(|(retired, _)| *retired == name) {
@@ -209,7 +209,7 @@ mod tests {
     use super::*;
 
     fn target(name: &str) -> String {
-        match classify(name, "") {
+        match classify(name) {
             Target::Own(key) => format!("own {}", key.name),
             Target::KafkaGlobal(property) => format!("global {property}"),
             Target::KafkaTopic(property) => format!("topic {property}"),
@@ -242,7 +242,8 @@ mod tests {
             ("kafka.", "refused \"kafka.\" does not name a librdkafka property (expected lowercase letters, digits, '.' and '_' after the prefix)"),
             ("format.key", "refused format.key no longer exists; the Kafka message key is set with edgeship.key.format"),
             ("varnish.arg.qq", "refused unknown key \"varnish.arg.qq\" (did you mean \"varnish.arg.q\"?)"),
-            ("varnish.arg.m", "refused varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query instead: varnish.arg.q = <query> (see vsl-query(7))"),
+            ("varnish.arg.m", "own varnish.arg.m"),
+            ("varnish.arg.N", "refused varnish.arg.N (-N VSM file) no longer exists in Varnish 7; name the varnishd working directory instead: varnish.arg.n = <dir>"),
             ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname)"),
         ];
         for (name, expected) in cases {

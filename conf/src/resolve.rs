@@ -49,16 +49,24 @@ pub struct Overrides {
     pub file: Option<PathBuf>,
 }
 
-/// The problems found so far, each located in the file being resolved.
+/// The problems found so far, each located in the file being resolved, and the notices (what
+/// is accepted but the operator should know).
 struct Problems<'a> {
     source: &'a str,
     found: Vec<LineError>,
+    notices: Vec<LineError>,
 }
 
 impl Problems<'_> {
     /// A problem on `line`, or of the whole file when `line` is `None`.
     fn add(&mut self, line: Option<usize>, message: String) {
         self.found.push(LineError::new(self.source, line, message));
+    }
+
+    /// A notice on `line`, or of the whole file when `line` is `None`.
+    fn notice(&mut self, line: Option<usize>, message: String) {
+        self.notices
+            .push(LineError::new(self.source, line, message));
     }
 
     /// Every problem, in line order.
@@ -96,7 +104,7 @@ impl RawConfig {
                 written: entry.name.clone(),
                 line: entry.line,
             };
-            match classify(&entry.name, &entry.value) {
+            match classify(&entry.name) {
                 Target::KafkaGlobal(name) => global.set(property(name)),
                 Target::KafkaTopic(name) => topic_properties.set(property(name)),
                 Target::Own(_) | Target::Refused(_) => {}
@@ -111,6 +119,7 @@ impl RawConfig {
         let mut problems = Problems {
             source: &self.source,
             found: self.problems.clone(),
+            notices: Vec::new(),
         };
         let draft = match Draft::with_defaults() {
             Ok(draft) => draft,
@@ -144,6 +153,7 @@ impl RawConfig {
             key_format,
             kafka_properties: self.kafka_properties(),
             plans,
+            notices: problems.notices,
         };
         Ok(assemble(self.source.clone(), draft, derived))
     }
@@ -157,7 +167,7 @@ impl RawConfig {
             mentioned: HashSet::new(),
         };
         for entry in &self.entries {
-            match classify(&entry.name, &entry.value) {
+            match classify(&entry.name) {
                 Target::Own(key) => own.set(key, entry, problems),
                 // Collected by `kafka_properties`.
                 Target::KafkaGlobal(_) | Target::KafkaTopic(_) => {}
@@ -251,10 +261,7 @@ fn varnish_settings(
     }
     VarnishSettings {
         instance,
-        query: overrides
-            .query
-            .clone()
-            .or_else(|| draft.varnish_query.take().map(|sourced| sourced.value)),
+        query: query_setting(draft, overrides, problems),
         timeout: overrides
             .timeout
             .or_else(|| draft.varnish_timeout.take().map(|sourced| sourced.value)),
@@ -263,6 +270,58 @@ fn varnish_settings(
             .or_else(|| draft.varnish_limit.take().map(|sourced| sourced.value)),
         grouping: overrides.grouping.unwrap_or(draft.varnish_grouping.value),
         file,
+    }
+}
+
+/// The VSL query: `-q` from the command line, else the file's `varnish.arg.q` and the query
+/// translated from `varnish.arg.m`, both when both are set. Two queries are combined as
+/// varnishlog combines two `-q` options: joined by a newline, so a transaction is kept when
+/// either selects it. `varnish.arg.m` always gets a notice giving the query it runs as.
+fn query_setting(
+    draft: &mut Draft,
+    overrides: &Overrides,
+    problems: &mut Problems<'_>,
+) -> Option<String> {
+    let file_query = draft.varnish_query.take();
+    let file_match = draft.varnish_match.take();
+    if let Some(query) = &overrides.query {
+        if let Err(error) = edgeship_query::Query::new(query) {
+            problems.add(None, format!("-q: {error}"));
+        }
+        if let Some(translated) = file_match {
+            problems.notice(
+                translated.line,
+                "varnish.arg.m is set aside: -q on the command line replaces the file's query"
+                    .to_owned(),
+            );
+        }
+        return Some(query.clone());
+    }
+    let Some(translated) = file_match else {
+        return file_query.map(|sourced| sourced.value);
+    };
+    let runs_as = format!(
+        "varnish.arg.m is Varnish 3's -m TAG:REGEX; it runs as the VSL query {}",
+        translated.value
+    );
+    match file_query {
+        None => {
+            problems.notice(translated.line, runs_as);
+            Some(translated.value)
+        }
+        Some(query) => {
+            let line = query
+                .line
+                .map_or(String::new(), |line| format!(" (line {line})"));
+            problems.notice(
+                translated.line,
+                format!(
+                    "{runs_as}, combined with varnish.arg.q{line} as varnishlog combines two \
+                     -q options: a transaction is kept when either query selects it"
+                ),
+            );
+            Some(format!("{}\n{}", query.value, translated.value))
+        }
     }
 }
 
@@ -358,6 +417,8 @@ struct Derived {
     /// Global, then topic properties, as [`RawConfig::kafka_properties`] returns them.
     kafka_properties: (Vec<KafkaProperty>, Vec<KafkaProperty>),
     plans: FormatPlans,
+    /// What the operator should be told at start (`Config::notices`).
+    notices: Vec<LineError>,
 }
 
 /// The resolved configuration: the draft's values where they are final, the derived settings
@@ -403,6 +464,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             hostname: draft.hostname,
         },
         plans: derived.plans,
+        notices: derived.notices,
     }
 }
 

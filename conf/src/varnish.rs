@@ -1,24 +1,15 @@
 //! `varnish.arg.<letter>` keys that edgeship does not take: options removed from Varnish since
 //! varnishkafka's early configurations were written, and options that make no sense for a
-//! shipper. Each gets a message saying what to do instead, and `-m` gets a concrete VSL query.
+//! shipper. Each gets a message saying what to do instead. Varnish 3's `-m TAG:REGEX` is
+//! accepted: [`translate_m`] turns it into the equivalent VSL query.
 
 /// The `varnish.arg` letters edgeship accepts, for messages.
-pub(crate) const SUPPORTED_LETTERS: &str = "q, n, T, L, g, r";
+pub(crate) const SUPPORTED_LETTERS: &str = "q, m, n, T, L, g, r";
 
-/// The message for `varnish.arg.<letter> = value` when the letter is not one edgeship takes.
-pub(crate) fn unsupported_option(letter: &str, value: &str) -> String {
+/// The message for `varnish.arg.<letter>` when the letter is not one edgeship takes.
+pub(crate) fn unsupported_option(letter: &str) -> String {
     let key = format!("varnish.arg.{letter}");
     match letter {
-        "m" => match translate_m(value) {
-            Some(query) => format!(
-                "{key} (-m tag:regex) no longer exists in Varnish 7; use a VSL query instead: \
-                 varnish.arg.q = {query}"
-            ),
-            None => format!(
-                "{key} (-m tag:regex) no longer exists in Varnish 7; use a VSL query instead: \
-                 varnish.arg.q = <query> (see vsl-query(7))"
-            ),
-        },
         "N" => format!(
             "{key} (-N VSM file) no longer exists in Varnish 7; name the varnishd working \
              directory instead: varnish.arg.n = <dir>"
@@ -84,46 +75,29 @@ const TAG_RENAMES: &[(&str, &str)] = &[
     ("Hash", "Hash"),
 ];
 
-/// Translates a Varnish 3 `-m tag:regex` into a VSL query, when the tag has an equivalent.
-///
-/// `^(?!X$)` (everything but the literal X) becomes `Tag ne "X"`, `^X$` becomes `Tag eq "X"`,
-/// and any other regex is kept as `Tag ~ "regex"` (Varnish 7's PCRE2 reads the same syntax).
-/// Varnish 3 matched tag names case-insensitively, so this does too.
-pub(crate) fn translate_m(value: &str) -> Option<String> {
-    let (tag, regex) = value.split_once(':')?;
+/// Translates a Varnish 3 `-m TAG:REGEX` into the VSL query that keeps the same
+/// transactions: one where some record of the tag matches the regex, which is exactly what a
+/// query comparison `Tag ~ "regex"` means (vsl-query(7)). The regex is kept as written (Varnish
+/// 7's PCRE2 reads Varnish 3's PCRE syntax) and quoted for the query lexer. Varnish 3 matched
+/// tag names case-insensitively, so this does too. The error says why there is no translation.
+pub(crate) fn translate_m(value: &str) -> Result<String, String> {
+    let Some((tag, regex)) = value.split_once(':') else {
+        return Err(format!("{value:?} is not TAG:REGEX (Varnish 3's -m)"));
+    };
     let tag = tag.trim();
-    let (_, new_tag) = TAG_RENAMES
+    let Some((_, new_tag)) = TAG_RENAMES
         .iter()
-        .find(|(old, _)| old.eq_ignore_ascii_case(tag))?;
+        .find(|(old, _)| old.eq_ignore_ascii_case(tag))
+    else {
+        return Err(format!(
+            "Varnish 3 tag {tag:?} has no Varnish 7 equivalent edgeship can translate; write a \
+             VSL query instead: varnish.arg.q = <query> (see vsl-query(7))"
+        ));
+    };
     if regex.is_empty() {
-        return None;
+        return Err(format!("{value:?} has no regex after the tag"));
     }
-    let negated_literal = regex
-        .strip_prefix("^(?!")
-        .and_then(|rest| rest.strip_suffix("$)"))
-        .filter(|literal| is_regex_literal(literal));
-    if let Some(literal) = negated_literal {
-        return Some(format!("{new_tag} ne {}", vsl_string(literal)));
-    }
-    let anchored_literal = regex
-        .strip_prefix('^')
-        .and_then(|rest| rest.strip_suffix('$'))
-        .filter(|literal| is_regex_literal(literal));
-    if let Some(literal) = anchored_literal {
-        return Some(format!("{new_tag} eq {}", vsl_string(literal)));
-    }
-    Some(format!("{new_tag} ~ {}", vsl_string(regex)))
-}
-
-/// Whether a regex matches exactly its own text (no metacharacters), so `eq`/`ne` can replace it.
-fn is_regex_literal(text: &str) -> bool {
-    !text.is_empty()
-        && !text.chars().any(|c| {
-            matches!(
-                c,
-                '\\' | '.' | '^' | '$' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{' | '}'
-            )
-        })
+    Ok(format!("{new_tag} ~ {}", vsl_string(regex)))
 }
 
 /// A VSL query string literal: the query lexer drops a backslash and keeps the next character,
@@ -147,41 +121,39 @@ mod tests {
 
     #[test]
     fn m_translations() {
-        let cases: &[(&str, Option<&str>)] = &[
-            ("RxRequest:^(?!PURGE$)", Some(r#"ReqMethod ne "PURGE""#)),
-            ("rxrequest:^GET$", Some(r#"ReqMethod eq "GET""#)),
-            ("RxURL:^/wiki/", Some(r#"ReqURL ~ "^/wiki/""#)),
+        let cases: &[(&str, &str)] = &[
+            ("RxRequest:^(?!PURGE$)", r#"ReqMethod ~ "^(?!PURGE$)""#),
+            ("rxrequest:^GET$", r#"ReqMethod ~ "^GET$""#),
+            ("RxURL:^/wiki/", r#"ReqURL ~ "^/wiki/""#),
             (
                 "RxHeader:^Host: en\\.wikipedia",
-                Some(r#"ReqHeader ~ "^Host: en\\.wikipedia""#),
+                r#"ReqHeader ~ "^Host: en\\.wikipedia""#,
             ),
-            ("TxStatus:^5", Some(r#"RespStatus ~ "^5""#)),
-            ("TxHeader:say \"hi\"", Some(r#"RespHeader ~ "say \"hi\"""#)),
-            (
-                "RxRequest:^(?!PU.GE$)",
-                Some(r#"ReqMethod ~ "^(?!PU.GE$)""#),
-            ),
-            ("Backend_health:x", None),
-            ("RxRequest:", None),
-            ("no colon", None),
+            ("TxStatus:^5", r#"RespStatus ~ "^5""#),
+            ("TxHeader:say \"hi\"", r#"RespHeader ~ "say \"hi\"""#),
         ];
         for (input, expected) in cases {
-            assert_eq!(translate_m(input).as_deref(), *expected, "input {input:?}");
+            assert_eq!(
+                translate_m(input).as_deref(),
+                Ok(*expected),
+                "input {input:?}"
+            );
+            // The query lexer gives the regex back exactly as written.
+            let query = edgeship_query::Query::new(expected);
+            assert!(query.is_ok(), "{expected}: {query:?}");
         }
+        for refused in ["Backend_health:x", "RxRequest:", "no colon"] {
+            assert!(translate_m(refused).is_err(), "input {refused:?}");
+        }
+        assert!(translate_m("Backend_health:x")
+            .expect_err("no equivalent")
+            .contains("varnish.arg.q = <query>"));
     }
 
     #[test]
     fn removed_letters_say_what_to_use() {
-        let message = unsupported_option("m", "RxRequest:^(?!PURGE$)");
-        assert_eq!(
-            message,
-            "varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query \
-             instead: varnish.arg.q = ReqMethod ne \"PURGE\""
-        );
-        assert!(unsupported_option("m", "Foo:bar")
-            .ends_with("varnish.arg.q = <query> (see vsl-query(7))"));
-        assert!(unsupported_option("N", "/x").contains("varnish.arg.n = <dir>"));
-        assert!(unsupported_option("C", "true").contains("(?i)"));
-        assert!(unsupported_option("k", "5").contains("supported: varnish.arg."));
+        assert!(unsupported_option("N").contains("varnish.arg.n = <dir>"));
+        assert!(unsupported_option("C").contains("(?i)"));
+        assert!(unsupported_option("k").contains("supported: varnish.arg."));
     }
 }

@@ -204,10 +204,11 @@ fn varnishkafka_example_fixture_resolves() {
     );
 }
 
-/// The 2013 seed file parses; resolving it reports its one Varnish 3 option with the query
-/// to use, and with that line replaced as suggested it resolves like the prefixed files.
+/// The 2013 seed file resolves unchanged: its Varnish 3 `varnish.arg.m` runs as the
+/// equivalent VSL query, with a notice saying which, and the rest resolves like the prefixed
+/// files.
 #[test]
-fn seed_fixture_parses_and_reports_its_varnish_3_option() {
+fn seed_fixture_resolves_with_its_varnish_3_option_translated() {
     let raw = RawConfig::read(&*SEED).expect("fixture is readable");
     assert_eq!(raw.problems(), &[]);
     let names: Vec<&str> = raw
@@ -219,27 +220,16 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
     assert!(names.contains(&"topic.request.required.acks"));
 
     let m_line = line_of(&SEED, "varnish.arg.m");
+    let config = resolved(raw.resolve(&Overrides::default()));
+    let notices: Vec<String> = config.notices.iter().map(ToString::to_string).collect();
     assert_eq!(
-        messages(raw.resolve(&Overrides::default())),
+        notices,
         [format!(
-            "{}:{m_line}: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; \
-             use a VSL query instead: varnish.arg.q = ReqMethod ne \"PURGE\"",
+            "{}:{m_line}: varnish.arg.m is Varnish 3's -m TAG:REGEX; it runs as the VSL query \
+             ReqMethod ~ \"^(?!PURGE$)\"",
             *SEED
         )]
     );
-
-    let text = std::fs::read_to_string(&*SEED).expect("fixture is readable");
-    let fixed: Vec<&str> = text
-        .lines()
-        .map(|line| {
-            if line.starts_with("varnish.arg.m") {
-                "varnish.arg.q = ReqMethod ne \"PURGE\""
-            } else {
-                line
-            }
-        })
-        .collect();
-    let config = resolved(resolve_text(&fixed.join("\n")));
     assert_eq!(config.output, Output::Kafka);
     assert_eq!(config.format_type, FormatType::Json);
     assert!(config
@@ -250,7 +240,7 @@ fn seed_fixture_parses_and_reports_its_varnish_3_option() {
     assert_eq!(config.varnish.instance.as_deref(), Some("frontend"));
     assert_eq!(
         config.varnish.query.as_deref(),
-        Some("ReqMethod ne \"PURGE\"")
+        Some("ReqMethod ~ \"^(?!PURGE$)\"")
     );
     let topic = config.kafka.topic.as_ref().expect("topic is set");
     assert_eq!(topic.value, "varnish2");
@@ -355,9 +345,20 @@ fn malformed_configurations_report_path_and_line() {
             &["t.conf: missing kafka.topic (required when output = kafka)"],
         ),
         (
-            "kafka.topic = t\nvarnish.arg.m = RxURL:^/wiki/\n",
-            &["t.conf:2: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL \
-               query instead: varnish.arg.q = ReqURL ~ \"^/wiki/\""],
+            "kafka.topic = t\nvarnish.arg.m = Backend_health:^x\n",
+            &["t.conf:2: varnish.arg.m: Varnish 3 tag \"Backend_health\" has no Varnish 7 \
+               equivalent edgeship can translate; write a VSL query instead: varnish.arg.q = \
+               <query> (see vsl-query(7))"],
+        ),
+        (
+            "kafka.topic = t\nvarnish.arg.m = RxURL:^(/wiki/\n",
+            &["t.conf:2: varnish.arg.m: translated into the VSL query ReqURL ~ \"^(/wiki/\": \
+               column 10: regular expression error: PCRE2: error compiling pattern at offset 8: \
+               missing closing parenthesis"],
+        ),
+        (
+            "kafka.topic = t\nvarnish.arg.q = ReqURL ~ \"^/wiki/\" and\n",
+            &["t.conf:2: varnish.arg.q: column 23: expected a VSL tag name, got end of query"],
         ),
         (
             "kafka.topic = t\nvarnish.arg.N = /var/lib/varnish/_.vsm\n",
@@ -491,6 +492,46 @@ fn malformed_configurations_report_path_and_line() {
     }
 }
 
+/// `varnish.arg.m` with `varnish.arg.q`: joined as varnishlog joins two `-q` options, with a
+/// notice saying so; a command-line `-q` replaces both, and a bad one is reported with its
+/// column.
+#[test]
+fn varnish_3_match_combines_with_the_query_and_yields_to_the_command_line() {
+    let text =
+        "output = stdout\nvarnish.arg.q = RespStatus >= 500\nvarnish.arg.m = RxURL:^/wiki/\n";
+    let config = resolved(resolve_text(text));
+    assert_eq!(
+        config.varnish.query.as_deref(),
+        Some("RespStatus >= 500\nReqURL ~ \"^/wiki/\"")
+    );
+    let notices: Vec<String> = config.notices.iter().map(ToString::to_string).collect();
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].starts_with("t.conf:3: varnish.arg.m is Varnish 3's -m TAG:REGEX; it runs as the VSL query ReqURL ~ \"^/wiki/\", combined with varnish.arg.q (line 2)"), "{notices:?}");
+
+    let overrides = Overrides {
+        query: Some("ReqMethod eq GET".to_owned()),
+        ..Overrides::default()
+    };
+    let config = resolved(resolve_with(text, &overrides));
+    assert_eq!(config.varnish.query.as_deref(), Some("ReqMethod eq GET"));
+    assert_eq!(
+        config.notices[0].to_string(),
+        "t.conf:3: varnish.arg.m is set aside: -q on the command line replaces the file's query"
+    );
+
+    let overrides = Overrides {
+        query: Some("ReqMethod eq".to_owned()),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        messages(resolve_with(text, &overrides)),
+        ["t.conf: -q: column 13: expected a string, got end of query"]
+    );
+    assert!(resolved(resolve_text("output = stdout\n"))
+        .notices
+        .is_empty());
+}
+
 #[test]
 fn every_bad_line_is_reported_in_line_order() {
     let text = "\
@@ -498,7 +539,7 @@ fn every_bad_line_is_reported_in_line_order() {
 output = stdout
 log.level = 0
 format.type = json
-varnish.arg.m = RxRequest:^(?!PURGE$)
+varnish.arg.m = RxNothing:^(?!PURGE$)
 
 log.syslog maybe
 kafka.compression.codec = snappy
@@ -513,8 +554,9 @@ kafka.compression.codec = snappy
     assert_eq!(
         errors.to_string(),
         "t.conf:3: log.level: 0 is out of range (expected a whole number from 1 to 7)\n\
-         t.conf:5: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query \
-         instead: varnish.arg.q = ReqMethod ne \"PURGE\"\n\
+         t.conf:5: varnish.arg.m: Varnish 3 tag \"RxNothing\" has no Varnish 7 equivalent \
+         edgeship can translate; write a VSL query instead: varnish.arg.q = <query> (see \
+         vsl-query(7))\n\
          t.conf:7: missing '=' (expected name = value)"
     );
     // The same Errors value travels inside ConfigError unchanged.

@@ -36,7 +36,7 @@ struct Cli {
     #[arg(short = 'n', value_name = "NAME|DIR")]
     name: Option<String>,
     /// VSL query selecting the transactions to ship (uses Varnish's own grouping).
-    #[arg(short = 'q', value_name = "QUERY")]
+    #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query)]
     query: Option<String>,
     /// Seconds a transaction may stay incomplete before it is forced complete (default 120).
     #[arg(short = 'T', value_name = "SECONDS", value_parser = parse_timeout)]
@@ -73,6 +73,14 @@ log.syslog.socket (default /dev/log); the launching command waits until the daem
 log: it exits 0 then, or with the daemon's start-up error and exit code.
 Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
 
+/// A `-q` query, checked by the query parser so a mistake is reported with its column.
+fn parse_query(value: &str) -> Result<String, String> {
+    match edgeship_query::Query::new(value) {
+        Ok(_) => Ok(value.to_owned()),
+        Err(error) => Err(format!("-q: {error}")),
+    }
+}
+
 fn parse_grouping(value: &str) -> Result<Grouping, String> {
     value.parse::<Grouping>().map_err(|error| error.to_string())
 }
@@ -105,6 +113,10 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     if cli.check_config {
+        // What the daemon would log as notices at start (`varnish.arg.m` translated, ...).
+        for notice in &config.notices {
+            eprintln!("{notice}");
+        }
         eprintln!("{}: configuration is valid", config.source);
         return ExitCode::SUCCESS;
     }

@@ -50,6 +50,9 @@ pub fn run(
     log: Log,
     report: &mut StartReport,
 ) -> anyhow::Result<Ending> {
+    for notice in &config.notices {
+        log.notice(&notice.to_string());
+    }
     let plans = &config.plans;
     for warning in plans.record.warnings().iter().chain(plans.key.warnings()) {
         log.notice(&format!(

@@ -748,35 +748,53 @@ fn check_config_accepts_the_production_and_example_fixtures() {
 }
 
 #[test]
-fn check_config_refuses_the_seed_for_its_varnish_3_option_and_says_what_to_write() {
+fn check_config_accepts_the_seed_and_gives_the_query_its_varnish_3_option_runs_as() {
     let path = fixture("seed-2013-varnishkafka.conf");
     let text = std::fs::read_to_string(&path).expect("read the seed");
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "{path}:{line}: varnish.arg.m is Varnish 3's -m TAG:REGEX; it runs as the VSL query \
+             ReqMethod ~ \"^(?!PURGE$)\"\n{path}: configuration is valid",
+            path = path.display(),
+            line = line_of(&text, "varnish.arg.m")
+        )
+    );
+}
+
+#[test]
+fn check_config_reports_a_bad_query_with_its_line_and_column() {
+    let dir = ScratchDir::new("shipper-test-bad-query").expect("a scratch directory");
+    // The query ends after `or`: the column reported is the one just past its end.
+    let query = "ReqMethod ne \"PURGE\" and not Timestamp:Pipe or";
+    let (path, text) = broken_variant(&dir, "query.conf", &[&format!("varnish.arg.q = {query}")]);
     let (code, stderr) = check_config(&path);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "{}:{}: varnish.arg.m (-m tag:regex) no longer exists in Varnish 7; use a VSL query \
-             instead: varnish.arg.q = ReqMethod ne \"PURGE\"",
+            "{}:{}: varnish.arg.q: column {}: expected a VSL tag name, got end of query",
             path.display(),
-            line_of(&text, "varnish.arg.m")
+            line_of(&text, "varnish.arg.q"),
+            query.len() + 1
         )
     );
-
-    // Following the advice is all it takes: everything else in the 2013 file (unprefixed
-    // librdkafka names, `partition = %l`, `topic.*`) is still read.
-    let dir = ScratchDir::new("shipper-test-seed").expect("a scratch directory");
-    let fixed = dir
-        .write(
-            "seed-fixed.conf",
-            text.replace(
-                "varnish.arg.m = RxRequest:^(?!PURGE$)",
-                "varnish.arg.q = ReqMethod ne \"PURGE\"",
-            ),
-        )
-        .expect("write a test file");
-    let (code, stderr) = check_config(&fixed);
-    assert_eq!(code, Some(0), "{stderr}");
+    // On the command line: refused as a bad flag value, with the column.
+    let (valid, _) = broken_variant(&dir, "valid.conf", &[]);
+    let (code, stderr) = run_edgeship(&[
+        "--check-config".as_ref(),
+        "-S".as_ref(),
+        valid.as_os_str(),
+        "-q".as_ref(),
+        "ReqURL ~ \"(\"".as_ref(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("-q: column 10: regular expression error"),
+        "{stderr}"
+    );
 }
 
 #[test]

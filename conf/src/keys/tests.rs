@@ -40,7 +40,8 @@ fn names_and_older_spellings_are_unique() {
 /// default.
 fn documented_row(key: &OwnKey) -> String {
     let mut name = format!("`{}`", key.name);
-    if let Some(letter) = key.name.strip_prefix("varnish.arg.") {
+    // `varnish.arg.m` has no command-line flag: it exists for old configuration files.
+    if let Some(letter) = key.name.strip_prefix("varnish.arg.").filter(|l| *l != "m") {
         name.push_str(&format!(" / `-{letter}`"));
     }
     if !key.aliases.is_empty() {
