@@ -35,7 +35,10 @@ struct Cli {
     /// varnishd instance name or working directory to read the log of.
     #[arg(short = 'n', value_name = "NAME|DIR")]
     name: Option<String>,
-    /// VSL query selecting the transactions to ship (uses Varnish's own grouping).
+    /// VSL query selecting the transactions to ship (vsl-query(7)). With vxid grouping edgeship
+    /// evaluates it itself while it groups (the fast path); with -g request, or a query of
+    /// more than 64 comparisons, Varnish's VSLQ does. The path chosen, and why, is logged at
+    /// start.
     #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query)]
     query: Option<String>,
     /// Seconds a transaction may stay incomplete before it is forced complete (default 120).

@@ -112,8 +112,9 @@ impl ReaderThread {
                     }
                 };
                 shared.log.info(&format!(
-                    "reading the Varnish log ({:?} path, libvarnishapi {})",
+                    "reading the Varnish log ({:?} path: {}; libvarnishapi {})",
                     reader.path(),
+                    reader.path_reason(),
                     edgeship_varnishlog::VARNISHAPI_VERSION
                 ));
                 let _ = opened_tx.send(Ok(()));

@@ -19,6 +19,9 @@ pub enum Error {
     /// The options cannot be honoured (e.g. the fast path with a query it cannot evaluate).
     #[error("invalid reader options: {0}")]
     Options(String),
+    /// The VSL query (`-q`) does not parse.
+    #[error("-q: {0}")]
+    Query(#[from] edgeship_query::QueryError),
     /// A string option contains a NUL byte and cannot be handed to C.
     #[error("option {what} contains a NUL byte")]
     NulInOption {

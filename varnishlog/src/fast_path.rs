@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use edgeship_query::Query;
+
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::grouper::{CopyPolicy, Grouper};
@@ -30,9 +32,9 @@ pub(crate) struct FastPath {
 }
 
 impl FastPath {
-    pub(crate) fn new(options: &Options) -> FastPath {
+    pub(crate) fn new(options: &Options, query: Option<Query>) -> FastPath {
         FastPath {
-            grouper: Grouper::new(options.timeout, options.limit as usize),
+            grouper: Grouper::new(options.timeout, options.limit as usize, query),
             cursor: None,
             probe_policy: false,
             mapped: None,

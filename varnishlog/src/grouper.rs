@@ -1,7 +1,7 @@
 //! The fast path's grouping: files raw log records under their vxid's transaction in Rust,
 //! with Varnish's timeout (`-T`) and limit (`-L`) semantics, instead of going through `VSLQ`.
 //!
-//! # What it mirrors from `vsl_dispatch.c` (Varnish 7.1, vxid grouping, no query)
+//! # What it mirrors from `vsl_dispatch.c` (Varnish 7.1, vxid grouping)
 //! - A transaction starts at its `Begin` record; records of a vxid whose `Begin` was not seen
 //!   (e.g. when reading starts at the tail of a live log) are skipped and counted, as `VSLQ`
 //!   drops them. Records with vxid 0 are not part of any transaction.
@@ -14,6 +14,12 @@
 //!   payload is the reason and a synthetic `End` record with payload `synth`, like Varnish's.
 //! - On overrun or abandon, incomplete transactions are flushed (reason `flush`), as `VUT`
 //!   does with `VSLQ_Flush`.
+//! - A query (`-q`, compiled by `edgeship_query`) sees each record of a client request as it
+//!   is filed, in the same walk (its tags are marked in the tag table, so records it does
+//!   not read cost nothing more), and the forced transactions' synthetic records; at
+//!   completion a request it does not select is dropped and counted
+//!   (`transactions_unselected`), as `VSLQ` never dispatches it. Every transaction is a group
+//!   of its own at level 1, as in `-g vxid`.
 //!
 //! Two deliberate differences, neither visible on files of normal size: the clock used for
 //! `-T` is read every 256 units rather than every unit (reading it per record would cost more
@@ -45,10 +51,12 @@ use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
+use edgeship_query::{Matches, Query};
+
 use crate::ffi::{self, sys};
 use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
-use crate::record::{ForceReason, Location, Reason, RequestTransaction};
+use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable, SYNTH_END};
 use crate::visit::Delivery;
 
 /// How record memory behaves for the current cursor (see the module docs).
@@ -101,6 +109,8 @@ struct Slot {
     copies: Vec<u32>,
     /// The oldest record still referenced in the ring (policy `Checked`).
     oldest_in_log: Option<sys::VSLC_ptr>,
+    /// What the query has seen of a client request's records so far (with a query only).
+    matches: Matches,
 }
 
 impl Slot {
@@ -114,6 +124,7 @@ impl Slot {
             records: Vec::new(),
             copies: Vec::new(),
             oldest_in_log: None,
+            matches: Matches::default(),
         }
     }
 
@@ -161,10 +172,14 @@ pub(crate) struct Grouper {
     /// Units read, modulo 256: the clock is read (and `-T` applied) each time it wraps.
     units: u8,
     policy: CopyPolicy,
+    /// `-q`, evaluated as records are filed: client requests it does not select are not
+    /// handed out.
+    query: Option<Query>,
 }
 
 impl Grouper {
-    pub(crate) fn new(timeout: Duration, limit: usize) -> Grouper {
+    /// A grouper with `-T`, `-L` and the query (`-q`) to evaluate, if any.
+    pub(crate) fn new(timeout: Duration, limit: usize, query: Option<Query>) -> Grouper {
         Grouper {
             slots: Vec::new(),
             free: Vec::new(),
@@ -180,6 +195,7 @@ impl Grouper {
             now: Instant::now(),
             units: 0,
             policy: CopyPolicy::Stable,
+            query,
         }
     }
 
@@ -266,9 +282,17 @@ impl Grouper {
             }
         };
         // The tag first: a table every record hits, and it rules out most records the
-        // formats do not read before the slot is looked at.
-        if out.tags.wanted(tag) && self.slots[slot as usize].keep {
-            self.keep(slot, ptr, log_priv, word0, policy);
+        // formats and the query do not read before the slot is looked at.
+        let flags = out.tags.flags(tag);
+        if flags != 0 && self.slots[slot as usize].keep {
+            if flags & TagTable::KEEP != 0 {
+                self.keep(slot, ptr, log_priv, word0, policy);
+            }
+            if flags & TagTable::QUERY != 0 {
+                // SAFETY: the record is complete and readable (per the caller), and the
+                // payload is only read during this call.
+                self.observe(slot, tag, unsafe { payload_of(ptr, word0) });
+            }
         }
         if tag == ffi::SLT_END {
             self.complete(slot, None, out);
@@ -334,11 +358,24 @@ impl Grouper {
         slot.started = self.now;
         slot.keep = kind == b"req";
         slot.reason = reason;
+        // In vxid grouping every transaction is a group of its own, at level 1.
+        slot.matches = match &self.query {
+            Some(query) if slot.keep => query.start(vxid, 1),
+            _ => Matches::default(),
+        };
         debug_assert!(slot.records.is_empty() && slot.copies.is_empty());
         self.by_vxid.insert(vxid, index);
         self.incomplete.push_back((index, seq));
         self.outstanding += 1;
         index
+    }
+
+    /// Shows a client request's record to the query (only called with one).
+    #[inline]
+    fn observe(&mut self, index: u32, tag: u8, payload: &[u8]) {
+        if let Some(query) = &self.query {
+            query.observe(&mut self.slots[index as usize].matches, tag, payload);
+        }
     }
 
     #[inline(always)]
@@ -529,7 +566,9 @@ impl Grouper {
     /// request, and frees its slot.
     fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
         let slot = &mut self.slots[index as usize];
-        if slot.keep {
+        if slot.keep && !selected(self.query.as_ref(), slot, forced) {
+            out.counters.transactions_unselected += 1;
+        } else if slot.keep {
             if let Some(reason) = forced {
                 if out.tags.wanted(ffi::SLT_VSL) {
                     slot.records.push(Location::Forced(reason));
@@ -626,4 +665,17 @@ unsafe fn payload_of<'a>(ptr: *const u32, word0: u32) -> &'a [u8] {
         [rest @ .., 0] => rest,
         other => other,
     }
+}
+
+/// Whether the query (if any) selects a completed client request. A forced transaction
+/// ends with the synthetic `VSL` and `End` records Varnish gives it, which its query sees.
+fn selected(query: Option<&Query>, slot: &mut Slot, forced: Option<ForceReason>) -> bool {
+    let Some(query) = query else {
+        return true;
+    };
+    if let Some(reason) = forced {
+        query.observe(&mut slot.matches, ffi::SLT_VSL, reason.payload());
+        query.observe(&mut slot.matches, ffi::SLT_END, SYNTH_END);
+    }
+    query.selects(&slot.matches)
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use edgeship_formats::Tag;
+use edgeship_query::Query;
 
 use crate::error::Error;
 
@@ -31,7 +32,8 @@ pub enum Grouping {
 /// Which implementation reads the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathChoice {
-    /// The fast path when it can honour the options (vxid grouping, no query), else VSLQ.
+    /// The fast path when it can honour the options (vxid grouping, and a query edgeship can
+    /// evaluate with Varnish's semantics, or none), else VSLQ.
     Auto,
     /// The fast path; options it cannot honour are an error.
     Fast,
@@ -48,6 +50,13 @@ pub enum ReadPath {
     Vslq,
 }
 
+/// The implementation a reader uses, why, and (fast path) the query it evaluates.
+pub(crate) struct Choice {
+    pub(crate) path: ReadPath,
+    pub(crate) query: Option<Query>,
+    pub(crate) reason: String,
+}
+
 /// Reader options, mirroring varnishkafka's `-n`/`-r`, `-g`, `-q`, `-T` and `-L`.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -55,7 +64,8 @@ pub struct Options {
     pub source: Source,
     /// `-g`.
     pub grouping: Grouping,
-    /// `-q`: a VSL query; forces the VSLQ path.
+    /// `-q`: a VSL query. The fast path evaluates it itself (`edgeship_query`) in vxid
+    /// grouping; with `-g request`, or a query it cannot evaluate exactly, VSLQ does.
     pub query: Option<String>,
     /// `-T`: how long a transaction may stay incomplete before it is forced complete.
     pub timeout: Duration,
@@ -93,26 +103,40 @@ impl Options {
         Options::with_source(Source::File(path.into()))
     }
 
-    /// The implementation these options call for, or why they cannot be honoured.
-    pub(crate) fn read_path(&self) -> Result<ReadPath, Error> {
-        let fast_possible = self.grouping == Grouping::Vxid && self.query.is_none();
-        let path = match self.path {
-            PathChoice::Auto if fast_possible => ReadPath::Fast,
-            PathChoice::Auto => ReadPath::Vslq,
-            PathChoice::Fast if fast_possible => ReadPath::Fast,
-            PathChoice::Fast => {
-                return Err(Error::Options(
-                    "the fast path groups by vxid without a query; use the VSLQ path for -g \
-                     request or -q"
-                        .to_owned(),
-                ))
-            }
-            PathChoice::Vslq => ReadPath::Vslq,
-        };
+    /// The implementation these options call for and why, with the query compiled for the
+    /// fast path; or why they cannot be honoured. A query that does not parse is refused
+    /// here, whichever path would read it.
+    pub(crate) fn choose(&self) -> Result<Choice, Error> {
         if self.limit == 0 {
             return Err(Error::Options("-L must be at least 1".to_owned()));
         }
-        Ok(path)
+        let query = self.query.as_deref().map(Query::new).transpose()?;
+        let fast = match (self.grouping, &query) {
+            (Grouping::Request, _) => Err("-g request groups a request with its children, \
+                                           which only VSLQ does"
+                .to_owned()),
+            (Grouping::Vxid, Some(query)) => query.fast_path().map_err(|why| why.to_string()),
+            (Grouping::Vxid, None) => Ok(()),
+        };
+        let (path, reason) = match (self.path, fast) {
+            (PathChoice::Vslq, _) => (ReadPath::Vslq, "the VSLQ path was asked for".to_owned()),
+            (_, Ok(())) if query.is_some() => (
+                ReadPath::Fast,
+                "vxid grouping; edgeship evaluates the query".to_owned(),
+            ),
+            (_, Ok(())) => (ReadPath::Fast, "vxid grouping, no query".to_owned()),
+            (PathChoice::Auto, Err(why)) => (ReadPath::Vslq, why),
+            (PathChoice::Fast, Err(why)) => {
+                return Err(Error::Options(format!(
+                    "the fast path cannot read this: {why}"
+                )))
+            }
+        };
+        Ok(Choice {
+            query: query.filter(|_| path == ReadPath::Fast),
+            path,
+            reason,
+        })
     }
 
     fn with_source(source: Source) -> Options {

@@ -21,22 +21,36 @@ pub struct Reader {
     log: Attachment,
     tags: TagTable,
     counters: ReadCounters,
+    /// Why the engine is the one it is, for the caller's log.
+    reason: String,
 }
 
 impl Reader {
     /// Opens the log. For a live instance this attaches to varnishd's shared memory (waiting
     /// up to libvarnishapi's default of 5 s for it to appear) and positions at the tail.
     pub fn open(options: Options) -> Result<Reader, Error> {
-        let path = options.read_path()?;
+        let mut choice = options.choose()?;
         let vsl = VslData::new()?;
         let mut tags = TagTable::from_varnish();
         tags.keep_only(options.only_tags.as_deref());
-        let engine: Box<dyn Engine> = match path {
-            ReadPath::Fast => Box::new(FastPath::new(&options)),
+        if choice.query.is_some() && !tags.numbered_as(&edgeship_query::TAG_NAMES) {
+            // Another libvarnishapi than the 7.1 whose tags the query crate knows.
+            choice.path = ReadPath::Vslq;
+            choice.query = None;
+            choice.reason = "libvarnishapi numbers its tags differently from Varnish 7.1, \
+                             whose tags edgeship's query evaluation knows"
+                .to_owned();
+        }
+        if let Some(query) = &choice.query {
+            tags.query_reads(query.tags());
+        }
+        let engine: Box<dyn Engine> = match choice.path {
+            ReadPath::Fast => Box::new(FastPath::new(&options, choice.query)),
             ReadPath::Vslq => Box::new(VslqPath::new(&vsl, &options)?),
         };
         let vsm = shared_memory(&options.source)?;
         let mut reader = Reader {
+            reason: choice.reason,
             engine,
             log: Attachment::new(vsl, vsm, options),
             tags,
@@ -51,6 +65,12 @@ impl Reader {
     /// Which implementation this reader uses.
     pub fn path(&self) -> ReadPath {
         self.engine.path()
+    }
+
+    /// Why this reader uses the path it does (e.g. "vxid grouping; edgeship evaluates the
+    /// query", or why VSLQ must).
+    pub fn path_reason(&self) -> &str {
+        &self.reason
     }
 
     /// Totals since the reader was opened.
@@ -68,6 +88,7 @@ impl Reader {
             log,
             tags,
             counters,
+            ..
         } = self;
         let engine = engine.as_mut();
         let mut out = Delivery::new(visitor, tags, counters);

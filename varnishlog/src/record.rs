@@ -154,12 +154,15 @@ pub(crate) enum Location {
 }
 
 /// Maps Varnish's numeric tags to [`Tag`] once, from `VSL_tags[]`, and says which the caller
-/// wants kept in yielded transactions (all, unless [`crate::Options::only_tags`] is set).
+/// wants kept in yielded transactions (all, unless [`crate::Options::only_tags`] is set) and
+/// which a query evaluated on the fast path reads: one table, so the grouper's per-record
+/// decision is one load.
 #[derive(Debug, Clone)]
 pub(crate) struct TagTable {
     tags: [Tag; 256],
     names: [Option<&'static str>; 256],
-    wanted: [bool; 256],
+    /// [`TagTable::KEEP`] and [`TagTable::QUERY`] bits per tag.
+    flags: [u8; 256],
 }
 
 impl TagTable {
@@ -183,21 +186,51 @@ impl TagTable {
         TagTable {
             tags,
             names,
-            wanted: [true; 256],
+            flags: [TagTable::KEEP; 256],
         }
     }
 
+    /// Flag: records of the tag are kept in yielded transactions.
+    pub(crate) const KEEP: u8 = 1;
+    /// Flag: the fast path's query reads records of the tag.
+    pub(crate) const QUERY: u8 = 2;
+
     /// Keeps only records whose [`Tag`] is in `only` (every record when `None`).
     pub(crate) fn keep_only(&mut self, only: Option<&[Tag]>) {
-        for (index, wanted) in self.wanted.iter_mut().enumerate() {
-            *wanted = only.is_none_or(|only| only.contains(&self.tags[index]));
+        for (index, flags) in self.flags.iter_mut().enumerate() {
+            let keep = only.is_none_or(|only| only.contains(&self.tags[index]));
+            *flags = (*flags & !TagTable::KEEP) | if keep { TagTable::KEEP } else { 0 };
         }
+    }
+
+    /// Marks the tags a query reads (`reads`, by tag number).
+    pub(crate) fn query_reads(&mut self, reads: &[bool; 256]) {
+        for (flags, read) in self.flags.iter_mut().zip(reads) {
+            if *read {
+                *flags |= TagTable::QUERY;
+            }
+        }
+    }
+
+    /// Whether libvarnishapi numbers its tags as `names` does (the query crate's table of
+    /// Varnish 7.1's tags): a query compiled against those numbers reads these records.
+    pub(crate) fn numbered_as(&self, names: &[Option<&str>; 256]) -> bool {
+        self.names
+            .iter()
+            .zip(names)
+            .all(|(ours, theirs)| ours == theirs)
     }
 
     /// Whether records of this Varnish tag are kept in yielded transactions.
     #[inline]
     pub(crate) fn wanted(&self, varnish_tag: u8) -> bool {
-        self.wanted[usize::from(varnish_tag)]
+        self.flags[usize::from(varnish_tag)] & TagTable::KEEP != 0
+    }
+
+    /// Both flags of a tag ([`TagTable::KEEP`], [`TagTable::QUERY`]).
+    #[inline(always)]
+    pub(crate) fn flags(&self, varnish_tag: u8) -> u8 {
+        self.flags[usize::from(varnish_tag)]
     }
 
     #[inline]

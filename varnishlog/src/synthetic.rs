@@ -52,7 +52,7 @@ pub fn group_synthetic(
     let words = layout(records);
     let tags = TagTable::from_varnish();
     let mut counters = ReadCounters::default();
-    let mut grouper = Grouper::new(timeout, limit as usize);
+    let mut grouper = Grouper::new(timeout, limit as usize, None);
     let mut out = Delivery::new(visitor, &tags, &mut counters);
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;

@@ -87,6 +87,10 @@ pub struct ReadCounters {
     /// Fast path: client requests dropped at an overrun because their records had already
     /// been overwritten.
     pub transactions_lost: u64,
+    /// Fast path: client requests the query (`-q`) did not select. Not a loss: what the
+    /// operator asked to leave out. (On the VSLQ path Varnish filters before the reader sees
+    /// a transaction, and this stays 0.)
+    pub transactions_unselected: u64,
 }
 
 /// Why a [`Reader::read`](crate::Reader::read) call returned.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use edgeship_formats::{Tag, Transaction};
 use edgeship_testkit::varnishd::Varnishd;
 use edgeship_varnishlog::{
-    Error, Event, ForceReason, Options, Outcome, PathChoice, ReadPath, Reader, Reason,
+    Error, Event, ForceReason, Grouping, Options, Outcome, PathChoice, ReadPath, Reader, Reason,
     RequestTransaction, Side, Visitor,
 };
 
@@ -761,11 +761,17 @@ fn timeout_forces_an_incomplete_request_complete() {
 
 #[test]
 fn options_the_fast_path_cannot_honour_are_refused() {
+    // Request grouping is VSLQ's alone; a query is not (the fast path evaluates it).
     let mut options = Options::file("/nonexistent.vsl");
     options.path = PathChoice::Fast;
-    options.query = Some("ReqURL ~ \"/x\"".to_owned());
+    options.grouping = Grouping::Request;
     let error = Reader::open(options).err().expect("refused");
     assert!(matches!(error, Error::Options(_)), "{error}");
+    let mut queried = Options::file("/nonexistent.vsl");
+    queried.path = PathChoice::Fast;
+    queried.query = Some("ReqURL ~ \"/x\"".to_owned());
+    let error = Reader::open(queried).err().expect("no such file");
+    assert!(matches!(error, Error::Varnish { .. }), "{error}");
 
     let missing = Reader::open(Options::file("/nonexistent/edgeship.vsl"))
         .err()
@@ -778,19 +784,17 @@ fn options_the_fast_path_cannot_honour_are_refused() {
         other => panic!("unexpected error {other}"),
     }
 
-    let mut bad_query = Options::file("/nonexistent.vsl");
-    bad_query.query = Some("ReqURL ~~ (".to_owned());
-    let error = Reader::open(bad_query).err().expect("bad query refused");
-    assert!(
-        matches!(
-            error,
-            Error::Varnish {
-                call: "VSLQ_New",
-                ..
-            }
-        ),
-        "{error}"
-    );
+    // A query that does not parse is refused with its column, whichever path would read it.
+    for path in [PathChoice::Auto, PathChoice::Vslq] {
+        let mut bad_query = Options::file("/nonexistent.vsl");
+        bad_query.path = path;
+        bad_query.query = Some("ReqURL ~~ (".to_owned());
+        let error = Reader::open(bad_query).err().expect("bad query refused");
+        match error {
+            Error::Query(error) => assert_eq!(error.column, 9, "{error}"),
+            other => panic!("unexpected error {other}"),
+        }
+    }
 }
 
 #[test]
