@@ -6,7 +6,8 @@
 //! in `groups/`: `varnishlog` (read the recorded capture with the fast path; baseline:
 //! Varnish's `VSLQ` grouping), `pipeline` (the `edgeship` binary on the capture into stdout
 //! and Kafka; baseline: output `null`) and `auditor` (ingest and audit generated records;
-//! baseline: split the same bytes into lines). The capture is found or recorded (see
+//! baseline: split the same bytes into lines), `query` (evaluate the three real VSL queries
+//! per transaction as the grouper does; baseline: the grouper's tag-table walk). The capture is found or recorded (see
 //! `edgeship_benches::capture`), never committed.
 //!
 //! Run: `cargo bench -p edgeship-benches` (all groups), `cargo bench -p edgeship-benches --
@@ -114,6 +115,9 @@ fn main() {
     let started = SystemTime::now();
     let mut criterion = Criterion::default().configure_from_args();
     let mut baselines = vec![formats(&mut criterion)];
+    if groups::wanted("query") {
+        baselines.push(groups::query::query(&mut criterion, BATCH, SEED));
+    }
     process_groups(&mut criterion, &mut baselines);
     criterion.final_summary();
 
