@@ -1,0 +1,253 @@
+//! Differential tests of VSL queries against Varnish itself: for every query of the corpus
+//! (hand-written files under `tests/query_corpus/`, plus queries generated systematically and
+//! by combination in `corpus.rs`), the client requests edgeship's reader yields from a capture
+//! recorded at test time from a real varnishd (`capture.rs`) must be exactly those
+//! `varnishlog -g vxid -q Q -r CAPTURE` prints, and a query Varnish refuses must be refused by
+//! the reader too. Queries are compared per read path; the fast path joins when it evaluates
+//! queries (flip [`FAST_PATH_EVALUATES_QUERIES`]).
+//!
+//! The test guards against passing for nothing: the capture must show the variety the
+//! queries are about (purges, restarts, pipes, websocket upgrades, garbage, ESI, repeated
+//! headers), and the corpus must select many different sets of requests.
+
+mod capture;
+mod corpus;
+mod select;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use edgeship_varnishlog::{Error, Options, PathChoice, Reader};
+use select::Selection;
+
+/// Whether `PathChoice::Fast` evaluates queries. While false, the fast path's test only checks
+/// that it still refuses them; set it to true when it evaluates them, and the whole corpus
+/// is compared on the fast path as on the VSLQ path.
+const FAST_PATH_EVALUATES_QUERIES: bool = false;
+
+/// How many generated combinations of simple tests join the corpus.
+const COMBINATIONS: usize = 280;
+
+/// Threads running the comparisons (each one mostly waits on a `varnishlog` process).
+const THREADS: usize = 4;
+
+/// The production queries (compat.md) and the translation of the 2013 seed's
+/// `varnish.arg.m = RxRequest:^(?!PURGE$)`; the hand-written corpus must hold each verbatim.
+const PRODUCTION: &[&str] = &[
+    r#"ReqMethod ne "PURGE" and not Timestamp:Pipe and not Timestamp:Restart and not ReqHeader:Upgrade ~ "[wW]ebsocket" and not HttpGarbage"#,
+    r#"ReqURL ~ "^/beacon/statsv\?""#,
+    r#"ReqURL ~ "^/(beacon/)?event(\.gif)?\?""#,
+    r#"ReqMethod ~ "^(?!PURGE$)""#,
+];
+
+#[test]
+fn the_vslq_path_selects_what_varnish_selects_for_every_query() {
+    compare_with_varnish(PathChoice::Vslq);
+}
+
+#[test]
+fn the_fast_path_selects_what_varnish_selects_for_every_query() {
+    if FAST_PATH_EVALUATES_QUERIES {
+        compare_with_varnish(PathChoice::Fast);
+        return;
+    }
+    // Until then, the fast path must refuse a query rather than read without it; when this
+    // fails, the fast path has learnt queries: flip FAST_PATH_EVALUATES_QUERIES.
+    for query in PRODUCTION {
+        let mut options = Options::file("/nonexistent/edgeship.vsl");
+        options.path = PathChoice::Fast;
+        options.query = Some((*query).to_owned());
+        match Reader::open(options) {
+            Err(Error::Options(_)) => {}
+            Err(error) => panic!("{query}: refused, but not as an option: {error}"),
+            Ok(_) => panic!("{query}: the fast path accepts queries now"),
+        }
+    }
+}
+
+/// Records a capture and compares every query of the corpus on `path` with Varnish.
+fn compare_with_varnish(path: PathChoice) {
+    let capture = capture::record();
+    let file = &capture.file;
+    assert_variety(file);
+    let everything = match select::varnish(file, None) {
+        Selection::Selected(set) => set,
+        Selection::Refused(message) => panic!("varnishlog without a query: {message}"),
+    };
+    assert_eq!(
+        select::edgeship(file, None, PathChoice::Vslq),
+        Selection::Selected(everything.clone()),
+        "without a query, the reader and varnishlog must see the same requests"
+    );
+
+    let started = Instant::now();
+    assert_refused_by_both(file, path);
+    let hand = corpus::file("queries.txt");
+    for query in PRODUCTION {
+        assert!(hand.iter().any(|q| q == query), "{query} not in the corpus");
+    }
+    let mut queries = hand.clone();
+    queries.extend(corpus::systematic());
+    queries.extend(corpus::combinations(COMBINATIONS));
+    let results = select::both(file, &queries, path, THREADS);
+    eprintln!(
+        "{} queries compared on {path:?} in {:.1?}",
+        queries.len(),
+        started.elapsed()
+    );
+
+    let mut failures = String::new();
+    for (query, (varnish, edgeship)) in queries.iter().zip(&results) {
+        describe_difference(query, varnish, edgeship, &mut failures);
+        if hand.contains(query) {
+            if let Selection::Refused(message) = varnish {
+                let _ = writeln!(failures, "{query}\n  Varnish refuses this hand-written query (move it to refused.txt): {message}");
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "queries whose selections differ on {path:?}:\n{failures}"
+    );
+    assert_not_vacuous(&queries, &results, &everything);
+}
+
+/// Appends to `out` how the two selections of `query` differ, if they do: the vxids only one
+/// side selected, or which side refused the query.
+fn describe_difference(query: &str, varnish: &Selection, edgeship: &Selection, out: &mut String) {
+    match (varnish, edgeship) {
+        (Selection::Selected(ours), Selection::Selected(theirs)) if ours != theirs => {
+            let only_varnish: Vec<_> = ours.difference(theirs).collect();
+            let only_edgeship: Vec<_> = theirs.difference(ours).collect();
+            let _ = writeln!(
+                out,
+                "{query}\n  only Varnish selected {only_varnish:?}; only edgeship selected {only_edgeship:?}"
+            );
+        }
+        (Selection::Refused(message), Selection::Selected(set)) => {
+            let _ = writeln!(
+                out,
+                "{query}\n  Varnish refused it ({message}); edgeship selected {set:?}"
+            );
+        }
+        (Selection::Selected(set), Selection::Refused(message)) => {
+            let _ = writeln!(
+                out,
+                "{query}\n  edgeship refused it ({message}); Varnish selected {set:?}"
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Every query of `refused.txt` is refused by Varnish and by the reader on `path`.
+fn assert_refused_by_both(file: &Path, path: PathChoice) {
+    let refused = corpus::file("refused.txt");
+    assert!(refused.len() >= 20, "too few refused queries");
+    let mut failures = String::new();
+    for query in &refused {
+        if let Selection::Selected(set) = select::varnish(file, Some(query)) {
+            let _ = writeln!(failures, "{query}: Varnish accepts it and selects {set:?}");
+        }
+        if let Selection::Selected(set) = select::edgeship(file, Some(query), path) {
+            let _ = writeln!(failures, "{query}: edgeship accepts it and selects {set:?}");
+        }
+    }
+    assert!(failures.is_empty(), "refused.txt on {path:?}:\n{failures}");
+}
+
+/// The capture has what the queries are about: counted in varnishlog's own rendering of it.
+fn assert_variety(file: &Path) {
+    let output = Command::new("varnishlog")
+        .arg("-r")
+        .arg(file)
+        .args(["-g", "vxid"])
+        .output()
+        .expect("run varnishlog");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let count = |what: &str| {
+        text.lines()
+            .filter(|line| {
+                let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+                words.join(" ").starts_with(what)
+            })
+            .count()
+    };
+    let expectations = [
+        ("<< Request >>", 50),
+        ("ReqMethod PURGE", 2),
+        ("Timestamp Restart:", 2),
+        ("Begin req", 50),
+        ("Timestamp Pipe:", 3),
+        ("ReqHeader upgrade: WebSocket", 1),
+        ("ReqHeader UPGRADE: WEBSOCKET", 1),
+        ("HttpGarbage", 3),
+        ("ReqHeader X-Foo: a", 1),
+        ("ReqHeader X-Foo: b", 1),
+        ("RespStatus 404", 2),
+        ("RespStatus 503", 1),
+        ("RespStatus 204", 2),
+        ("VCL_Log restarting", 2),
+        ("VCL_Log num: 12abc", 1),
+        ("ReqURL /beacon/statsv?", 1),
+        ("ReqURL /event.gif?", 1),
+        ("ReqURL /long/", 2),
+    ];
+    let mut missing = String::new();
+    for (what, at_least) in expectations {
+        let found = count(what);
+        if found < at_least {
+            let _ = writeln!(missing, "{what}: {found} (at least {at_least})");
+        }
+    }
+    let esi = text
+        .lines()
+        .filter(|line| line.contains("Begin") && line.trim_end().ends_with(" esi"))
+        .count();
+    if esi == 0 {
+        missing.push_str("no ESI sub-request\n");
+    }
+    assert!(missing.is_empty(), "the capture lacks variety:\n{missing}");
+}
+
+/// The corpus as a whole tells transactions apart: enough accepted queries, many distinct
+/// selections, and few that select everything or nothing.
+fn assert_not_vacuous(
+    queries: &[String],
+    results: &[(Selection, Selection)],
+    everything: &BTreeSet<u32>,
+) {
+    let accepted: Vec<&BTreeSet<u32>> = results.iter().filter_map(|(v, _)| v.set()).collect();
+    let mut distinct: HashMap<&BTreeSet<u32>, usize> = HashMap::new();
+    for set in &accepted {
+        *distinct.entry(set).or_default() += 1;
+    }
+    let trivial = accepted
+        .iter()
+        .filter(|set| set.is_empty() || **set == everything)
+        .count();
+    eprintln!(
+        "{} queries: {} accepted by Varnish, {} distinct selections, {trivial} select all or nothing",
+        queries.len(),
+        accepted.len(),
+        distinct.len()
+    );
+    assert!(
+        accepted.len() >= 300,
+        "only {} accepted queries",
+        accepted.len()
+    );
+    assert!(
+        distinct.len() >= 150,
+        "only {} distinct selections",
+        distinct.len()
+    );
+    assert!(
+        trivial * 2 <= accepted.len(),
+        "{trivial} of {} accepted queries select everything or nothing",
+        accepted.len()
+    );
+}
