@@ -1,5 +1,6 @@
 //! A safe way to run the fast path's grouping over a synthetic record sequence, with no
-//! varnishd, no log file and no C cursor: for tests and the `vsl_grouping` fuzz target.
+//! varnishd, no log file and no C cursor: for tests and the `vsl_grouping` fuzz target; and
+//! the same records as a `varnishlog -w` file ([`log_file`]), for comparing both read paths.
 //!
 //! The records are laid out as Varnish lays them out in the log (two header words, then the
 //! NUL-terminated payload padded to whole words; see `ffi`), in one buffer that lives until
@@ -72,6 +73,21 @@ pub fn group_synthetic(
     grouper.flush(None, &mut out);
     debug_assert_eq!(grouper.outstanding(), 0);
     counters
+}
+
+/// What a `varnishlog -w` file starts with: libvarnishapi's file identifier, `"VSL"` with its
+/// NUL (not in the installed headers; seen at the start of every capture), then records.
+const FILE_HEADER: &[u8; 4] = b"VSL\0";
+
+/// `records` as the bytes of a `varnishlog -w` file (the file header, then the records laid
+/// out as the log lays them out), so that both read paths can be given the same synthetic
+/// records through `Options::file`: for the `vsl_query_records` fuzz target and tests.
+pub fn log_file(records: &[SyntheticRecord<'_>]) -> Vec<u8> {
+    let mut bytes = FILE_HEADER.to_vec();
+    for word in layout(records) {
+        bytes.extend_from_slice(&word.to_ne_bytes());
+    }
+    bytes
 }
 
 /// The records as log words: header, payload, NUL, zero padding to a whole word.
@@ -344,5 +360,57 @@ mod tests {
         assert!(seen.transactions.is_empty());
         assert_eq!(counters.records_skipped, 0);
         assert_eq!(counters.forced_flush, 0);
+    }
+
+    /// Reads `file` on `path` with `query`, returning the vxids and first URL yielded.
+    fn read_file(
+        file: &std::path::Path,
+        path: crate::PathChoice,
+        query: Option<&str>,
+    ) -> Vec<(u32, Vec<u8>)> {
+        struct Urls(Vec<(u32, Vec<u8>)>);
+        impl Visitor for Urls {
+            fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
+                let url = transaction
+                    .records()
+                    .find(|record| record.varnish_tag == URL)
+                    .map(|record| record.payload.to_vec());
+                self.0.push((transaction.vxid(), url.unwrap_or_default()));
+            }
+        }
+        let mut options = crate::Options::file(file);
+        options.path = path;
+        options.query = query.map(str::to_owned);
+        let mut reader = crate::Reader::open(options).expect("open the synthetic file");
+        let mut urls = Urls(Vec::new());
+        while reader.read(&mut urls, 100).expect("read") != crate::Outcome::EndOfFile {}
+        urls.0
+    }
+
+    #[test]
+    fn a_log_file_of_synthetic_records_reads_alike_on_both_paths_and_with_a_query() {
+        let records = [
+            record(7, TAG_BEGIN, b"req 6 rxreq"),
+            record(8, TAG_BEGIN, b"sess 0 HTTP/1"),
+            record(7, METHOD, b"GET"),
+            record(9, TAG_BEGIN, b"req 8 rxreq"),
+            record(7, URL, b"/seven"),
+            record(9, URL, b"/nine"),
+            record(9, TAG_END, b""),
+            record(7, TAG_END, b""),
+            record(8, TAG_END, b""),
+        ];
+        let dir = edgeship_testkit::scratch::ScratchDir::new("synthetic-log-file")
+            .expect("scratch directory");
+        let file = dir
+            .write("synthetic.vsl", log_file(&records))
+            .expect("write the file");
+        let both = vec![(9, b"/nine".to_vec()), (7, b"/seven".to_vec())];
+        assert_eq!(read_file(&file, crate::PathChoice::Fast, None), both);
+        assert_eq!(read_file(&file, crate::PathChoice::Vslq, None), both);
+        assert_eq!(
+            read_file(&file, crate::PathChoice::Vslq, Some("ReqMethod eq \"GET\"")),
+            vec![(7, b"/seven".to_vec())]
+        );
     }
 }
