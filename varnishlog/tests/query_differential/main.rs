@@ -113,6 +113,16 @@ fn compare_with_varnish(path: PathChoice) {
         "queries whose selections differ on {path:?}:\n{failures}"
     );
     assert_not_vacuous(&queries, &results, &everything);
+    for query in PRODUCTION {
+        let index = queries.iter().position(|q| q == query).expect("in the corpus");
+        let selected = results[index].0.set().expect("Varnish accepts it");
+        assert!(
+            !selected.is_empty() && selected.len() < everything.len(),
+            "{query} selects {} of {} requests: the capture does not tell it apart",
+            selected.len(),
+            everything.len()
+        );
+    }
 }
 
 /// Appends to `out` how the two selections of `query` differ, if they do: the vxids only one
