@@ -18,6 +18,9 @@ use edgeship_varnishlog::synthetic::{
 use edgeship_varnishlog::{Event, RequestTransaction, Side, Visitor};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/records.rs"]
+mod records;
+
 /// `Begin` payloads the grouping reads (the first field decides whether it is a client
 /// request that gets yielded, the third is the reason).
 const BEGINS: [&[u8]; 6] = [
@@ -48,18 +51,8 @@ impl<'a> Arbitrary<'a> for Input<'a> {
         let mut records = Vec::new();
         while !input.is_empty() {
             let control = u8::arbitrary(input)?;
-            // Few vxids, so records of different transactions interleave and vxids come back;
-            // now and then any vxid (0 and the 30-bit mask's edges included).
-            let vxid = if control & 0x80 != 0 {
-                u32::arbitrary(input)?
-            } else {
-                u32::from(u8::arbitrary(input)? % 8)
-            };
-            let side = match control & 0x3 {
-                0 => Side::Backend,
-                1 => Side::None,
-                _ => Side::Client,
-            };
+            let vxid = records::vxid(control, input)?;
+            let side = records::side(control);
             let (tag, payload): (u8, &[u8]) = match (control >> 2) & 0x7 {
                 0 | 1 => (
                     TAG_BEGIN,

@@ -18,9 +18,12 @@ use std::sync::OnceLock;
 use arbitrary::{Arbitrary, Unstructured};
 use edgeship_varnishlog::synthetic::{log_file, SyntheticRecord, TAG_BEGIN, TAG_END};
 use edgeship_varnishlog::{
-    Error, Options, Outcome, PathChoice, Reader, RequestTransaction, Side, Visitor,
+    Error, Options, Outcome, PathChoice, Reader, RequestTransaction, Visitor,
 };
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/records.rs"]
+mod records;
 
 /// Varnish 7.1's numbers (`enum VSL_tag_e`) of the tags the queries read, each with payloads
 /// that make the queries' tests true or false.
@@ -104,18 +107,8 @@ impl<'a> Arbitrary<'a> for Input<'a> {
         let mut records = Vec::new();
         while !input.is_empty() {
             let control = u8::arbitrary(input)?;
-            // Few vxids, so transactions interleave and a vxid's records come back after its
-            // End; now and then any vxid.
-            let vxid = if control & 0x80 != 0 {
-                u32::arbitrary(input)?
-            } else {
-                u32::from(u8::arbitrary(input)? % 8)
-            };
-            let side = match control & 0x3 {
-                0 => Side::Backend,
-                1 => Side::None,
-                _ => Side::Client,
-            };
+            let vxid = records::vxid(control, input)?;
+            let side = records::side(control);
             let (tag, payload): (u8, &[u8]) = if control & 0x40 != 0 {
                 // Any tag but Varnish's bogus (0) and batch (255) markers, which a file
                 // never holds, and `Begin`, whose payload varnishd always writes whole (see

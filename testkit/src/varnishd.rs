@@ -198,6 +198,22 @@ impl Varnishd {
         let _ = child.wait();
     }
 
+    /// Writes everything still in varnishd's log ring to `file`, ungrouped, with
+    /// `varnishlog -d -g raw -w`: a capture that readers and `varnishlog -r` read back.
+    pub fn write_log(&self, file: &Path) -> io::Result<()> {
+        let status = Command::new("varnishlog")
+            .arg("-n")
+            .arg(self.workdir())
+            .args(["-d", "-g", "raw", "-w"])
+            .arg(file)
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("varnishlog -w: {status}")))
+        }
+    }
+
     /// What varnishd printed so far (for diagnostics in failed tests).
     pub fn output(&self) -> String {
         std::fs::read_to_string(self.workdir().join("varnishd.out")).unwrap_or_default()

@@ -140,14 +140,9 @@ fn wait_for_last_request(varnishd: &Varnishd, file: &Path) {
 }
 
 fn write_log(varnishd: &Varnishd, file: &Path) {
-    let status = Command::new("varnishlog")
-        .arg("-n")
-        .arg(varnishd.workdir())
-        .args(["-d", "-g", "raw", "-w"])
-        .arg(file)
-        .status()
-        .expect("run varnishlog -w");
-    assert!(status.success(), "varnishlog -w: {status}");
+    varnishd
+        .write_log(file)
+        .unwrap_or_else(|error| panic!("capture {}: {error}", file.display()));
 }
 
 /// One request with `Connection: close` and these extra header lines.
