@@ -159,10 +159,8 @@ impl Visitor for Vxids {
 fn fifo() -> &'static Path {
     static FIFO: OnceLock<PathBuf> = OnceLock::new();
     FIFO.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!(
-            "edgeship-fuzz-vsl-query-records-{}",
-            std::process::id()
-        ));
+        remove_stale_fifos();
+        let dir = std::env::temp_dir().join(format!("{FIFO_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the FIFO's directory");
         let fifo = dir.join("log.fifo");
         let _ = std::fs::remove_file(&fifo);
@@ -173,6 +171,29 @@ fn fifo() -> &'static Path {
         assert!(status.success(), "mkfifo {}: {status}", fifo.display());
         fifo
     })
+}
+
+/// The FIFO directories' names: this, then the fuzzing process's id.
+const FIFO_PREFIX: &str = "edgeship-fuzz-vsl-query-records-";
+
+/// Removes the FIFO directories of fuzzing processes that are gone: libFuzzer ends a run
+/// with `exit`, so a process never removes its own.
+fn remove_stale_fifos() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(FIFO_PREFIX))
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Whether `Reader::open` accepts `query` on `path` (it is compiled before the log is
