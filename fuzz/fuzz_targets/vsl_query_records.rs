@@ -1,11 +1,12 @@
 //! Fuzz target: arbitrary record sequences (vxids, tags, sides, payloads drawn from what the
 //! queries look at, or any bytes) laid out as a `varnishlog -w` log with
 //! `edgeship_varnishlog::synthetic::log_file`, read (through a FIFO, see `fifo`) by both
-//! paths with a fixed set of queries
-//! (the production ones and one of each kind of test). Never a panic; without a query both
-//! paths yield the same requests; with one, the VSLQ path yields a subset of what it yields
-//! without; and where the fast path evaluates a query (it refuses them with an options
-//! error until it does), it selects exactly what the VSLQ path selects.
+//! paths with a fixed set of queries (the production ones and one of each kind of test).
+//! Never a panic; without a query both paths yield the same requests; with one, the VSLQ
+//! path yields a subset of what it yields without, and the query crate (`edgeship_query`),
+//! shown each request's records, selects exactly that subset; and where the fast path
+//! evaluates a query (it refuses them with an options error until it does), it selects
+//! exactly what the VSLQ path selects.
 #![no_main]
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
+use edgeship_query::Query;
 use edgeship_varnishlog::synthetic::{log_file, SyntheticRecord, TAG_BEGIN, TAG_END};
 use edgeship_varnishlog::{
     Error, Options, Outcome, PathChoice, Reader, RequestTransaction, Visitor,
@@ -138,14 +140,39 @@ impl<'a> Arbitrary<'a> for Input<'a> {
     }
 }
 
-/// Collects the vxids yielded, in order.
-#[derive(Default)]
-struct Vxids(Vec<u32>);
+/// A request as yielded: its vxid and, when kept, its records (tag number, payload).
+type Request = (u32, Vec<(u8, Vec<u8>)>);
 
-impl Visitor for Vxids {
+/// Collects the requests yielded, in order, with their records when `records` is set.
+#[derive(Default)]
+struct Collect {
+    records: bool,
+    requests: Vec<Request>,
+}
+
+impl Visitor for Collect {
     fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
-        self.0.push(transaction.vxid());
+        let records = if self.records {
+            transaction
+                .records()
+                .map(|record| (record.varnish_tag, record.payload.to_vec()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.requests.push((transaction.vxid(), records));
     }
+}
+
+/// [`QUERIES`], compiled by the query crate once per process.
+fn compiled() -> &'static [Query] {
+    static COMPILED: OnceLock<Vec<Query>> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        QUERIES
+            .iter()
+            .map(|query| Query::new(query).unwrap_or_else(|error| panic!("{query}: {error}")))
+            .collect()
+    })
 }
 
 /// The FIFO every input is fed through, made once per fuzzing process (`mkfifo`; std has no
@@ -214,10 +241,11 @@ fn accepts(path: PathChoice, query: Option<&str>) -> bool {
     }
 }
 
-/// The vxids `path` yields, sorted, for the log `bytes` with `query`; fed through [`fifo`]
-/// by a thread, since opening a FIFO for writing waits for its reader. The caller has made
-/// sure the reader opens (see [`accepts`]), so the writer is never left waiting.
-fn select(bytes: &[u8], path: PathChoice, query: Option<&str>) -> Vec<u32> {
+/// The requests `path` yields for the log `bytes` with `query`, sorted by vxid (with their
+/// records when `records` is set); fed through [`fifo`] by a thread, since opening a FIFO
+/// for writing waits for its reader. The caller has made sure the reader opens (see
+/// [`accepts`]), so the writer is never left waiting.
+fn select(bytes: &[u8], path: PathChoice, query: Option<&str>, records: bool) -> Vec<Request> {
     let fifo = fifo();
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -231,38 +259,62 @@ fn select(bytes: &[u8], path: PathChoice, query: Option<&str>) -> Vec<u32> {
         options.query = query.map(str::to_owned);
         let mut reader =
             Reader::open(options).unwrap_or_else(|error| panic!("{query:?} on {path:?}: {error}"));
-        let mut vxids = Vxids::default();
+        let mut collect = Collect {
+            records,
+            requests: Vec::new(),
+        };
         loop {
-            match reader.read(&mut vxids, 1000) {
+            match reader.read(&mut collect, 1000) {
                 Ok(Outcome::EndOfFile) => break,
                 Ok(_) => {}
                 Err(error) => panic!("reading on {path:?} with {query:?}: {error}"),
             }
         }
-        // Compared as sorted lists: a vxid begun twice may be yielded twice, and both paths
-        // must agree on that too; the order of completion is not compared.
-        vxids.0.sort_unstable();
-        vxids.0
+        // Compared sorted: a vxid begun twice may be yielded twice, and both sides must agree
+        // on that too; the order of completion is not compared.
+        collect.requests.sort_by_key(|request| request.0);
+        collect.requests
     })
+}
+
+/// The vxids of `requests`, in order.
+fn vxids(requests: &[Request]) -> Vec<u32> {
+    requests.iter().map(|request| request.0).collect()
 }
 
 fuzz_target!(|input: Input<'_>| {
     let bytes = log_file(&input.records);
-    let everything = select(&bytes, PathChoice::Vslq, None);
-    let fast = select(&bytes, PathChoice::Fast, None);
-    assert_eq!(fast, everything, "the paths differ without a query");
-    let all: BTreeSet<u32> = everything.iter().copied().collect();
-    for query in QUERIES {
-        let selected = select(&bytes, PathChoice::Vslq, Some(query));
+    let everything = select(&bytes, PathChoice::Vslq, None, true);
+    let all = vxids(&everything);
+    let fast = vxids(&select(&bytes, PathChoice::Fast, None, false));
+    assert_eq!(fast, all, "the paths differ without a query");
+    let within: BTreeSet<u32> = all.iter().copied().collect();
+    for (text, query) in QUERIES.iter().zip(compiled()) {
+        let selected = vxids(&select(&bytes, PathChoice::Vslq, Some(text), false));
         assert!(
-            selected.iter().all(|vxid| all.contains(vxid)),
-            "{query} selected {selected:?}, beyond {everything:?}"
+            selected.iter().all(|vxid| within.contains(vxid)),
+            "{text} selected {selected:?}, beyond {all:?}"
         );
-        if accepts(PathChoice::Fast, Some(query)) {
+        // The query crate, shown every request's records, selects what VSLQ selects.
+        let evaluated: Vec<u32> = everything
+            .iter()
+            .filter(|(vxid, records)| {
+                let records = records
+                    .iter()
+                    .map(|(tag, payload)| (*tag, payload.as_slice()));
+                query.selects_records(*vxid, 1, records)
+            })
+            .map(|request| request.0)
+            .collect();
+        assert_eq!(
+            evaluated, selected,
+            "{text}: the query crate differs from VSLQ"
+        );
+        if accepts(PathChoice::Fast, Some(text)) {
             assert_eq!(
-                select(&bytes, PathChoice::Fast, Some(query)),
+                vxids(&select(&bytes, PathChoice::Fast, Some(text), false)),
                 selected,
-                "{query}: the fast path's selection differs from the VSLQ path's"
+                "{text}: the fast path's selection differs from the VSLQ path's"
             );
         }
     }

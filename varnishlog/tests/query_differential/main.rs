@@ -43,15 +43,31 @@ const PRODUCTION: &[&str] = &[
     r#"ReqMethod ~ "^(?!PURGE$)""#,
 ];
 
+/// Where edgeship's selection of a query comes from.
+#[derive(Debug, Clone, Copy)]
+enum Judge {
+    /// The reader on this path, given the query.
+    Reader(PathChoice),
+    /// The query crate alone (`edgeship_query::Query::selects_records`), over every request
+    /// the reader yields without a query: what the fast path will evaluate, checked before the
+    /// reader uses it.
+    QueryCrate,
+}
+
 #[test]
 fn the_vslq_path_selects_what_varnish_selects_for_every_query() {
-    compare_with_varnish(PathChoice::Vslq);
+    compare_with_varnish(Judge::Reader(PathChoice::Vslq));
+}
+
+#[test]
+fn the_query_crate_selects_what_varnish_selects_for_every_query() {
+    compare_with_varnish(Judge::QueryCrate);
 }
 
 #[test]
 fn the_fast_path_selects_what_varnish_selects_for_every_query() {
     if FAST_PATH_EVALUATES_QUERIES {
-        compare_with_varnish(PathChoice::Fast);
+        compare_with_varnish(Judge::Reader(PathChoice::Fast));
         return;
     }
     // Until then, the fast path must refuse a query rather than read without it; when this
@@ -68,8 +84,8 @@ fn the_fast_path_selects_what_varnish_selects_for_every_query() {
     }
 }
 
-/// Records a capture and compares every query of the corpus on `path` with Varnish.
-fn compare_with_varnish(path: PathChoice) {
+/// Records a capture and compares every query of the corpus, judged by `judge`, with Varnish.
+fn compare_with_varnish(judge: Judge) {
     let capture = capture::record();
     let file = &capture.file;
     assert_variety(file);
@@ -84,8 +100,14 @@ fn compare_with_varnish(path: PathChoice) {
         "without a query, the reader and varnishlog must see the same requests"
     );
 
+    let requests = matches!(judge, Judge::QueryCrate).then(|| select::requests(file));
+    let edgeship = |query: &str| match (judge, &requests) {
+        (Judge::Reader(path), _) => select::edgeship(file, Some(query), path),
+        (Judge::QueryCrate, Some(requests)) => select::query_crate(requests, query),
+        (Judge::QueryCrate, None) => unreachable!("requests are read for the query crate"),
+    };
     let started = Instant::now();
-    assert_refused_by_both(file, path);
+    assert_refused_by_both(file, judge, &edgeship);
     let hand = corpus::file("queries.txt");
     for query in PRODUCTION {
         assert!(hand.iter().any(|q| q == query), "{query} not in the corpus");
@@ -93,9 +115,9 @@ fn compare_with_varnish(path: PathChoice) {
     let mut queries = hand.clone();
     queries.extend(corpus::systematic());
     queries.extend(corpus::combinations(COMBINATIONS));
-    let results = select::both(file, &queries, path, THREADS);
+    let results = select::both(file, &queries, THREADS, &edgeship);
     eprintln!(
-        "{} queries compared on {path:?} in {:.1?}",
+        "{} queries compared, judged by {judge:?}, in {:.1?}",
         queries.len(),
         started.elapsed()
     );
@@ -111,7 +133,7 @@ fn compare_with_varnish(path: PathChoice) {
     }
     assert!(
         failures.is_empty(),
-        "queries whose selections differ on {path:?}:\n{failures}"
+        "queries whose selections differ, judged by {judge:?}:\n{failures}"
     );
     assert_not_vacuous(&queries, &results, &everything);
     for query in PRODUCTION {
@@ -157,8 +179,9 @@ fn describe_difference(query: &str, varnish: &Selection, edgeship: &Selection, o
     }
 }
 
-/// Every query of `refused.txt` is refused by Varnish and by the reader on `path`.
-fn assert_refused_by_both(file: &Path, path: PathChoice) {
+/// Every query of `refused.txt` is refused by Varnish and by edgeship (`edgeship`, as `judge`
+/// judges).
+fn assert_refused_by_both(file: &Path, judge: Judge, edgeship: &dyn Fn(&str) -> Selection) {
     let refused = corpus::file("refused.txt");
     assert!(refused.len() >= 20, "too few refused queries");
     let mut failures = String::new();
@@ -166,11 +189,14 @@ fn assert_refused_by_both(file: &Path, path: PathChoice) {
         if let Selection::Selected(set) = select::varnish(file, Some(query)) {
             let _ = writeln!(failures, "{query}: Varnish accepts it and selects {set:?}");
         }
-        if let Selection::Selected(set) = select::edgeship(file, Some(query), path) {
+        if let Selection::Selected(set) = edgeship(query) {
             let _ = writeln!(failures, "{query}: edgeship accepts it and selects {set:?}");
         }
     }
-    assert!(failures.is_empty(), "refused.txt on {path:?}:\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "refused.txt, judged by {judge:?}:\n{failures}"
+    );
 }
 
 /// The capture has what the queries are about: counted in varnishlog's own rendering of it.

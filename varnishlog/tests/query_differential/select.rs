@@ -1,7 +1,8 @@
-//! The two selections compared for one query: Varnish's (`varnishlog -g vxid -q Q -r FILE`,
-//! its client request transactions) and edgeship's (the vxids the `Reader` yields for the
-//! same file and query on a given path), and running many queries on both over a few
-//! threads, since each is a process start or a file read of a few milliseconds.
+//! The selections compared for one query: Varnish's (`varnishlog -g vxid -q Q -r FILE`, its
+//! client request transactions) and edgeship's (the vxids the `Reader` yields for the same
+//! file and query on a given path, or those the query crate selects among every request the
+//! reader yields), and running many queries over a few threads, since each is a process
+//! start or a file read of a few milliseconds.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -102,12 +103,66 @@ pub(crate) fn edgeship(file: &Path, query: Option<&str>, path: PathChoice) -> Se
     Selection::Selected(vxids.0)
 }
 
-/// Both selections of every query, in the queries' order, computed on `threads` threads.
+/// A client request's vxid and records (tag number, payload).
+type Request = (u32, Vec<(u8, Vec<u8>)>);
+
+/// Every client request of a file with its records, as the reader yields them on the VSLQ
+/// path without a query.
+pub(crate) struct Requests(Vec<Request>);
+
+/// Keeps every request's records.
+#[derive(Default)]
+struct Keep(Vec<Request>);
+
+impl Visitor for Keep {
+    fn transaction(&mut self, transaction: &RequestTransaction<'_>) {
+        let records = transaction
+            .records()
+            .map(|record| (record.varnish_tag, record.payload.to_vec()))
+            .collect();
+        self.0.push((transaction.vxid(), records));
+    }
+}
+
+/// Reads every request of `file` (see [`Requests`]).
+pub(crate) fn requests(file: &Path) -> Requests {
+    let mut options = Options::file(file);
+    options.path = PathChoice::Vslq;
+    let mut reader = Reader::open(options).expect("open the capture");
+    let mut keep = Keep::default();
+    while reader.read(&mut keep, 1000).expect("read the capture") != Outcome::EndOfFile {}
+    Requests(keep.0)
+}
+
+/// The query crate's selection: the requests `edgeship_query::Query::selects_records` selects
+/// (each alone at level 1, as in vxid grouping), or its parse error.
+pub(crate) fn query_crate(requests: &Requests, query: &str) -> Selection {
+    let query = match edgeship_query::Query::new(query) {
+        Ok(query) => query,
+        Err(error) => return Selection::Refused(error.to_string()),
+    };
+    Selection::Selected(
+        requests
+            .0
+            .iter()
+            .filter(|(vxid, records)| {
+                let records = records
+                    .iter()
+                    .map(|(tag, payload)| (*tag, payload.as_slice()));
+                query.selects_records(*vxid, 1, records)
+            })
+            .map(|(vxid, _)| *vxid)
+            .collect(),
+    )
+}
+
+/// Varnish's selection and edgeship's (`edgeship`) of every query, in the queries' order,
+/// computed on `threads` threads.
 pub(crate) fn both(
     file: &Path,
     queries: &[String],
-    path: PathChoice,
     threads: usize,
+    edgeship: &(dyn Fn(&str) -> Selection + Sync),
 ) -> Vec<(Selection, Selection)> {
     let chunk = queries.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
@@ -116,12 +171,7 @@ pub(crate) fn both(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|query| {
-                            (
-                                varnish(file, Some(query)),
-                                edgeship(file, Some(query), path),
-                            )
-                        })
+                        .map(|query| (varnish(file, Some(query)), edgeship(query)))
                         .collect::<Vec<_>>()
                 })
             })
