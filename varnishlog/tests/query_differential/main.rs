@@ -3,8 +3,8 @@
 //! by combination in `corpus.rs`), the client requests edgeship's reader yields from a capture
 //! recorded at test time from a real varnishd (`capture.rs`) must be exactly those
 //! `varnishlog -g vxid -q Q -r CAPTURE` prints, and a query Varnish refuses must be refused by
-//! the reader too. Queries are compared per read path; the fast path joins when it evaluates
-//! queries (flip [`FAST_PATH_EVALUATES_QUERIES`]).
+//! the reader too. Queries are compared on each read path (the fast path evaluates them
+//! itself with `edgeship_query`), and for the query crate alone.
 //!
 //! The test guards against passing for nothing: the capture must show the variety the
 //! queries are about (purges, restarts, pipes, websocket upgrades, garbage, ESI, repeated
@@ -20,13 +20,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use edgeship_varnishlog::{Error, Options, PathChoice, Reader};
+use edgeship_varnishlog::PathChoice;
 use select::Selection;
-
-/// Whether `PathChoice::Fast` evaluates queries. While false, the fast path's test only checks
-/// that it still refuses them; set it to true when it evaluates them, and the whole corpus
-/// is compared on the fast path as on the VSLQ path.
-const FAST_PATH_EVALUATES_QUERIES: bool = false;
 
 /// How many generated combinations of simple tests join the corpus.
 const COMBINATIONS: usize = 280;
@@ -66,22 +61,7 @@ fn the_query_crate_selects_what_varnish_selects_for_every_query() {
 
 #[test]
 fn the_fast_path_selects_what_varnish_selects_for_every_query() {
-    if FAST_PATH_EVALUATES_QUERIES {
-        compare_with_varnish(Judge::Reader(PathChoice::Fast));
-        return;
-    }
-    // Until then, the fast path must refuse a query rather than read without it; when this
-    // fails, the fast path has learnt queries: flip FAST_PATH_EVALUATES_QUERIES.
-    for query in PRODUCTION {
-        let mut options = Options::file("/nonexistent/edgeship.vsl");
-        options.path = PathChoice::Fast;
-        options.query = Some((*query).to_owned());
-        match Reader::open(options) {
-            Err(Error::Options(_)) => {}
-            Err(error) => panic!("{query}: refused, but not as an option: {error}"),
-            Ok(_) => panic!("{query}: the fast path accepts queries now"),
-        }
-    }
+    compare_with_varnish(Judge::Reader(PathChoice::Fast));
 }
 
 /// Records a capture and compares every query of the corpus, judged by `judge`, with Varnish.
