@@ -137,7 +137,11 @@ pub(crate) fn lex(query: &str) -> Result<Vec<Token>, QueryError> {
             push(&mut tokens, Tok::End, p, p + 1);
             p += 1;
         } else {
-            let shown = query[p..].chars().next().unwrap_or('?');
+            // Every earlier token ended on an ASCII byte, so `p` is a character boundary.
+            let shown = query
+                .get(p..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or('?');
             return Err(QueryError::new(p, format!("syntax error at {shown:?}")));
         }
     }
