@@ -90,6 +90,11 @@ pub struct Query {
     /// For each tag, the leaves (bit per leaf) that read its records.
     by_tag: Box<[u64; 256]>,
     tags: [bool; 256],
+    /// Per leaf with a `:prefix`, its first byte as (case bit, byte with that bit set): a
+    /// record whose first byte differs cannot pass, and most records of a read tag (the
+    /// sixty-odd headers of a request against `ReqHeader:Upgrade`) are ruled out by it
+    /// without the call into the full test.
+    heads: Vec<Option<(u8, u8)>>,
 }
 
 /// What one transaction has shown so far: which leaves passed, and which are decided (passed,
@@ -119,11 +124,13 @@ impl Query {
                 }
             }
         }
+        let heads = leaves.iter().map(|leaf| prefix_head(leaf)).collect();
         Ok(Query {
             leaves,
             tree,
             by_tag,
             tags,
+            heads,
         })
     }
 
@@ -182,6 +189,11 @@ impl Query {
             let i = todo.trailing_zeros() as usize;
             let bit = 1u64 << i;
             todo &= !bit;
+            if let Some((fold, head)) = self.heads[i] {
+                if !payload.first().is_some_and(|&first| first | fold == head) {
+                    continue;
+                }
+            }
             if eval::record_passes(&self.leaves[i], payload) {
                 matches.passed |= bit;
                 matches.decided |= bit;
@@ -207,4 +219,12 @@ impl Query {
         }
         self.selects(&matches)
     }
+}
+
+/// The quick-reject byte of a leaf's prefix (see `Query::heads`): Varnish compares prefixes
+/// without regard to ASCII case, so a letter is compared with its case bit set on both sides.
+fn prefix_head(leaf: &Leaf) -> Option<(u8, u8)> {
+    let first = *leaf.prefix.as_ref()?.first()?;
+    let fold = if first.is_ascii_alphabetic() { 0x20 } else { 0 };
+    Some((fold, first | fold))
 }
