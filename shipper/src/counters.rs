@@ -93,7 +93,8 @@ counters! {
     statistics_write_errors,
     /// Times the Kafka producer was replaced by a new instance because it could no longer
     /// deliver (fenced by the broker or its idempotence state lost after an outage longer
-    /// than `message.timeout.ms`, or a fatal error); each replacement is also logged.
+    /// than `message.timeout.ms`, a fatal error, or no record delivered for longer than
+    /// `message.timeout.ms` while deliveries kept failing); each replacement is also logged.
     producer_restarts,
     /// Records a replaced producer failed and its successor queued again (their delivery is
     /// then counted as any record's; those that could not be queued again are counted in
