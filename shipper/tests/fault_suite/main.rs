@@ -161,6 +161,7 @@ fn varnishd_restarted_under_load_loses_nothing_unflagged() {
         "every request either varnishd answered is in the topic: {outcome:#?}"
     );
 }
+
 #[test]
 fn a_ring_wrapped_under_back_pressure_ships_no_garbage_and_the_audit_reports_the_overrun() {
     // The smallest log ring Varnish allows, and a small producer queue that blocks when full:
@@ -192,5 +193,36 @@ fn a_ring_wrapped_under_back_pressure_ships_no_garbage_and_the_audit_reports_the
     assert!(
         outcome.audit.shipper_lost > 0,
         "the audit reports the overrun the heartbeats counted: {outcome:#?}"
+    );
+}
+
+#[test]
+fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_message_timeout() {
+    // Records time out after 2 s; the broker stays away for longer.
+    let mut scenario = Scenario::start("broker-outage", &["kafka.topic.message.timeout.ms = 2000"]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    // Nothing is delivered while records time out, and no broker is there to say the
+    // producer is fenced: it is replaced anyway, while the broker is still away.
+    scenario.wait_logged("replacing the Kafka producer");
+    scenario.broker_up();
+    // The instance created during the outage delivers once the broker is back (records sent
+    // while it reconnects may time out too: the first one after this point that lands will do).
+    scenario.deliveries_resumed();
+    scenario.traffic(PHASE);
+    // The same run delivers again: the marker request `finish` waits for is after the outage.
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    assert!(outcome.missing > 0, "the outage lost records: {outcome:#?}");
+    assert_eq!(
+        outcome.audit.lost() + outcome.audit.shipper_lost,
+        outcome.missing,
+        "what timed out is reported as loss, exactly: {outcome:#?}"
     );
 }

@@ -153,6 +153,42 @@ impl Scenario {
         self.traffic.as_ref().expect("traffic is running").resume();
     }
 
+    /// Waits until the current edgeship's log says `needle` (bounded by the test's patience).
+    pub(crate) fn wait_logged(&mut self, needle: &str) {
+        self.edgeship
+            .as_mut()
+            .expect("edgeship is running")
+            .wait_for_stderr(needle);
+    }
+
+    /// Waits, with the traffic running, until a request sent after this call is in the topic:
+    /// the current run delivers again (after a broker outage). Requests sent right after the
+    /// broker is back may still time out while the producer reconnects, so the first
+    /// delivered one is awaited rather than a particular one.
+    pub(crate) fn deliveries_resumed(&mut self) {
+        let after = self.traffic.as_ref().expect("traffic is running").next_id();
+        let prefix = format!("/f/{}/", self.fault);
+        let logs = || {
+            self.edgeship
+                .as_ref()
+                .map(Edgeship::stderr)
+                .unwrap_or_default()
+        };
+        self.reader.read_until_or(
+            &format!("a record of a request sent after id {after}"),
+            |messages| {
+                crate::common::records(messages).any(|m| {
+                    m.json["uri_path"]
+                        .as_str()
+                        .and_then(|path| path.strip_prefix(&prefix))
+                        .and_then(|id| id.parse::<u64>().ok())
+                        .is_some_and(|id| id >= after)
+                })
+            },
+            logs,
+        );
+    }
+
     /// Restarts varnishd under the running edgeship and traffic (a new shared-memory log).
     ///
     /// The traffic is held across the restart itself: Varnish writes a request's log records
