@@ -100,6 +100,10 @@ counters! {
     /// then counted as any record's; those that could not be queued again are counted in
     /// `delivery_failed`).
     records_resent,
+    /// Times the reader thread ended with an error it could not recover from (a cut or
+    /// unreadable `-r` file, say): what it had read was shipped, the run ends with exit 1,
+    /// and the log after the error was not read by this run.
+    reader_errors,
     /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
     /// exit 1).
     panics,
