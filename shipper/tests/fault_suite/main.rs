@@ -226,3 +226,103 @@ fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_messag
         "what timed out is reported as loss, exactly: {outcome:#?}"
     );
 }
+
+#[test]
+fn a_capture_cut_mid_record_ships_what_it_holds_and_its_run_ends_saying_so() {
+    let mut scenario = Scenario::start_without_edgeship("truncated-capture", &[]);
+    scenario.traffic(PHASE);
+    let capture = scenario.cut_capture();
+    let (status, log) = scenario.ship_capture(&capture.file);
+    assert_eq!(status.code(), Some(1), "the cut is a reader error:\n{log}");
+    assert!(
+        log.contains("reading the Varnish log"),
+        "the cut is logged:\n{log}"
+    );
+    let last = scenario.final_heartbeat(1);
+    assert_eq!(
+        last["reader_errors"], 1,
+        "the final heartbeat says so: {last}"
+    );
+    let outcome = scenario.finish_capture(capture);
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(
+        outcome.missing, 0,
+        "every request the cut capture holds, complete or cut, is in the topic: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("ended_without_final"),
+        "the audit sees the run end: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_statistics_file_made_unwritable_mid_run_is_logged_and_counted_while_shipping_goes_on() {
+    let mut scenario = Scenario::start("statistics-unwritable", &[]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    // The statistics directory is removed, then logrotate's SIGHUP asks for a reopen.
+    std::fs::remove_dir_all(scenario.dir().join("statistics")).expect("remove the directory");
+    scenario.reopen_signal();
+    scenario.wait_logged("cannot reopen the statistics file");
+    scenario.traffic(PHASE);
+    // Every later write is tried, fails, and is counted in the line that logs it.
+    scenario.wait_logged("failed writes so far");
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    assert_eq!(
+        outcome.missing, 0,
+        "shipping went on: every request is in the topic: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_reader_error_ships_what_was_read_and_ends_its_run_with_a_final_heartbeat_and_exit_1() {
+    // No live log fails on purpose: the test hook makes the reader fail after 400 reads.
+    let hook = ("EDGESHIP_TEST_READER_ERROR_AFTER_READS", "400");
+    let mut scenario = Scenario::start_with_env("reader-error", &[], &[hook]);
+    scenario.traffic(PHASE);
+    let (status, log) = scenario.wait_edgeship_exit();
+    assert_eq!(status.code(), Some(1), "a reader failure:\n{log}");
+    assert!(
+        log.contains("EDGESHIP_TEST_READER_ERROR_AFTER_READS reached"),
+        "{log}"
+    );
+    let last = scenario.final_heartbeat(1);
+    assert_eq!(
+        last["reader_errors"], 1,
+        "the final heartbeat says so: {last}"
+    );
+    // Started again, as a supervisor would (systemd's Restart=on-failure).
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.print();
+
+    outcome.assert_accounted();
+    outcome.assert_runs_exact();
+    assert_eq!(
+        outcome.by_run.len(),
+        2,
+        "two runs in the topic: {outcome:#?}"
+    );
+    assert_eq!(
+        outcome.audit.lost(),
+        0,
+        "everything the failed run read was shipped: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("ended_without_final"),
+        "the failed run ended with its final heartbeat: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "what was served until the restart is flagged: {outcome:#?}"
+    );
+}
