@@ -36,15 +36,7 @@ fn a_clean_restart_under_traffic_is_audited_exactly_and_its_unread_window_flagge
     scenario.start_edgeship();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(
-        outcome.by_run.len(),
-        2,
-        "two runs in the topic: {outcome:#?}"
-    );
+    outcome.check(2);
     // Both runs numbered and delivered everything they read: no sequence loss at all.
     assert_eq!(outcome.audit.lost(), 0, "{outcome:#?}");
     assert!(
@@ -69,15 +61,7 @@ fn a_killed_run_is_flagged_ended_without_a_final_heartbeat_and_audited_exactly()
     scenario.start_edgeship();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(
-        outcome.by_run.len(),
-        2,
-        "two runs in the topic: {outcome:#?}"
-    );
+    outcome.check(2);
     assert!(
         outcome.audit.flagged("ended_without_final"),
         "the killed run is flagged: {outcome:#?}"
@@ -151,11 +135,7 @@ fn varnishd_restarted_under_load_loses_nothing_unflagged() {
     scenario.restart_varnishd();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    outcome.check(1);
     assert_eq!(
         outcome.missing, 0,
         "every request either varnishd answered is in the topic: {outcome:#?}"
@@ -214,11 +194,7 @@ fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_messag
     scenario.traffic(PHASE);
     // The same run delivers again: the marker request `finish` waits for is after the outage.
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    outcome.check(1);
     assert!(outcome.missing > 0, "the outage lost records: {outcome:#?}");
     assert_eq!(
         outcome.audit.lost() + outcome.audit.shipper_lost,
@@ -244,10 +220,7 @@ fn a_capture_cut_mid_record_ships_what_it_holds_and_its_run_ends_saying_so() {
         "the final heartbeat says so: {last}"
     );
     let outcome = scenario.finish_capture(capture);
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
+    outcome.check(1);
     assert_eq!(
         outcome.missing, 0,
         "every request the cut capture holds, complete or cut, is in the topic: {outcome:#?}"
@@ -271,11 +244,7 @@ fn a_statistics_file_made_unwritable_mid_run_is_logged_and_counted_while_shippin
     // Every later write is tried, fails, and is counted in the line that logs it.
     scenario.wait_logged("failed writes so far");
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    outcome.check(1);
     assert_eq!(
         outcome.missing, 0,
         "shipping went on: every request is in the topic: {outcome:#?}"
@@ -303,15 +272,7 @@ fn a_reader_error_ships_what_was_read_and_ends_its_run_with_a_final_heartbeat_an
     scenario.start_edgeship();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(
-        outcome.by_run.len(),
-        2,
-        "two runs in the topic: {outcome:#?}"
-    );
+    outcome.check(2);
     assert_eq!(
         outcome.audit.lost(),
         0,

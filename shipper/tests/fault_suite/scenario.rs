@@ -212,12 +212,7 @@ impl Scenario {
     /// records are those after its start heartbeat), so that a fault hits a run the topic
     /// knows, with more in flight behind them.
     pub(crate) fn delivered(&mut self, records: usize) {
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         let runs = self.runs;
         self.reader.read_until_or(
             &format!("{records} records of run {runs}"),
@@ -262,12 +257,7 @@ impl Scenario {
     pub(crate) fn deliveries_resumed(&mut self) {
         let after = self.traffic.as_ref().expect("traffic is running").next_id();
         let prefix = format!("/f/{}/", self.fault);
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         self.reader.read_until_or(
             &format!("a record of a request sent after id {after}"),
             |messages| {
@@ -413,12 +403,7 @@ impl Scenario {
         let sent = self.traffic.take().expect("traffic is running").stop();
         let marker = format!("/f/{}/end", self.fault);
         get_once(self.varnishd.addr(), &marker).expect("the marker request");
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         self.reader.read_until_or(
             "the marker request",
             |messages| {
@@ -455,6 +440,11 @@ impl Scenario {
         };
         Outcome::tally(self.fault, &requests, &self.reader.messages, audit)
     }
+}
+
+/// The log of `edgeship` so far, if one runs (for failure messages).
+fn log_of(edgeship: Option<&Edgeship>) -> String {
+    edgeship.map(Edgeship::stderr).unwrap_or_default()
 }
 
 /// The final heartbeat of the `run`-th run (from 1, in the order runs first appear).

@@ -175,6 +175,15 @@ impl Outcome {
         );
     }
 
+    /// Prints the row and runs the checks every fault must pass ([`Outcome::assert_accounted`],
+    /// [`Outcome::assert_runs_exact`]), with `runs` runs in the topic.
+    pub(crate) fn check(&self, runs: usize) {
+        self.print();
+        self.assert_accounted();
+        self.assert_runs_exact();
+        assert_eq!(self.by_run.len(), runs, "runs in the topic: {self:#?}");
+    }
+
     /// The table's header.
     pub(crate) fn header() -> String {
         "| fault | served | in topic | audit loss reported | flagged (what) | invented loss | \
