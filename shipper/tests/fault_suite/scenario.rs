@@ -231,12 +231,7 @@ impl Scenario {
     pub(crate) fn caught_up(&mut self) {
         let traffic = self.traffic.as_ref().expect("traffic is running");
         traffic.pause();
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         self.reader
             .read_until_or("edgeship to catch up with the log", settled, logs);
         self.traffic.as_ref().expect("traffic is running").resume();
