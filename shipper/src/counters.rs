@@ -93,12 +93,17 @@ counters! {
     statistics_write_errors,
     /// Times the Kafka producer was replaced by a new instance because it could no longer
     /// deliver (fenced by the broker or its idempotence state lost after an outage longer
-    /// than `message.timeout.ms`, or a fatal error); each replacement is also logged.
+    /// than `message.timeout.ms`, a fatal error, or no record delivered for longer than
+    /// `message.timeout.ms` while deliveries kept failing); each replacement is also logged.
     producer_restarts,
     /// Records a replaced producer failed and its successor queued again (their delivery is
     /// then counted as any record's; those that could not be queued again are counted in
     /// `delivery_failed`).
     records_resent,
+    /// Times the reader thread ended with an error it could not recover from (a cut or
+    /// unreadable `-r` file, say): what it had read was shipped, the run ends with exit 1,
+    /// and the log after the error was not read by this run.
+    reader_errors,
     /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
     /// exit 1).
     panics,

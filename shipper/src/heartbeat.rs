@@ -63,7 +63,8 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"queue_full_waits\":{},\"queue_full_drops\":{},\
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
-         \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{}}}",
+         \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{},\
+         \"reader_errors\":{}}}",
         beat.last,
         beat.interval.as_secs(),
         beat.sequence_start,
@@ -81,5 +82,6 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.records_skipped,
         counters.heartbeats_dropped,
         counters.producer_restarts,
+        counters.reader_errors,
     );
 }

@@ -10,6 +10,13 @@
 //! one call. While the thread waits, the reader does not drain the log, and if the log then
 //! wraps under it the overrun is counted by the reader (and mirrored into [`Counters`]).
 //! Nothing is dropped on this side without a counter.
+//!
+//! Test hook: the hidden environment variable `EDGESHIP_TEST_READER_ERROR_AFTER_READS=N` makes
+//! the reader fail after N read calls, as an error it cannot recover from would. It exists
+//! because no live log provokes one on purpose (libvarnishapi's live cursor reports overruns
+//! and abandons, which are recovered, never an I/O error), yet what happens to what was read
+//! must be tested on the real binary; it is read once when the thread starts and checked once
+//! per read call, never per record.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -190,11 +197,19 @@ fn read_until_done(
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let mut failure = None;
+    let mut reads_left = reads_before_test_error();
     loop {
         if stop.load(Ordering::Relaxed) || filler.disconnected {
             break;
         }
         let outcome = reader.read(filler, READ_BUDGET);
+        reads_left = reads_left.saturating_sub(1);
+        if reads_left == 0 {
+            failure = Some(anyhow::anyhow!(
+                "reading the Varnish log: EDGESHIP_TEST_READER_ERROR_AFTER_READS reached (a test hook)"
+            ));
+            break;
+        }
         filler.mirror(&reader);
         // The read call returned: waiting for room downstream is safe now.
         filler.send_waiting();
@@ -224,6 +239,15 @@ fn read_until_done(
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+/// The test hook of the module documentation: how many read calls succeed before the reader
+/// fails (never, without the variable).
+fn reads_before_test_error() -> u64 {
+    std::env::var("EDGESHIP_TEST_READER_ERROR_AFTER_READS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// The visitor: captures each client request's field values into the current batch.

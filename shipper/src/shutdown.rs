@@ -33,6 +33,7 @@ pub fn finish<S: Sink>(
     let shared = std::sync::Arc::clone(shipper.shared());
     let (counters, log) = (&shared.counters, &shared.log);
     if let Err(error) = reader.join() {
+        Counters::add(&counters.reader_errors, 1);
         log.error("reader", &format!("{error:#}"));
         ending = Ending::Failed;
     }

@@ -1,7 +1,9 @@
 //! The statistics file (`log.statistics.file`): varnishkafka's `{ "varnishkafka": {...} }`
 //! line, edgeship's own counters as `{ "edgeship": {...} }`, and librdkafka's statistics as
 //! `{ "kafka": ... }`, each one JSON object per line, appended. SIGHUP reopens the file so
-//! logrotate can move it.
+//! logrotate can move it; when that fails (the directory removed), the old file is let go and
+//! every later write tries the path again, each failure counted (`statistics_write_errors`)
+//! and logged, rate-limited, by the caller.
 //!
 //! The file is opened without following a symbolic link (`O_NOFOLLOW`), created with mode 0640
 //! (less the umask), and refused when another user (other than root) owns it: a path another
@@ -40,16 +42,22 @@ impl StatsFile {
         })
     }
 
-    /// Reopens the file at its path (after logrotate moved it).
+    /// Reopens the file at its path (after logrotate moved it). If that fails (its directory
+    /// was removed, say), the old file is let go rather than written on where nobody reads
+    /// it: every later write tries the path again and fails, counted and logged, until it
+    /// can be opened.
     pub fn reopen(&self) -> std::io::Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let file = append(path)?;
+        let (file, result) = match append(path) {
+            Ok(file) => (Some(file), Ok(())),
+            Err(error) => (None, Err(error)),
+        };
         if let Ok(mut slot) = self.file.lock() {
-            *slot = Some(file);
+            *slot = file;
         }
-        Ok(())
+        result
     }
 
     /// Writes varnishkafka's line and edgeship's line for one interval. A failure is returned
@@ -97,11 +105,20 @@ impl StatsFile {
     }
 
     fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         match self.file.lock() {
-            Ok(mut slot) => match slot.as_mut() {
-                Some(file) => file.write_all(bytes),
-                None => Ok(()),
-            },
+            Ok(mut slot) => {
+                if slot.is_none() {
+                    // A reopen failed: the path is tried again at every write.
+                    *slot = Some(append(path)?);
+                }
+                match slot.as_mut() {
+                    Some(file) => file.write_all(bytes),
+                    None => Ok(()),
+                }
+            }
             // Only a panic while writing poisons the lock; the daemon goes on without the file.
             Err(_) => Err(std::io::Error::other(
                 "the statistics file's lock is poisoned",
@@ -148,7 +165,29 @@ fn acceptable_owner(owner: u32, me: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable_owner;
+    use super::{acceptable_owner, StatsFile};
+    use edgeship_testkit::scratch::ScratchDir;
+
+    #[test]
+    fn after_a_failed_reopen_every_write_fails_until_the_path_can_be_opened_again() {
+        let scratch = ScratchDir::new("stats-reopen").expect("a scratch directory");
+        let dir = scratch.path().join("statistics");
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let path = dir.join("stats.json");
+        let stats = StatsFile::open(Some(path.clone())).expect("opens");
+        stats.write_kafka(b"{}").expect("writes");
+        std::fs::remove_dir_all(&dir).expect("remove the directory");
+        assert!(stats.reopen().is_err(), "its directory is gone");
+        assert!(
+            stats.write_kafka(b"{}").is_err(),
+            "a write fails, to be counted"
+        );
+        assert!(stats.write_kafka(b"{}").is_err(), "and the next one");
+        std::fs::create_dir_all(&dir).expect("the directory is back");
+        stats.write_kafka(b"{\"back\":1}").expect("writes again");
+        let text = std::fs::read_to_string(&path).expect("the new file");
+        assert_eq!(text, "{ \"kafka\": {\"back\":1} }\n");
+    }
 
     #[test]
     fn only_our_own_or_roots_statistics_file_is_written() {

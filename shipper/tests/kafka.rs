@@ -278,53 +278,28 @@ fn get_path(addr: SocketAddr, path: &str) {
     );
 }
 
-#[test]
-fn a_producer_fenced_after_an_outage_longer_than_the_message_timeout_is_replaced() {
-    const TOPIC: &str = "webrequest_fenced";
-    const FINAL: u64 = 50;
-    let varnishd = Varnishd::start().expect("start varnishd");
-    let proxy = Proxy::bind().expect("a proxy for the broker");
-    let tansu = Tansu::start_behind(&proxy).expect("start tansu (scripts/setup builds it)");
-    tansu.create_topic(TOPIC, 1).expect("create the topic");
-    let dir = ScratchDir::new("shipper-test-fenced").expect("a scratch directory");
-    let mut lines = kafka_lines_with_timeout(&tansu.bootstrap(), TOPIC, "3000");
-    lines.push("edgeship.heartbeat.interval = 1".to_owned());
-    lines.push("log.statistics.interval = 1".to_owned());
-    let mut edgeship = start(&dir, &varnishd, &lines);
-    let stats = dir.path().join("stats.json");
-    for id in 0..50 {
-        get(varnishd.addr(), id);
-    }
-    wait_for_stats(&mut edgeship, &stats, |s| {
-        counter(s, "records_delivered") >= 50
-    });
-    // The broker is cut for twice the message timeout while requests keep coming: their
-    // messages time out in the producer, which moves its idempotence epoch.
-    proxy.pause();
-    for id in 50..150 {
-        get(varnishd.addr(), id);
-        std::thread::sleep(Duration::from_millis(60));
-    }
-    wait_for_stats(&mut edgeship, &stats, |s| {
-        counter(s, "delivery_failed_maybe_persisted") + counter(s, "delivery_failed") > 0
-    });
-    proxy.resume();
-    // Requests sent while the producer reconnects may time out as well (the broker's
-    // reconnect backoff can be longer than the message timeout): probes go out until one
-    // lands, which a fenced producer never lets happen.
-    let mut reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
-    let has = |messages: &[Landed], path: &str| {
-        records(messages).any(|m| String::from_utf8_lossy(&m.payload).contains(path))
-    };
+/// Whether a record whose body mentions `path` is among `messages`.
+fn has_path(messages: &[Landed], path: &str) -> bool {
+    records(messages).any(|m| String::from_utf8_lossy(&m.payload).contains(path))
+}
+
+/// Sends probe requests (`/{name}-probe-N`) until one of them is in the topic: deliveries
+/// have resumed. Fails after [`PATIENCE`].
+fn probe_until_one_lands(
+    varnishd: &Varnishd,
+    reader: &mut TopicReader,
+    edgeship: &Edgeship,
+    name: &str,
+) {
     let deadline = Instant::now() + PATIENCE;
     let mut probes = 0;
     loop {
-        let probe = format!("/fenced-probe-{probes}");
-        get_path(varnishd.addr(), &probe);
+        get_path(varnishd.addr(), &format!("/{name}-probe-{probes}"));
         probes += 1;
         reader.poll_some(Duration::from_millis(500));
-        if (0..probes).any(|id| has(&reader.messages, &format!("/fenced-probe-{id}"))) {
-            break;
+        let landed = |id| has_path(&reader.messages, &format!("/{name}-probe-{id}"));
+        if (0..probes).any(landed) {
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -332,17 +307,92 @@ fn a_producer_fenced_after_an_outage_longer_than_the_message_timeout_is_replaced
             edgeship.stderr()
         );
     }
+}
+
+/// A broker behind a pausable proxy, and an edgeship on varnishd's log whose records time
+/// out after `timeout` milliseconds, which has delivered its first 50 records.
+struct Outage {
+    varnishd: Varnishd,
+    proxy: Proxy,
+    tansu: Tansu,
+    /// Kept for the edgeship's files, removed when the test ends.
+    _dir: ScratchDir,
+    edgeship: Edgeship,
+    /// The statistics file.
+    stats: std::path::PathBuf,
+}
+
+impl Outage {
+    /// Stops edgeship with SIGTERM, requires a clean exit, and reads the topic to its end.
+    fn stop_cleanly(&mut self, reader: &mut TopicReader) {
+        let status = self.edgeship.terminate();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "clean stop:\n{}",
+            self.edgeship.stderr()
+        );
+        reader.read_to_end(1);
+    }
+
+    fn start(topic: &str, label: &str, timeout: &str) -> Outage {
+        let varnishd = Varnishd::start().expect("start varnishd");
+        let proxy = Proxy::bind().expect("a proxy for the broker");
+        let tansu = Tansu::start_behind(&proxy).expect("start tansu (scripts/setup builds it)");
+        tansu.create_topic(topic, 1).expect("create the topic");
+        let dir = ScratchDir::new(label).expect("a scratch directory");
+        let mut lines = kafka_lines_with_timeout(&tansu.bootstrap(), topic, timeout);
+        lines.push("edgeship.heartbeat.interval = 1".to_owned());
+        lines.push("log.statistics.interval = 1".to_owned());
+        let mut edgeship = start(&dir, &varnishd, &lines);
+        let stats = dir.path().join("stats.json");
+        for id in 0..50 {
+            get(varnishd.addr(), id);
+        }
+        wait_for_stats(&mut edgeship, &stats, |s| {
+            counter(s, "records_delivered") >= 50
+        });
+        Outage {
+            varnishd,
+            proxy,
+            tansu,
+            _dir: dir,
+            edgeship,
+            stats,
+        }
+    }
+}
+
+#[test]
+fn a_producer_fenced_after_an_outage_longer_than_the_message_timeout_is_replaced() {
+    const TOPIC: &str = "webrequest_fenced";
+    const FINAL: u64 = 50;
+    let mut outage = Outage::start(TOPIC, "shipper-test-fenced", "3000");
+    // The broker is cut for twice the message timeout while requests keep coming: their
+    // messages time out in the producer, which moves its idempotence epoch.
+    outage.proxy.pause();
+    for id in 50..150 {
+        get(outage.varnishd.addr(), id);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    wait_for_stats(&mut outage.edgeship, &outage.stats, |s| {
+        counter(s, "delivery_failed_maybe_persisted") + counter(s, "delivery_failed") > 0
+    });
+    outage.proxy.resume();
+    // Requests sent while the producer reconnects may time out as well (the broker's
+    // reconnect backoff can be longer than the message timeout): probes go out until one
+    // lands, which a fenced producer never lets happen.
+    let mut reader = TopicReader::new(&outage.tansu.bootstrap(), TOPIC);
+    probe_until_one_lands(&outage.varnishd, &mut reader, &outage.edgeship, "fenced");
     let paths: Vec<String> = (0..FINAL).map(|id| format!("/fenced-final-{id}")).collect();
     for path in &paths {
-        get_path(varnishd.addr(), path);
+        get_path(outage.varnishd.addr(), path);
     }
-    let landed = |messages: &[Landed]| paths.iter().all(|path| has(messages, path));
+    let landed = |messages: &[Landed]| paths.iter().all(|path| has_path(messages, path));
     reader.read_until_or("every request after the outage", landed, || {
-        edgeship.stderr()
+        outage.edgeship.stderr()
     });
-    let status = edgeship.terminate();
-    assert_eq!(status.code(), Some(0), "clean stop:\n{}", edgeship.stderr());
-    reader.read_to_end(1);
+    outage.stop_cleanly(&mut reader);
     let last = heartbeats(&reader.messages)
         .max_by_key(|m| m.offset)
         .expect("heartbeats");
@@ -353,8 +403,60 @@ fn a_producer_fenced_after_an_outage_longer_than_the_message_timeout_is_replaced
         last.json
     );
     assert!(
-        edgeship.stderr().contains("replacing the Kafka producer"),
+        outage
+            .edgeship
+            .stderr()
+            .contains("replacing the Kafka producer"),
         "{}",
-        edgeship.stderr()
+        outage.edgeship.stderr()
+    );
+}
+
+#[test]
+fn a_producer_that_delivers_nothing_while_deliveries_fail_is_replaced_during_the_outage_and_the_new_one_delivers_once_the_broker_is_back(
+) {
+    const TOPIC: &str = "webrequest_stalled";
+    let mut outage = Outage::start(TOPIC, "shipper-test-stalled", "2000");
+    // The broker stays away while requests come: their deliveries time out and nothing is
+    // delivered, with no broker to say the instance is fenced. It is replaced anyway, while
+    // the broker is still unreachable.
+    outage.proxy.pause();
+    for id in 50..100 {
+        get(outage.varnishd.addr(), id);
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let during = wait_for_stats(&mut outage.edgeship, &outage.stats, |s| {
+        counter(s, "producer_restarts") >= 1
+    });
+    assert!(
+        counter(&during, "delivery_failed_maybe_persisted") + counter(&during, "delivery_failed")
+            > 0,
+        "{during}"
+    );
+    assert!(
+        outage
+            .edgeship
+            .stderr()
+            .contains("it delivered no record for"),
+        "{}",
+        outage.edgeship.stderr()
+    );
+    // The instance created during the outage delivers once the broker is back.
+    outage.proxy.resume();
+    let mut reader = TopicReader::new(&outage.tansu.bootstrap(), TOPIC);
+    probe_until_one_lands(&outage.varnishd, &mut reader, &outage.edgeship, "stalled");
+    outage.stop_cleanly(&mut reader);
+    // Every record is accounted for: delivered, or counted as failed (those that may have
+    // been persisted may be in the topic as well).
+    let end = latest_statistics(&outage.stats, "edgeship").expect("final statistics");
+    let produced = counter(&end, "records_produced");
+    let delivered = counter(&end, "records_delivered");
+    let maybe = counter(&end, "delivery_failed_maybe_persisted");
+    let failed = counter(&end, "delivery_failed") + maybe;
+    assert_eq!(produced, delivered + failed, "{end}");
+    let in_topic = records(&reader.messages).count() as u64;
+    assert!(
+        (delivered..=delivered + maybe).contains(&in_topic),
+        "{in_topic} records in the topic: {end}"
     );
 }

@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::capture::{capture, requests_in};
 use common::{config_text, latest_statistics, raw_exchange, Edgeship, PATIENCE};
 use edgeship_testkit::scratch::ScratchDir;
 use edgeship_testkit::varnishd::Varnishd;
@@ -315,56 +316,6 @@ fn a_stalled_output_while_the_ring_wraps_ships_no_garbage_and_counts_the_overrun
     );
 }
 
-/// Writes what is in varnishd's log ring to `file` (`varnishlog -d -w`).
-fn capture(varnishd: &Varnishd, file: &Path) {
-    let status = Command::new("varnishlog")
-        .arg("-n")
-        .arg(varnishd.workdir())
-        .args(["-d", "-g", "raw", "-w"])
-        .arg(file)
-        .status()
-        .expect("run varnishlog");
-    assert!(status.success(), "varnishlog -w failed: {status}");
-}
-
-/// What varnishlog itself reads from a capture, per client request vxid: its URL and
-/// whether its `End` is there.
-fn requests_in(file: &Path) -> BTreeMap<u64, (Option<String>, bool)> {
-    let output = Command::new("varnishlog")
-        .arg("-r")
-        .arg(file)
-        .args(["-g", "raw", "-i", "Begin,ReqURL,End"])
-        .output()
-        .expect("run varnishlog");
-    let mut requests: BTreeMap<u64, (Option<String>, bool)> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let [vxid, tag, _side, payload @ ..] = fields.as_slice() else {
-            continue;
-        };
-        let Ok(vxid) = vxid.parse::<u64>() else {
-            continue;
-        };
-        match *tag {
-            "Begin" if payload.first() == Some(&"req") => {
-                requests.insert(vxid, (None, false));
-            }
-            "ReqURL" => {
-                if let Some(request) = requests.get_mut(&vxid) {
-                    request.0 = payload.first().map(|url| (*url).to_owned());
-                }
-            }
-            "End" => {
-                if let Some(request) = requests.get_mut(&vxid) {
-                    request.1 = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    requests
-}
-
 #[test]
 fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
     let varnishd = Varnishd::start().expect("start varnishd");
@@ -421,6 +372,11 @@ fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
         counter(last, "transactions_incomplete"),
         incomplete,
         "{last}"
+    );
+    assert_eq!(
+        counter(last, "reader_errors"),
+        1,
+        "the final heartbeat says: {last}"
     );
     let records = lines.iter().filter(|line| !is_heartbeat(line)).count() as u64;
     assert_eq!(

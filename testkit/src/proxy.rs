@@ -5,6 +5,9 @@
 //! the address it forwards to (set once the broker behind it is up: see
 //! `Tansu::start_behind`). [`Proxy::pause`] drops every open connection and then accepts and
 //! closes new ones at once, as a broker that went away would; [`Proxy::resume`] forwards again.
+//! The connections cut by a pause stay cut: clients reconnect after the resume, as they must
+//! after a real broker's restart. (A network partition, where packets vanish and connections
+//! hang until the client's own timeouts, is a different fault this proxy does not model.)
 //! Clients must be told the proxy's address, not the broker's (the broker advertises it), or
 //! they reconnect around the cut.
 
@@ -126,6 +129,14 @@ fn forward(client: TcpStream, server: TcpStream, state: &State) -> io::Result<()
     let _ = server.set_nodelay(true);
     {
         let mut open = state.open.lock().unwrap_or_else(PoisonError::into_inner);
+        // A pause between the accepting thread's look at the flag and here would miss this
+        // connection and let it forward through the outage. `pause` sets the flag before it
+        // takes this lock to cut, so looking again while holding the lock closes the gap.
+        if state.paused.load(Ordering::SeqCst) {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            return Ok(());
+        }
         open.push(client.try_clone()?);
         open.push(server.try_clone()?);
     }

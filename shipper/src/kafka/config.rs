@@ -4,8 +4,10 @@
 //!
 //! Defaults edgeship adds, each overridable by the file: `client.id = edgeship`,
 //! `queue.buffering.max.messages = 1000000` (varnishkafka's), `enable.idempotence = true` (so
-//! broker retries never duplicate), and `statistics.interval.ms` from
-//! `log.statistics.interval`. Idempotence needs `acks=all`: when the file asks for fewer acks
+//! broker retries never duplicate), `reconnect.backoff.max.ms = 1000` (the Java client's
+//! default; librdkafka's is 10 s, so after an outage it may take 10 s to notice the broker is
+//! back, and every record produced meanwhile can time out when `message.timeout.ms` is
+//! shorter: issue 12, item 13), and `statistics.interval.ms` from `log.statistics.interval`. Idempotence needs `acks=all`: when the file asks for fewer acks
 //! (the seed and production files say `1`) and leaves idempotence at its default, acks are
 //! raised to `all` with a notice; asking for both explicitly is refused as a conflict.
 //!
@@ -76,12 +78,23 @@ impl<'a> KafkaConfig<'a> {
         properties.set_default("client.id", "edgeship".to_owned());
         properties.set_default("queue.buffering.max.messages", "1000000".to_owned());
         properties.set_default("enable.idempotence", "true".to_owned());
+        properties.set_default("reconnect.backoff.max.ms", "1000".to_owned());
         if let Some(interval) = input.statistics_interval {
             let millis = interval.as_millis().to_string();
             properties.set_default("statistics.interval.ms", millis);
         }
         for property in input.global.iter().chain(input.topic) {
             properties.set_from_file(property);
+        }
+        // A file that raises the reconnect backoff's start above the default cap moves the
+        // cap with it: librdkafka refuses a start above the cap.
+        let start = properties.get("reconnect.backoff.ms");
+        let start = start.and_then(|setting| setting.value.trim().parse::<u64>().ok());
+        let default_cap = properties
+            .get("reconnect.backoff.max.ms")
+            .is_some_and(|setting| setting.origin.is_none());
+        if let Some(start) = start.filter(|start| default_cap && *start > 1000) {
+            properties.replace_value("reconnect.backoff.max.ms", &start.to_string());
         }
         let mut config = KafkaConfig {
             input,
@@ -280,6 +293,34 @@ mod tests {
         let client = config.client();
         assert_eq!(client.get("delivery.timeout.ms"), Some("2000"));
         assert_eq!(client.get("message.timeout.ms"), None);
+    }
+
+    #[test]
+    fn the_reconnect_backoff_is_capped_at_a_second_unless_the_file_says_otherwise() {
+        let unset = KafkaConfig::build(input(&[], &[])).expect("builds");
+        assert_eq!(unset.client().get("reconnect.backoff.max.ms"), Some("1000"));
+        let global = [property(
+            "kafka.reconnect.backoff.max.ms",
+            "reconnect.backoff.max.ms",
+            "5000",
+            1,
+        )];
+        let set = KafkaConfig::build(input(&global, &[])).expect("builds");
+        assert_eq!(set.client().get("reconnect.backoff.max.ms"), Some("5000"));
+        let start = [property(
+            "kafka.reconnect.backoff.ms",
+            "reconnect.backoff.ms",
+            "3000",
+            1,
+        )];
+        let raised = KafkaConfig::build(input(&start, &[])).expect("builds");
+        assert_eq!(
+            raised.client().get("reconnect.backoff.max.ms"),
+            Some("3000")
+        );
+        let client = raised.client();
+        let producer: Result<BaseProducer<DefaultProducerContext>, _> = client.create();
+        assert!(producer.is_ok(), "librdkafka accepts it");
     }
 
     #[test]

@@ -2,14 +2,16 @@
 //! from the `kafka.*` passthrough (with `properties`, the one rule for which setting of a
 //! property librdkafka applies), `context` holds librdkafka's callbacks (delivery reports,
 //! statistics, log and errors), `producer` sends, polls, flushes and replaces a producer
-//! instance that can no longer deliver (fenced, fatal), and `resend` keeps what such an
-//! instance failed for the next one.
+//! instance that can no longer deliver (fenced, fatal), `resend` keeps what such an
+//! instance failed for the next one, and `stall` tells an instance that stopped delivering
+//! without saying why.
 
 mod config;
 mod context;
 mod producer;
 mod properties;
 mod resend;
+mod stall;
 
 pub use config::{check, KafkaConfig, KafkaInput};
 pub use context::{maybe_persisted, KafkaContext};

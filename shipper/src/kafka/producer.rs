@@ -4,8 +4,10 @@
 //! polling, flushing until a deadline, and librdkafka's fatal state; the replacement of a
 //! producer instance that can no longer deliver (issue 12, item 13: after an outage longer
 //! than `message.timeout.ms` the broker may fence it for good, while a new instance delivers
-//! at once) by a new one from the same configuration, which re-sends what the old one failed;
-//! and the producer as the pipeline's Kafka [`Sink`].
+//! at once) by a new one from the same configuration, which re-sends what the old one failed,
+//! and of one that has delivered nothing for longer than the message timeout while its
+//! deliveries keep failing, whatever the error ([`Stall`]); and the producer as the
+//! pipeline's Kafka [`Sink`].
 //!
 //! Allocation: edgeship's own per-record path allocates nothing, but producing does, below us:
 //! librdkafka copies every message into its queue (`RD_KAFKA_MSG_F_COPY`, which rust-rdkafka
@@ -17,6 +19,7 @@
 //! and `null` outputs have no such cost. The header values themselves (the run, the decimal
 //! sequence number) are written from borrowed bytes and a stack buffer.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +33,7 @@ use rdkafka::ClientConfig;
 use super::config::{KafkaConfig, KafkaInput};
 use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
 use super::resend::{Failed, OnFatal, Recovery};
+use super::stall::{Stall, MAX_WINDOW};
 use crate::counters::Counters;
 use crate::deadline::StopClock;
 use crate::shared::Shared;
@@ -61,6 +65,8 @@ pub struct KafkaProducer {
     recovery: Arc<Recovery>,
     /// When the producer was last replaced.
     replaced_at: Option<Instant>,
+    /// The watch for an instance that delivers nothing while its deliveries fail.
+    stall: Stall,
     /// Whether a fatal error replaces the producer or stops the run.
     on_fatal: OnFatal,
     topic: String,
@@ -153,6 +159,12 @@ impl KafkaProducer {
             shared.log.notice(notice);
         }
         let recovery = Arc::new(Recovery::default());
+        // An instance may go without delivering for as long as a record may wait for its
+        // delivery; with no limit (`message.timeout.ms = 0`), for the longest window.
+        let window = kafka
+            .message_timeout()
+            .unwrap_or(MAX_WINDOW)
+            .max(REPLACE_INTERVAL);
         let client = kafka.client();
         let on_fatal = OnFatal::of(&client);
         let context = KafkaContext::new(Arc::clone(shared), Arc::clone(&recovery), on_fatal);
@@ -173,6 +185,7 @@ impl KafkaProducer {
             client,
             recovery,
             replaced_at: None,
+            stall: Stall::new(window, Instant::now()),
             on_fatal,
             topic,
             partition: match config.kafka.partitioning {
@@ -350,17 +363,37 @@ impl KafkaProducer {
         false
     }
 
-    /// Replaces the current instance if it can no longer deliver (a fatal error, or a delivery
-    /// failed because it was fenced or lost its idempotence state), at most once per
+    /// Records delivered and record deliveries failed so far in the run.
+    fn delivery_totals(&self) -> (u64, u64) {
+        let counters = &self.shared.counters;
+        let delivered = counters.records_delivered.load(Ordering::Relaxed);
+        let failed = counters.delivery_failed.load(Ordering::Relaxed)
+            + counters
+                .delivery_failed_maybe_persisted
+                .load(Ordering::Relaxed);
+        (delivered, failed)
+    }
+
+    /// Replaces the current instance if it can no longer deliver (a fatal error, a delivery
+    /// failed because it was fenced or lost its idempotence state, or no record delivered for
+    /// longer than the stall window while deliveries kept failing), at most once per
     /// [`REPLACE_INTERVAL`].
     fn recover(&mut self) {
+        let now = Instant::now();
+        let (delivered, failed) = self.delivery_totals();
+        let stalled = self.stall.check(delivered, failed, now);
         let why = if self.fatal_now() {
             if self.on_fatal == OnFatal::Stop {
                 return;
             }
-            "a fatal error"
+            "a fatal error".to_owned()
         } else if self.producer.context().finished() {
-            "the broker fenced it or lost its idempotence state"
+            "the broker fenced it or lost its idempotence state".to_owned()
+        } else if let Some(stalled) = stalled {
+            format!(
+                "it delivered no record for {} s while deliveries kept failing",
+                stalled.as_secs()
+            )
         } else {
             return;
         };
@@ -370,7 +403,7 @@ impl KafkaProducer {
         {
             return;
         }
-        self.replaced_at = Some(Instant::now());
+        self.replaced_at = Some(now);
         let context = KafkaContext::new(
             Arc::clone(&self.shared),
             Arc::clone(&self.recovery),
@@ -407,6 +440,9 @@ impl KafkaProducer {
         let _ = old.flush(RETIRE_FLUSH);
         drop(old);
         self.resend();
+        let (_, failed) = self.delivery_totals();
+        self.stall
+            .replaced(failed, Instant::now(), stalled.is_some());
     }
 
     /// Sends every kept message again through the current instance, oldest first; what cannot

@@ -11,6 +11,8 @@
 // Each test file is its own crate and uses a different part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod capture;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -100,10 +102,22 @@ impl Edgeship {
         workdir: &Path,
         extra: &[&str],
     ) -> Edgeship {
+        Edgeship::start_live_with_env(dir, label, config, workdir, extra, &[])
+    }
+
+    /// As [`Edgeship::start_live`], with environment variables set for it (the test hooks).
+    pub(crate) fn start_live_with_env(
+        dir: &ScratchDir,
+        label: &str,
+        config: &Path,
+        workdir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Edgeship {
         let workdir = workdir.to_str().expect("a UTF-8 work directory");
         let mut args = vec!["-n", workdir];
         args.extend_from_slice(extra);
-        let mut edgeship = Edgeship::start(dir, label, config, &args);
+        let mut edgeship = Edgeship::start_with_env(dir, label, config, &args, env);
         edgeship.wait_for_stderr("reading the Varnish log");
         edgeship
     }

@@ -36,15 +36,7 @@ fn a_clean_restart_under_traffic_is_audited_exactly_and_its_unread_window_flagge
     scenario.start_edgeship();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(
-        outcome.by_run.len(),
-        2,
-        "two runs in the topic: {outcome:#?}"
-    );
+    outcome.check(2);
     // Both runs numbered and delivered everything they read: no sequence loss at all.
     assert_eq!(outcome.audit.lost(), 0, "{outcome:#?}");
     assert!(
@@ -69,15 +61,7 @@ fn a_killed_run_is_flagged_ended_without_a_final_heartbeat_and_audited_exactly()
     scenario.start_edgeship();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(
-        outcome.by_run.len(),
-        2,
-        "two runs in the topic: {outcome:#?}"
-    );
+    outcome.check(2);
     assert!(
         outcome.audit.flagged("ended_without_final"),
         "the killed run is flagged: {outcome:#?}"
@@ -151,16 +135,13 @@ fn varnishd_restarted_under_load_loses_nothing_unflagged() {
     scenario.restart_varnishd();
     scenario.traffic(PHASE);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    outcome.check(1);
     assert_eq!(
         outcome.missing, 0,
         "every request either varnishd answered is in the topic: {outcome:#?}"
     );
 }
+
 #[test]
 fn a_ring_wrapped_under_back_pressure_ships_no_garbage_and_the_audit_reports_the_overrun() {
     // The smallest log ring Varnish allows, and a small producer queue that blocks when full:
@@ -183,14 +164,122 @@ fn a_ring_wrapped_under_back_pressure_ships_no_garbage_and_the_audit_reports_the
     scenario.caught_up();
     scenario.traffic(PHASE / 10);
     let outcome = scenario.finish();
-    outcome.print();
-
-    outcome.assert_accounted();
-    outcome.assert_runs_exact();
-    assert_eq!(outcome.by_run.len(), 1, "one run throughout: {outcome:#?}");
+    outcome.check(1);
     assert!(outcome.missing > 0, "the ring wrapped: {outcome:#?}");
     assert!(
         outcome.audit.shipper_lost > 0,
         "the audit reports the overrun the heartbeats counted: {outcome:#?}"
+    );
+}
+
+#[test]
+fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_message_timeout() {
+    // Records time out after 2 s; the broker stays away for longer.
+    let mut scenario = Scenario::start("broker-outage", &["kafka.topic.message.timeout.ms = 2000"]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    // Nothing is delivered while records time out, and no broker is there to say the
+    // producer is fenced: it is replaced anyway, while the broker is still away.
+    scenario.wait_logged("replacing the Kafka producer");
+    scenario.broker_up();
+    // The instance created during the outage delivers once the broker is back (records sent
+    // while it reconnects may time out too: the first one after this point that lands will do).
+    scenario.deliveries_resumed();
+    scenario.traffic(PHASE);
+    // The same run delivers again: the marker request `finish` waits for is after the outage.
+    let outcome = scenario.finish();
+    outcome.check(1);
+    assert!(outcome.missing > 0, "the outage lost records: {outcome:#?}");
+    assert_eq!(
+        outcome.audit.lost() + outcome.audit.shipper_lost,
+        outcome.missing,
+        "what timed out is reported as loss, exactly: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_capture_cut_mid_record_ships_what_it_holds_and_its_run_ends_saying_so() {
+    let mut scenario = Scenario::start_without_edgeship("truncated-capture", &[]);
+    scenario.traffic(PHASE);
+    let capture = scenario.cut_capture();
+    let (status, log) = scenario.ship_capture(&capture.file);
+    assert_eq!(status.code(), Some(1), "the cut is a reader error:\n{log}");
+    assert!(
+        log.contains("reading the Varnish log"),
+        "the cut is logged:\n{log}"
+    );
+    let last = scenario.final_heartbeat(1);
+    assert_eq!(
+        last["reader_errors"], 1,
+        "the final heartbeat says so: {last}"
+    );
+    let outcome = scenario.finish_capture(capture);
+    outcome.check(1);
+    assert_eq!(
+        outcome.missing, 0,
+        "every request the cut capture holds, complete or cut, is in the topic: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("ended_without_final"),
+        "the audit sees the run end: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_statistics_file_made_unwritable_mid_run_is_logged_and_counted_while_shipping_goes_on() {
+    let mut scenario = Scenario::start("statistics-unwritable", &[]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    // The statistics directory is removed, then logrotate's SIGHUP asks for a reopen.
+    std::fs::remove_dir_all(scenario.dir().join("statistics")).expect("remove the directory");
+    scenario.reopen_signal();
+    scenario.wait_logged("cannot reopen the statistics file");
+    scenario.traffic(PHASE);
+    // Every later write is tried, fails, and is counted in the line that logs it.
+    scenario.wait_logged("failed writes so far");
+    let outcome = scenario.finish();
+    outcome.check(1);
+    assert_eq!(
+        outcome.missing, 0,
+        "shipping went on: every request is in the topic: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_reader_error_ships_what_was_read_and_ends_its_run_with_a_final_heartbeat_and_exit_1() {
+    // No live log fails on purpose: the test hook makes the reader fail after 400 reads.
+    let hook = ("EDGESHIP_TEST_READER_ERROR_AFTER_READS", "400");
+    let mut scenario = Scenario::start_with_env("reader-error", &[], &[hook]);
+    scenario.traffic(PHASE);
+    let (status, log) = scenario.wait_edgeship_exit();
+    assert_eq!(status.code(), Some(1), "a reader failure:\n{log}");
+    assert!(
+        log.contains("EDGESHIP_TEST_READER_ERROR_AFTER_READS reached"),
+        "{log}"
+    );
+    let last = scenario.final_heartbeat(1);
+    assert_eq!(
+        last["reader_errors"], 1,
+        "the final heartbeat says so: {last}"
+    );
+    // Started again, as a supervisor would (systemd's Restart=on-failure).
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.check(2);
+    assert_eq!(
+        outcome.audit.lost(),
+        0,
+        "everything the failed run read was shipped: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("ended_without_final"),
+        "the failed run ended with its final heartbeat: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "what was served until the restart is flagged: {outcome:#?}"
     );
 }

@@ -3,6 +3,7 @@
 //! disturb edgeship while the traffic flows; at the end the topic is read back independently,
 //! audited by the real `edgeship-audit`, and both are tallied against what varnishd served.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
@@ -13,12 +14,23 @@ use edgeship_testkit::varnishd::Varnishd;
 use serde_json::Value;
 
 use crate::audit::audit_topic;
+use crate::common::capture::{capture, requests_in};
 use crate::common::{config_text, kafka_lines, seed_format, Edgeship, Landed, TopicReader};
-use crate::tally::{Outcome, Requests};
-use crate::traffic::{get_once, Traffic};
+use crate::tally::{Outcome, Requests, PROBE};
+use crate::traffic::{get_once, Sent, Traffic};
 
 /// The topic every scenario writes (each has its own broker).
 const TOPIC: &str = "webrequest_faults";
+
+/// A cut capture of varnishd's log and the requests it holds, as varnishlog reads it.
+pub(crate) struct Capture {
+    /// The cut file.
+    pub(crate) file: PathBuf,
+    /// The traffic's requests in it, complete or cut (all answered by varnishd).
+    held: Sent,
+    /// testkit's probe requests in it.
+    probes: u64,
+}
 
 /// One fault's processes and what they did.
 pub(crate) struct Scenario {
@@ -47,7 +59,8 @@ pub(crate) struct Scenario {
 
 impl Scenario {
     /// Starts varnishd, tansu (with the topic), traffic, and a first edgeship attached to the
-    /// log; `extra` configuration lines are appended to the seed's settings.
+    /// log; `extra` configuration lines are appended to the seed's settings. The statistics
+    /// file is `statistics/stats.json` in the scenario's directory.
     pub(crate) fn start(fault: &'static str, extra: &[&str]) -> Scenario {
         Scenario::start_with(fault, extra, Varnishd::builder())
     }
@@ -58,22 +71,62 @@ impl Scenario {
         extra: &[&str],
         varnishd: edgeship_testkit::varnishd::Builder,
     ) -> Scenario {
+        let mut scenario = Scenario::prepare(fault, extra, varnishd);
+        scenario.start_edgeship();
+        scenario.begin_traffic();
+        scenario
+    }
+
+    /// As [`Scenario::start`], the first edgeship with the environment `env` (a test hook).
+    pub(crate) fn start_with_env(
+        fault: &'static str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Scenario {
+        let mut scenario = Scenario::prepare(fault, extra, Varnishd::builder());
+        scenario.start_edgeship_with_env(env);
+        scenario.begin_traffic();
+        scenario
+    }
+
+    /// varnishd, tansu and traffic, and no edgeship: a capture of the log is shipped later
+    /// (see [`Scenario::cut_capture`]).
+    pub(crate) fn start_without_edgeship(fault: &'static str, extra: &[&str]) -> Scenario {
+        let mut scenario = Scenario::prepare(fault, extra, Varnishd::builder());
+        scenario.begin_traffic();
+        scenario
+    }
+
+    /// varnishd, tansu with the topic, the configuration and the topic's reader.
+    fn prepare(
+        fault: &'static str,
+        extra: &[&str],
+        varnishd: edgeship_testkit::varnishd::Builder,
+    ) -> Scenario {
         let varnishd = varnishd.start().expect("start varnishd");
         let proxy = Proxy::bind().expect("a proxy for the broker");
         let tansu =
             Tansu::start_behind(&proxy).expect("start tansu (run scripts/setup if it is missing)");
         tansu.create_topic(TOPIC, 1).expect("create the topic");
         let dir = ScratchDir::new(&format!("faults-{fault}")).expect("a scratch directory");
+        // The statistics file is kept in a directory of its own, which a scenario may take
+        // away mid-run.
+        let statistics = dir.path().join("statistics");
+        std::fs::create_dir(&statistics).expect("a statistics directory");
         let mut lines = kafka_lines(&tansu.bootstrap(), TOPIC);
         // Heartbeats every second: a few seconds of traffic still have several.
         lines.push("edgeship.heartbeat.interval = 1".to_owned());
         lines.push("log.statistics.interval = 1".to_owned());
         lines.extend(extra.iter().map(|line| (*line).to_owned()));
+        let text = config_text(&dir, &seed_format(), &lines).replace(
+            &dir.path().join("stats.json").display().to_string(),
+            &statistics.join("stats.json").display().to_string(),
+        );
         let config = dir
-            .write("edgeship.conf", config_text(&dir, &seed_format(), &lines))
+            .write("edgeship.conf", text)
             .expect("write the configuration");
         let reader = TopicReader::new(&tansu.bootstrap(), TOPIC);
-        let mut scenario = Scenario {
+        Scenario {
             fault,
             dir,
             varnishd,
@@ -86,24 +139,65 @@ impl Scenario {
             reader,
             probes: 0,
             logs: Vec::new(),
-        };
-        scenario.start_edgeship();
-        scenario.traffic = Some(Traffic::start(scenario.varnishd.addr(), fault));
-        scenario
+        }
+    }
+
+    fn begin_traffic(&mut self) {
+        self.traffic = Some(Traffic::start(self.varnishd.addr(), self.fault));
     }
 
     /// Starts a new edgeship (a new run) and waits until it reads the log.
     pub(crate) fn start_edgeship(&mut self) {
+        self.start_edgeship_with_env(&[]);
+    }
+
+    /// As [`Scenario::start_edgeship`], with the environment `env`.
+    pub(crate) fn start_edgeship_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.edgeship.is_none(), "one edgeship at a time");
         self.runs += 1;
         let label = format!("run{}", self.runs);
-        self.edgeship = Some(Edgeship::start_live(
+        self.edgeship = Some(Edgeship::start_live_with_env(
             &self.dir,
             &label,
             &self.config,
             self.varnishd.workdir(),
             &[],
+            env,
         ));
+    }
+
+    /// Waits for edgeship to exit by itself (a failure ends it); returns its exit status and
+    /// its log.
+    pub(crate) fn wait_edgeship_exit(&mut self) -> (ExitStatus, String) {
+        let mut edgeship = self.edgeship.take().expect("edgeship is running");
+        let status = edgeship.wait();
+        let log = edgeship.stderr();
+        self.logs.push(log.clone());
+        (status, log)
+    }
+
+    /// Sends SIGHUP to edgeship: it reopens its statistics file, as after logrotate.
+    pub(crate) fn reopen_signal(&self) {
+        signal(self.edgeship.as_ref().expect("edgeship is running"), "-HUP");
+    }
+
+    /// The scenario's scratch directory (configuration, logs, statistics).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Reads the topic until the final heartbeat of the `run`-th run (counted from 1 in the
+    /// order runs first appear) is there, and returns it.
+    pub(crate) fn final_heartbeat(&mut self, run: usize) -> Value {
+        let logs = self.logs.join("\n");
+        self.reader.read_until_or(
+            &format!("the final heartbeat of run {run}"),
+            |messages| final_of(messages, run).is_some(),
+            || logs.clone(),
+        );
+        final_of(&self.reader.messages, run)
+            .cloned()
+            .expect("it was read")
     }
 
     /// Lets `requests` more requests be served.
@@ -118,12 +212,7 @@ impl Scenario {
     /// records are those after its start heartbeat), so that a fault hits a run the topic
     /// knows, with more in flight behind them.
     pub(crate) fn delivered(&mut self, records: usize) {
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         let runs = self.runs;
         self.reader.read_until_or(
             &format!("{records} records of run {runs}"),
@@ -142,15 +231,41 @@ impl Scenario {
     pub(crate) fn caught_up(&mut self) {
         let traffic = self.traffic.as_ref().expect("traffic is running");
         traffic.pause();
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         self.reader
             .read_until_or("edgeship to catch up with the log", settled, logs);
         self.traffic.as_ref().expect("traffic is running").resume();
+    }
+
+    /// Waits until the current edgeship's log says `needle` (bounded by the test's patience).
+    pub(crate) fn wait_logged(&mut self, needle: &str) {
+        self.edgeship
+            .as_mut()
+            .expect("edgeship is running")
+            .wait_for_stderr(needle);
+    }
+
+    /// Waits, with the traffic running, until a request sent after this call is in the topic:
+    /// the current run delivers again (after a broker outage). Requests sent right after the
+    /// broker is back may still time out while the producer reconnects, so the first
+    /// delivered one is awaited rather than a particular one.
+    pub(crate) fn deliveries_resumed(&mut self) {
+        let after = self.traffic.as_ref().expect("traffic is running").next_id();
+        let prefix = format!("/f/{}/", self.fault);
+        let logs = || log_of(self.edgeship.as_ref());
+        self.reader.read_until_or(
+            &format!("a record of a request sent after id {after}"),
+            |messages| {
+                crate::common::records(messages).any(|m| {
+                    m.json["uri_path"]
+                        .as_str()
+                        .and_then(|path| path.strip_prefix(&prefix))
+                        .and_then(|id| id.parse::<u64>().ok())
+                        .is_some_and(|id| id >= after)
+                })
+            },
+            logs,
+        );
     }
 
     /// Restarts varnishd under the running edgeship and traffic (a new shared-memory log).
@@ -212,6 +327,70 @@ impl Scenario {
         self.logs.push(edgeship.stderr());
     }
 
+    /// Stops the traffic and writes varnishd's log to a file cut inside a record, at about two
+    /// thirds of it: a `-r` capture truncated mid-record. The cut moves back a word at a time
+    /// until every request the cut file holds still has its URL (a request cut before its URL
+    /// would be shipped without one, which the tally could not tell from garbage).
+    pub(crate) fn cut_capture(&mut self) -> Capture {
+        let _ = self.traffic.take().expect("traffic is running").stop();
+        let whole = self.dir.path().join("whole.vsl");
+        capture(&self.varnishd, &whole);
+        let bytes = std::fs::read(&whole).expect("read the capture");
+        let file = self.dir.path().join("cut.vsl");
+        let prefix = format!("/f/{}/", self.fault);
+        let mut at = (bytes.len() * 2 / 3) & !3;
+        loop {
+            // Two bytes into a word: inside a record.
+            std::fs::write(&file, &bytes[..at + 2]).expect("write the cut capture");
+            let requests = requests_in(&file);
+            let urls: Option<Vec<String>> = requests.into_values().map(|(url, _)| url).collect();
+            if let Some(urls) = urls.filter(|urls| !urls.is_empty()) {
+                let probes = urls.iter().filter(|url| *url == PROBE).count() as u64;
+                let answered = urls
+                    .iter()
+                    .filter_map(|url| url.strip_prefix(&prefix)?.parse().ok())
+                    .collect();
+                let held = Sent {
+                    answered,
+                    unanswered: BTreeSet::new(),
+                };
+                return Capture { file, held, probes };
+            }
+            assert!(at > 4, "no cut point leaves every request its URL");
+            at -= 4;
+        }
+    }
+
+    /// Ships `file` with `edgeship -r` (a run of its own) and waits until it ends; returns
+    /// its exit status and log.
+    pub(crate) fn ship_capture(&mut self, file: &std::path::Path) -> (ExitStatus, String) {
+        assert!(self.edgeship.is_none(), "one edgeship at a time");
+        self.runs += 1;
+        let label = format!("run{}", self.runs);
+        let path = file.to_str().expect("a UTF-8 path");
+        self.edgeship = Some(Edgeship::start(
+            &self.dir,
+            &label,
+            &self.config,
+            &["-r", path],
+        ));
+        self.wait_edgeship_exit()
+    }
+
+    /// Ends a scenario that shipped a capture: reads the topic to its end, audits it, and
+    /// tallies it against the requests the capture held (the traffic after the capture was
+    /// never in it).
+    pub(crate) fn finish_capture(mut self, capture: Capture) -> Outcome {
+        self.reader.read_to_end(self.runs);
+        let audit = audit_topic(&self.tansu.bootstrap(), TOPIC);
+        let requests = Requests {
+            sent: capture.held,
+            marker: None,
+            probes: capture.probes,
+        };
+        Outcome::tally(self.fault, &requests, &self.reader.messages, audit)
+    }
+
     /// Ends the scenario: stops the traffic, sends a last marker request and waits until it
     /// is in the topic (so whatever the last edgeship could read has been read), stops that
     /// edgeship cleanly, reads the topic to its end, audits it and tallies everything.
@@ -219,12 +398,7 @@ impl Scenario {
         let sent = self.traffic.take().expect("traffic is running").stop();
         let marker = format!("/f/{}/end", self.fault);
         get_once(self.varnishd.addr(), &marker).expect("the marker request");
-        let logs = || {
-            self.edgeship
-                .as_ref()
-                .map(Edgeship::stderr)
-                .unwrap_or_default()
-        };
+        let logs = || log_of(self.edgeship.as_ref());
         self.reader.read_until_or(
             "the marker request",
             |messages| {
@@ -256,11 +430,31 @@ impl Scenario {
         let audit = audit_topic(&self.tansu.bootstrap(), TOPIC);
         let requests = Requests {
             sent,
-            marker,
+            marker: Some(marker),
             probes: self.probes,
         };
         Outcome::tally(self.fault, &requests, &self.reader.messages, audit)
     }
+}
+
+/// The log of `edgeship` so far, if one runs (for failure messages).
+fn log_of(edgeship: Option<&Edgeship>) -> String {
+    edgeship.map(Edgeship::stderr).unwrap_or_default()
+}
+
+/// The final heartbeat of the `run`-th run (from 1, in the order runs first appear).
+fn final_of(messages: &[Landed], run: usize) -> Option<&Value> {
+    let mut seen: Vec<&Value> = Vec::new();
+    for message in crate::common::heartbeats(messages) {
+        let id = &message.json["run"];
+        if !seen.contains(&id) {
+            seen.push(id);
+        }
+        if seen.get(run - 1) == Some(&id) && message.json["final"] == true {
+            return Some(&message.json);
+        }
+    }
+    None
 }
 
 /// How many request records follow the first heartbeat of the `runs`-th run in the topic

@@ -12,14 +12,14 @@ use crate::traffic::Sent;
 const MARKER: u64 = u64::MAX;
 
 /// testkit's probe, which a restarted varnishd serves (and logs) before it is handed back.
-const PROBE: &str = "/edgeship-probe";
+pub(crate) const PROBE: &str = "/edgeship-probe";
 
 /// Every request the test made varnishd serve.
 pub(crate) struct Requests {
     /// The traffic's requests.
     pub(crate) sent: Sent,
-    /// The marker request's URL, served last.
-    pub(crate) marker: String,
+    /// The marker request's URL, served last (none when a capture was shipped).
+    pub(crate) marker: Option<String>,
     /// How many probe requests varnishd served while edgeship was reading (one per restart).
     pub(crate) probes: u64,
 }
@@ -70,7 +70,7 @@ impl Outcome {
         let mut seen = BTreeSet::new();
         let mut outcome = Outcome {
             fault,
-            served: sent.answered.len() as u64 + 1 + probes,
+            served: sent.answered.len() as u64 + u64::from(marker.is_some()) + probes,
             unanswered: sent.unanswered.len() as u64,
             in_topic: 0,
             unanswered_in_topic: 0,
@@ -94,7 +94,7 @@ impl Outcome {
                 *outcome.by_run.entry(run.clone()).or_default() += 1;
                 continue;
             }
-            let id = if path == marker {
+            let id = if marker.as_deref() == Some(path) {
                 Some(MARKER)
             } else {
                 path.strip_prefix(&prefix).and_then(|id| id.parse().ok())
@@ -173,6 +173,15 @@ impl Outcome {
             audited, self.by_run,
             "records per run, audit vs topic: {self:#?}"
         );
+    }
+
+    /// Prints the row and runs the checks every fault must pass ([`Outcome::assert_accounted`],
+    /// [`Outcome::assert_runs_exact`]), with `runs` runs in the topic.
+    pub(crate) fn check(&self, runs: usize) {
+        self.print();
+        self.assert_accounted();
+        self.assert_runs_exact();
+        assert_eq!(self.by_run.len(), runs, "runs in the topic: {self:#?}");
     }
 
     /// The table's header.

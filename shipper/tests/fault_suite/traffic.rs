@@ -35,6 +35,8 @@ pub(crate) struct Traffic {
     /// Clients between taking a burst and finishing it.
     busy: Arc<AtomicU64>,
     served: Arc<AtomicU64>,
+    /// One more than the highest id any client has sent so far.
+    issued: Arc<AtomicU64>,
     workers: Vec<JoinHandle<Sent>>,
 }
 
@@ -45,6 +47,7 @@ impl Traffic {
         let paused = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(AtomicU64::new(0));
         let served = Arc::new(AtomicU64::new(0));
+        let issued = Arc::new(AtomicU64::new(0));
         let workers = (0..CONNECTIONS)
             .map(|worker| {
                 let client = Client {
@@ -54,6 +57,7 @@ impl Traffic {
                     paused: Arc::clone(&paused),
                     busy: Arc::clone(&busy),
                     served: Arc::clone(&served),
+                    issued: Arc::clone(&issued),
                     // Ids interleave: worker w sends w, w + CONNECTIONS, ...
                     next: worker,
                 };
@@ -65,6 +69,7 @@ impl Traffic {
             paused,
             busy,
             served,
+            issued,
             workers,
         }
     }
@@ -85,6 +90,12 @@ impl Traffic {
     /// How many requests were answered so far.
     pub(crate) fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    /// The lowest id no client has sent yet: every request with this id or above is sent
+    /// after this call.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.issued.load(Ordering::SeqCst)
     }
 
     /// Waits until `more` further requests have been answered (bounded by the test's
@@ -129,6 +140,7 @@ struct Client {
     paused: Arc<AtomicBool>,
     busy: Arc<AtomicU64>,
     served: Arc<AtomicU64>,
+    issued: Arc<AtomicU64>,
     next: u64,
 }
 
@@ -170,6 +182,7 @@ impl Client {
         for _ in 0..BURST {
             let id = self.next;
             self.next += CONNECTIONS;
+            self.issued.fetch_max(id + 1, Ordering::SeqCst);
             match exchange(stream, reader, &format!("{}{id}", self.prefix)) {
                 Ok(()) => {
                     sent.answered.insert(id);
