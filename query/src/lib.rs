@@ -124,7 +124,7 @@ impl Query {
                 }
             }
         }
-        let heads = leaves.iter().map(|leaf| prefix_head(leaf)).collect();
+        let heads = leaves.iter().map(prefix_head).collect();
         Ok(Query {
             leaves,
             tree,
@@ -190,7 +190,7 @@ impl Query {
             let bit = 1u64 << i;
             todo &= !bit;
             if let Some((fold, head)) = self.heads[i] {
-                if !payload.first().is_some_and(|&first| first | fold == head) {
+                if payload.first().is_none_or(|&first| first | fold != head) {
                     continue;
                 }
             }
