@@ -41,6 +41,11 @@ counters! {
     transactions_read,
     /// ESI sub-requests skipped, as varnishkafka skips them.
     esi_skipped,
+    /// Client requests the VSL query (`-q`, `varnish.arg.q`) left out: what the operator
+    /// asked not to ship, not a loss. Counted on the fast path, which evaluates the query;
+    /// on the VSLQ path (`-g request`) Varnish leaves them out before edgeship sees them, and
+    /// this stays 0.
+    transactions_unselected,
     /// Records rendered (each got a sequence number).
     records_rendered,
     /// Records handed to the output: enqueued in librdkafka, or written to stdout.

@@ -311,6 +311,10 @@ impl Filler {
         Counters::raise_to(&counters.log_abandons, totals.abandons);
         Counters::raise_to(&counters.log_reattaches, totals.reattaches);
         Counters::raise_to(&counters.transactions_lost, totals.transactions_lost);
+        Counters::raise_to(
+            &counters.transactions_unselected,
+            totals.transactions_unselected,
+        );
         let skipped_before = counters.records_skipped.load(Ordering::Relaxed);
         Counters::raise_to(&counters.records_skipped, totals.records_skipped);
         if totals.records_skipped > skipped_before {

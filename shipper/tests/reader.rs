@@ -316,6 +316,67 @@ fn a_stalled_output_while_the_ring_wraps_ships_no_garbage_and_counts_the_overrun
     );
 }
 
+/// The URLs of the client requests varnishncsa selects from `file` with `query`.
+fn varnish_selects(file: &Path, query: &str) -> BTreeSet<String> {
+    let output = Command::new("varnishncsa")
+        .arg("-r")
+        .arg(file)
+        .args(["-q", query, "-F", "%U"])
+        .output()
+        .expect("run varnishncsa");
+    assert!(output.status.success(), "varnishncsa: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_query_ships_exactly_what_varnish_selects_and_counts_what_it_leaves_out() {
+    let varnishd = Varnishd::start().expect("start varnishd");
+    for i in 0..40 {
+        get(varnishd.addr(), &format!("/keep/{i}"));
+        get(varnishd.addr(), &format!("/drop/{i}"));
+    }
+    let dir = ScratchDir::new("shipper-test-reader-query").expect("a scratch directory");
+    let file = dir.path().join("log.vsl");
+    capture(&varnishd, &file);
+    drop(varnishd);
+    // A regex with an anchor, a negation and a prefix test that no request passes.
+    let query = r#"ReqURL ~ "^/keep/" and not ReqURL ~ "/1[0-9]*$" and not ReqHeader:Upgrade"#;
+    let selected = varnish_selects(&file, query);
+    let requests = requests_in(&file).len();
+    assert!(
+        selected.len() >= 10 && selected.len() < 40,
+        "the query selects some of the requests: {selected:?}"
+    );
+
+    let config = stdout_config(&dir, &[]);
+    let file_str = file.to_str().expect("a UTF-8 path");
+    let mut edgeship = Edgeship::start(&dir, "query", &config, &["-r", file_str, "-q", query]);
+    let status = edgeship.wait();
+    assert_eq!(status.code(), Some(0), "{}", edgeship.stderr());
+    assert!(
+        edgeship
+            .stderr()
+            .contains("Fast path: vxid grouping; edgeship evaluates the query"),
+        "the path chosen is logged:\n{}",
+        edgeship.stderr()
+    );
+    let lines = parse_lines(&String::from_utf8_lossy(&edgeship.stdout()));
+    assert_eq!(
+        urls_once(&lines),
+        selected,
+        "edgeship ships what Varnish selects"
+    );
+    let statistics = latest_statistics(&dir.path().join("stats.json"), "edgeship").unwrap();
+    assert_eq!(
+        counter(&statistics, "transactions_unselected"),
+        (requests - selected.len()) as u64,
+        "every request left out is counted: {statistics}"
+    );
+}
+
 #[test]
 fn a_truncated_capture_ships_every_transaction_before_the_cut_and_exits_1() {
     let varnishd = Varnishd::start().expect("start varnishd");
