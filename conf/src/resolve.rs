@@ -297,6 +297,18 @@ fn query_setting(
         }
         return Some(query.clone());
     }
+    if let Some(notice) = overrides
+        .query
+        .as_deref()
+        .and_then(crate::varnish::dropped_backslash)
+    {
+        problems.notice(None, format!("-q: {notice}"));
+    }
+    if let Some(query) = file_query.as_ref().filter(|_| overrides.query.is_none()) {
+        if let Some(notice) = crate::varnish::dropped_backslash(&query.value) {
+            problems.notice(query.line, format!("varnish.arg.q: {notice}"));
+        }
+    }
     let Some(translated) = file_match else {
         return file_query.map(|sourced| sourced.value);
     };

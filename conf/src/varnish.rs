@@ -115,8 +115,51 @@ fn vsl_string(text: &str) -> String {
     quoted
 }
 
+/// A warning for a query with a backslash inside a quoted operand that escapes nothing, which
+/// Varnish's query lexer drops (so does edgeship's): `"^/a\\?"` is the regex `^/a?`, not a
+/// literal question mark. Real configurations were written as if the backslash reached the
+/// regex. A doubled backslash (one reaches the regex) and an escaped quote are meant.
+pub(crate) fn dropped_backslash(query: &str) -> Option<String> {
+    let bytes = query.as_bytes();
+    let mut quote = None;
+    let mut offset = 0;
+    while let Some(&byte) = bytes.get(offset) {
+        match quote {
+            None if byte == b'"' || byte == b'\'' => quote = Some(byte),
+            Some(open) if byte == open => quote = None,
+            Some(open) if byte == b'\\' => {
+                let next = bytes.get(offset + 1).copied();
+                if next != Some(b'\\') && next != Some(open) {
+                    return Some(format!(
+                        "column {}: Varnish's query lexer drops a backslash inside a quoted \
+                         operand, and edgeship reads the query as Varnish does: the character \
+                         after it is taken as it is (in a regex, \\? is ?); for a literal \
+                         character write a class such as [?], or double the backslash",
+                        offset + 1
+                    ));
+                }
+                offset += 1;
+            }
+            _ => {}
+        }
+        offset += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_backslash_inside_quotes_is_pointed_out_with_its_column() {
+        let notice = super::dropped_backslash(r#"ReqURL ~ "^/beacon/statsv\?""#).unwrap();
+        assert!(notice.starts_with("column 26: "), "{notice}");
+        assert_eq!(super::dropped_backslash(r#"ReqURL ~ "^/beacon/statsv[?]""#), None);
+        assert_eq!(super::dropped_backslash(r#"ReqURL ~ '/a' or ReqURL eq "b""#), None);
+        // Meant: one backslash reaches the regex; an escaped quote.
+        assert_eq!(super::dropped_backslash(r#"ReqURL ~ "^/a\\?""#), None);
+        assert_eq!(super::dropped_backslash(r#"ReqURL ~ "say \"hi\"""#), None);
+    }
+
     use super::*;
 
     #[test]
