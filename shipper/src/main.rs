@@ -39,8 +39,10 @@ struct Cli {
     /// evaluates it itself while it groups (the fast path); with -g request, or a query of
     /// more than 64 comparisons, Varnish's VSLQ does. The path chosen, and why, is logged at
     /// start.
-    #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query)]
-    query: Option<String>,
+    /// Given more than once, the queries are combined as varnishlog combines them: a
+    /// transaction is shipped when any of them selects it.
+    #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query, action = clap::ArgAction::Append)]
+    query: Vec<String>,
     /// Seconds a transaction may stay incomplete before it is forced complete (default 120).
     #[arg(short = 'T', value_name = "SECONDS", value_parser = parse_timeout)]
     timeout: Option<f64>,
@@ -96,7 +98,8 @@ fn main() -> ExitCode {
     }
     let overrides = Overrides {
         name: cli.name.clone(),
-        query: cli.query.clone(),
+        // varnishlog joins its -q options with newlines: one query per line, ORed.
+        query: (!cli.query.is_empty()).then(|| cli.query.join("\n")),
         timeout: cli.timeout,
         limit: cli.limit,
         grouping: cli.grouping,
