@@ -116,10 +116,6 @@ fn main() -> ExitCode {
         }
     };
     let daemonized = cli.daemonize || config.daemonize;
-    if let Err(error) = daemon_can_log(&config, daemonized) {
-        eprintln!("{error}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
     if daemonized && notify::listening() {
         // Under Type=notify the forked daemon is not the main process systemd watches: the
         // launcher's exit would end the unit, and the daemon's notifications are refused.
@@ -127,6 +123,10 @@ fn main() -> ExitCode {
             "edgeship: daemonize (-D or daemonize = true) under systemd (NOTIFY_SOCKET is set): \
              systemd supervises the process itself; set daemonize = false"
         );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if let Err(error) = daemon_can_log(&config, daemonized) {
+        eprintln!("{error}");
         return ExitCode::from(EXIT_CONFIG);
     }
     if cli.check_config {
