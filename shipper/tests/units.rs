@@ -106,6 +106,7 @@ fn the_units_run_edgeship_as_systemd_supervises_it() {
         "Type=notify",
         "NotifyAccess=main",
         "Restart=on-failure",
+        "RestartPreventExitStatus=2",
         "User=edgeship",
         "SupplementaryGroups=varnish",
         "StateDirectory=edgeship",
@@ -131,7 +132,11 @@ fn the_template_is_the_main_unit_with_one_configuration_per_instance() {
     let template = read(&contrib("systemd/edgeship@.service"));
     let main_lines: Vec<&str> = main.lines().collect();
     let template_lines: Vec<&str> = template.lines().collect();
-    assert_eq!(main_lines.len(), template_lines.len(), "same settings, line for line");
+    assert_eq!(
+        main_lines.len(),
+        template_lines.len(),
+        "same settings, line for line"
+    );
     for (main_line, template_line) in main_lines.iter().zip(&template_lines) {
         if main_line.starts_with('#') || main_line == template_line {
             continue;
@@ -152,11 +157,8 @@ fn the_template_is_the_main_unit_with_one_configuration_per_instance() {
 #[test]
 fn the_packaged_configuration_is_valid_and_fits_the_unit() {
     let config = contrib("edgeship.conf");
-    let (code, stderr) = common::run_edgeship(&[
-        "--check-config".as_ref(),
-        "-S".as_ref(),
-        config.as_os_str(),
-    ]);
+    let (code, stderr) =
+        common::run_edgeship(&["--check-config".as_ref(), "-S".as_ref(), config.as_os_str()]);
     assert_eq!(code, Some(0), "{stderr}");
     let text = read(&config);
     // Foreground under Type=notify, and the statistics file where the unit may write and

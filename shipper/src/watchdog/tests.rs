@@ -1,9 +1,12 @@
 //! The watchdog's judgement over counter snapshots: each clause of "progress" in the module
-//! documentation, and the cases that must not restart a healthy shipper.
+//! documentation, and the cases that must not restart a healthy shipper, as one table of
+//! windows (counters before, counters after, output, verdict).
 
 use super::*;
 
-/// A snapshot after steady shipping: 1000 read and produced, 990 delivered, 5 failed.
+use Acknowledged::{ByDeliveryReport as Kafka, OnProduce as Stdout};
+
+/// After steady shipping: 1000 read and produced, 990 delivered, 5 failed, 5 waiting.
 fn shipping() -> Snapshot {
     Snapshot {
         transactions_read: 1000,
@@ -14,193 +17,206 @@ fn shipping() -> Snapshot {
     }
 }
 
-#[test]
-fn reading_and_delivering_in_the_window_is_progress() {
-    let before = shipping();
-    let after = Snapshot {
-        transactions_read: 1100,
-        records_produced: 1100,
-        records_delivered: 1080,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &after, Acknowledged::ByDeliveryReport),
-        Verdict::Progress
-    );
-}
-
-#[test]
-fn an_idle_log_with_nothing_waiting_is_progress() {
-    let before = Snapshot {
+/// [`shipping`] with every record delivered: nothing waits.
+fn settled() -> Snapshot {
+    Snapshot {
         records_delivered: 995,
         ..shipping()
-    };
-    assert_eq!(waiting(&before), 0);
-    assert_eq!(
-        judge(&before, &before, Acknowledged::ByDeliveryReport),
-        Verdict::Progress
-    );
-}
-
-#[test]
-fn records_waiting_with_no_delivery_in_the_window_is_a_delivery_stall() {
-    // The broker is gone: the reader keeps reading, nothing is acknowledged.
-    let before = shipping();
-    let after = Snapshot {
-        transactions_read: 1500,
-        records_produced: 1500,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &after, Acknowledged::ByDeliveryReport),
-        Verdict::DeliveryStalled { waiting: 505 }
-    );
-    // And with the traffic stopped too: what waits still waits.
-    assert_eq!(
-        judge(&after, &after, Acknowledged::ByDeliveryReport),
-        Verdict::DeliveryStalled { waiting: 505 }
-    );
-}
-
-#[test]
-fn failures_end_a_wait_but_are_not_deliveries() {
-    let before = shipping();
-    // Everything left failed in the window: nothing waits, so no stall (an alert, no restart).
-    let all_failed = Snapshot {
-        delivery_failed: 7,
-        delivery_failed_maybe_persisted: 3,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &all_failed, Acknowledged::ByDeliveryReport),
-        Verdict::Progress
-    );
-    // Some failed, the rest still wait, none delivered: a stall.
-    let some_failed = Snapshot {
-        delivery_failed: 8,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &some_failed, Acknowledged::ByDeliveryReport),
-        Verdict::DeliveryStalled { waiting: 2 }
-    );
-}
-
-#[test]
-fn one_delivery_in_the_window_is_progress_even_with_records_waiting() {
-    let before = shipping();
-    let after = Snapshot {
-        transactions_read: 5000,
-        records_produced: 5000,
-        records_delivered: 991,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &after, Acknowledged::ByDeliveryReport),
-        Verdict::Progress
-    );
-}
-
-#[test]
-fn a_log_that_overruns_or_loses_while_nothing_is_read_is_a_reader_stall() {
-    let before = Snapshot {
-        records_delivered: 995,
-        ..shipping()
-    };
-    for after in [
-        Snapshot {
-            log_overruns: 1,
-            ..before
-        },
-        Snapshot {
-            transactions_lost: 40,
-            ..before
-        },
-    ] {
-        assert_eq!(
-            judge(&before, &after, Acknowledged::ByDeliveryReport),
-            Verdict::ReaderStalled
-        );
-        assert_eq!(
-            judge(&before, &after, Acknowledged::OnProduce),
-            Verdict::ReaderStalled,
-            "whatever the output"
-        );
     }
 }
 
-#[test]
-fn an_overrun_the_reader_recovers_from_in_the_window_is_progress() {
-    let before = Snapshot {
-        records_delivered: 995,
-        ..shipping()
-    };
-    let after = Snapshot {
-        log_overruns: 1,
-        transactions_lost: 40,
-        transactions_read: 1200,
-        records_produced: 1200,
-        records_delivered: 1190,
-        ..before
-    };
-    assert_eq!(
-        judge(&before, &after, Acknowledged::ByDeliveryReport),
-        Verdict::Progress
-    );
+/// One window: what it shows, the counters at its start and end, the output, the verdict.
+struct Case {
+    what: &'static str,
+    before: Snapshot,
+    after: Snapshot,
+    acknowledged: Acknowledged,
+    verdict: Verdict,
 }
 
-#[test]
-fn requests_left_out_by_the_query_or_skipped_count_as_reading() {
-    let before = Snapshot {
-        records_delivered: 995,
-        ..shipping()
-    };
-    for after in [
-        Snapshot {
-            log_overruns: 1,
-            transactions_unselected: 10,
-            ..before
-        },
-        Snapshot {
-            log_overruns: 1,
-            esi_skipped: 3,
-            ..before
-        },
-    ] {
-        assert_eq!(
-            judge(&before, &after, Acknowledged::ByDeliveryReport),
-            Verdict::Progress
-        );
-    }
-}
-
-#[test]
-fn outputs_without_delivery_reports_never_wait() {
-    // Standard output counts records produced and never delivered.
-    let before = Snapshot {
+/// The windows, each with the verdict it must get.
+fn cases() -> Vec<Case> {
+    let (shipping, settled) = (shipping(), settled());
+    // Ten records written and no delivery report (none comes for standard output).
+    let written = Snapshot {
         transactions_read: 10,
         records_produced: 10,
         ..Snapshot::default()
     };
-    assert_eq!(
-        judge(&before, &before, Acknowledged::OnProduce),
-        Verdict::Progress
-    );
-    assert_eq!(
-        judge(&before, &before, Acknowledged::ByDeliveryReport),
-        Verdict::DeliveryStalled { waiting: 10 },
-        "the same counters under Kafka are a stall"
-    );
+    vec![
+        Case {
+            what: "reading and delivering",
+            before: shipping,
+            after: Snapshot {
+                transactions_read: 1100,
+                records_produced: 1100,
+                records_delivered: 1080,
+                ..shipping
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "an idle log with nothing waiting",
+            before: settled,
+            after: settled,
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "the broker gone: reading goes on, nothing is acknowledged",
+            before: shipping,
+            after: Snapshot {
+                transactions_read: 1500,
+                records_produced: 1500,
+                ..shipping
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::DeliveryStalled { waiting: 505 },
+        },
+        Case {
+            what: "the broker gone and the traffic stopped: what waits still waits",
+            before: shipping,
+            after: shipping,
+            acknowledged: Kafka,
+            verdict: Verdict::DeliveryStalled { waiting: 5 },
+        },
+        Case {
+            what: "everything left failed: nothing waits (an alert, not a restart)",
+            before: shipping,
+            after: Snapshot {
+                delivery_failed: 7,
+                delivery_failed_maybe_persisted: 3,
+                ..shipping
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "some failed, the rest wait, none delivered: failures are not deliveries",
+            before: shipping,
+            after: Snapshot {
+                delivery_failed: 8,
+                ..shipping
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::DeliveryStalled { waiting: 2 },
+        },
+        Case {
+            what: "one delivery in the window, many waiting",
+            before: shipping,
+            after: Snapshot {
+                transactions_read: 5000,
+                records_produced: 5000,
+                records_delivered: 991,
+                ..shipping
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "an overrun and nothing read",
+            before: settled,
+            after: Snapshot {
+                log_overruns: 1,
+                ..settled
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::ReaderStalled,
+        },
+        Case {
+            what: "transactions lost and nothing read, whatever the output",
+            before: settled,
+            after: Snapshot {
+                transactions_lost: 40,
+                ..settled
+            },
+            acknowledged: Stdout,
+            verdict: Verdict::ReaderStalled,
+        },
+        Case {
+            what: "an overrun the reader recovered from in the window",
+            before: settled,
+            after: Snapshot {
+                log_overruns: 1,
+                transactions_lost: 40,
+                transactions_read: 1200,
+                records_produced: 1200,
+                records_delivered: 1190,
+                ..settled
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "requests the query left out are reading",
+            before: settled,
+            after: Snapshot {
+                log_overruns: 1,
+                transactions_unselected: 10,
+                ..settled
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "ESI sub-requests skipped are reading",
+            before: settled,
+            after: Snapshot {
+                log_overruns: 1,
+                esi_skipped: 3,
+                ..settled
+            },
+            acknowledged: Kafka,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "standard output: produced and never delivered is done",
+            before: written,
+            after: written,
+            acknowledged: Stdout,
+            verdict: Verdict::Progress,
+        },
+        Case {
+            what: "the same counters under Kafka wait for delivery reports",
+            before: written,
+            after: written,
+            acknowledged: Kafka,
+            verdict: Verdict::DeliveryStalled { waiting: 10 },
+        },
+    ]
+}
+
+#[test]
+fn each_window_gets_its_verdict() {
+    for case in cases() {
+        assert_eq!(
+            judge(&case.before, &case.after, case.acknowledged),
+            case.verdict,
+            "{}",
+            case.what
+        );
+    }
+}
+
+#[test]
+fn waiting_is_produced_minus_every_delivery_report() {
+    assert_eq!(waiting(&shipping()), 5);
+    assert_eq!(waiting(&settled()), 0);
+    let over_reported = Snapshot {
+        records_delivered: 1001,
+        ..shipping()
+    };
+    assert_eq!(waiting(&over_reported), 0, "never below zero");
 }
 
 #[test]
 fn the_status_line_names_the_stall_and_the_totals() {
-    let counters = shipping();
     assert_eq!(
-        status(Verdict::Progress, &counters),
+        status(Verdict::Progress, &shipping()),
         "shipping: 1000 read, 990 delivered, 5 waiting"
     );
-    assert!(status(Verdict::DeliveryStalled { waiting: 5 }, &counters)
+    assert!(status(Verdict::DeliveryStalled { waiting: 5 }, &shipping())
         .starts_with("stalled: records wait"));
-    assert!(status(Verdict::ReaderStalled, &counters).starts_with("stalled: the log overran"));
+    assert!(status(Verdict::ReaderStalled, &shipping()).starts_with("stalled: the log overran"));
 }
