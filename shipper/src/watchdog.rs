@@ -23,6 +23,11 @@
 //! watchdog interval for room in librdkafka's queue misses a ping even when deliveries trickle:
 //! `WatchdogSec=` must be longer than such waits (the unit uses 60 s).
 //!
+//! Heartbeats are not counted as waiting: there is no counter of heartbeats delivered. So an
+//! idle log with a broker that never answers still feeds the watchdog (restarting would not
+//! bring the broker back; the auditor flags the host as silent). A `heartbeats_delivered`
+//! counter would make them part of [`waiting`] in one line.
+//!
 //! Records held by a spool (once there is one) are not waiting for the broker in this sense:
 //! when the spool lands, what it accepted must count as delivered here.
 
