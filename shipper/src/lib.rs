@@ -5,7 +5,8 @@
 //! render, key) → a `sink`: `kafka`, standard output or nothing. `pipeline` wires them, with
 //! the `timers`, the `signals`' flags and `shutdown`. `counters` are what heartbeats
 //! (`heartbeat`) and the statistics file (`stats`) report; every thread shares them, the `log`
-//! and the statistics file as one `shared` handle.
+//! and the statistics file as one `shared` handle. `watchdog` tells systemd (`notify`) that the
+//! process is ready, and keeps its watchdog fed only while the pipeline makes progress.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -16,6 +17,7 @@ pub mod heartbeat;
 pub mod identity;
 pub mod kafka;
 pub mod log;
+pub mod notify;
 pub mod pipeline;
 pub mod reader;
 pub mod shared;
@@ -25,3 +27,4 @@ pub mod signals;
 pub mod sink;
 pub mod stats;
 pub mod timers;
+pub mod watchdog;
