@@ -56,10 +56,17 @@ pub(crate) enum HeaderError {
 impl<'a> Header<'a> {
     /// The header at the start of `bytes`, and its length.
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<(Header<'a>, usize), HeaderError> {
-        let fixed = bytes.get(..FIXED).ok_or(HeaderError::Short)?;
-        if fixed[..4] != MAGIC || fixed[4] != VERSION {
+        // A torn write leaves a prefix of a correct header: bytes that already disagree with
+        // the magic and version are damage, however few.
+        let expected = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], VERSION];
+        if bytes
+            .iter()
+            .zip(expected)
+            .any(|(byte, wanted)| *byte != wanted)
+        {
             return Err(HeaderError::Bad);
         }
+        let fixed = bytes.get(..FIXED).ok_or(HeaderError::Short)?;
         let run_len = usize::from(u16_at(fixed, 6));
         if run_len > crate::types::MAX_RUN_BYTES {
             return Err(HeaderError::Bad);
