@@ -282,3 +282,21 @@ fn files_that_are_not_segments_are_left_alone() {
     );
     assert!(scratch.path().join("segment-1.spool").exists());
 }
+
+#[test]
+fn records_acknowledged_before_their_block_is_written_count_for_its_segment() {
+    let scratch = ScratchDir::new("spool-early-ack").expect("scratch");
+    let limits = Limits {
+        block_bytes: 1 << 20,
+        ..small()
+    };
+    let (mut spool, _) = Spool::open(scratch.path(), limits).expect("opens");
+    let ids = append_all(&mut spool, &numbered(0..3));
+    assert_eq!(drain(&mut spool).len(), 3);
+    spool.acknowledge(ids[0]).expect("acknowledges");
+    spool.flush_block().expect("writes");
+    assert_eq!(segments(scratch.path()).len(), 1);
+    spool.acknowledge(ids[1]).expect("acknowledges");
+    spool.acknowledge(ids[2]).expect("acknowledges");
+    assert!(segments(scratch.path()).is_empty());
+}
