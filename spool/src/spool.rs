@@ -117,10 +117,9 @@ impl Spool {
         };
         let offset = writer.len;
         writer.append(&self.frame)?;
-        let (index, path) = (writer.index, writer.path.clone());
         let started = self.open.started.unwrap_or(SystemTime::UNIX_EPOCH);
-        self.ledger
-            .written(index, &path, (offset, self.frame.len() as u64), started);
+        let at = (offset, self.frame.len() as u64);
+        self.ledger.written(writer.index, &writer.path, at, started);
         self.open.clear();
         self.unsynced = true;
         // A segment rolled just now may hold nothing but acknowledged records.
