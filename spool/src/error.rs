@@ -53,3 +53,31 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::Error;
+
+    #[test]
+    fn no_space_is_full_and_other_errors_keep_their_path() {
+        // /dev/full answers every write with ENOSPC: the error a full disk gives.
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("opens /dev/full");
+        let no_space = full
+            .write_all(b"x")
+            .and_then(|()| full.flush())
+            .expect_err("/dev/full is full");
+        assert!(matches!(Error::io("/dev/full", no_space), Error::Full));
+        let missing = std::fs::read("/nonexistent/spool").expect_err("no such file");
+        let error = Error::io("/nonexistent/spool", missing);
+        assert!(matches!(error, Error::Io { .. }));
+        assert!(
+            error.to_string().starts_with("/nonexistent/spool: "),
+            "{error}"
+        );
+    }
+}
