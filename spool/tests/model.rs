@@ -221,16 +221,7 @@ impl Model {
 fn drain_batch(batch: &edgeship_spool::Batch<'_>) -> Vec<(RecordId, Owned)> {
     batch
         .iter()
-        .map(|spooled| {
-            let record = spooled.record;
-            let owned = Owned {
-                run: record.run.to_vec(),
-                sequence: record.sequence,
-                key: record.key.to_vec(),
-                payload: record.payload.to_vec(),
-            };
-            (spooled.id, owned)
-        })
+        .map(|spooled| (spooled.id, Owned::of(&spooled.record)))
         .collect()
 }
 

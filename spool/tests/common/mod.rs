@@ -43,6 +43,16 @@ impl Owned {
         }
     }
 
+    /// A copy of `record`.
+    pub fn of(record: &Record<'_>) -> Owned {
+        Owned {
+            run: record.run.to_vec(),
+            sequence: record.sequence,
+            key: record.key.to_vec(),
+            payload: record.payload.to_vec(),
+        }
+    }
+
     pub fn record(&self) -> Record<'_> {
         Record {
             key: &self.key,
@@ -69,18 +79,11 @@ pub fn drain(spool: &mut Spool) -> Vec<(RecordId, Owned)> {
         if batch.is_empty() {
             return all;
         }
-        all.extend(batch.iter().map(|spooled| {
-            let record = spooled.record;
-            (
-                spooled.id,
-                Owned {
-                    run: record.run.to_vec(),
-                    sequence: record.sequence,
-                    key: record.key.to_vec(),
-                    payload: record.payload.to_vec(),
-                },
-            )
-        }));
+        all.extend(
+            batch
+                .iter()
+                .map(|spooled| (spooled.id, Owned::of(&spooled.record))),
+        );
     }
 }
 
