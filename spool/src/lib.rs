@@ -82,6 +82,10 @@
 //! `fsync_interval` of records when `maybe_sync` is called at least that often; a block torn
 //! by it is truncated at the next open.
 //!
+//! Deleting a segment is not fsynced (the directory is, when a segment is created): after a
+//! power loss a deleted segment may be back, and its acknowledged records replay again, as
+//! duplicates, never as loss.
+//!
 //! Full: `append` answers [`Error::Full`] (the record is not taken) when the segment files
 //! and the block being filled would exceed `max_bytes`, when the file system was below
 //! `min_free_bytes` at the last block written (re-checked by `maybe_sync`), or when a write
