@@ -147,3 +147,30 @@ fn a_segment_of_nothing_but_damage_is_reported_and_removed() {
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with("segment-00000000000000000004.spool"));
 }
+
+#[test]
+fn a_block_damaged_after_the_open_is_set_aside_by_range_on_replay() {
+    let scratch = ScratchDir::new("spool-late-damage").expect("scratch");
+    let (file, second, third, groups) = three_blocks(scratch.path());
+    let (mut spool, recovery) = Spool::open(scratch.path(), small()).expect("opens");
+    assert_eq!(recovery.records, 14);
+    let mut bytes = std::fs::read(&file).expect("reads");
+    bytes[((second + third) / 2) as usize] ^= 0x01;
+    std::fs::write(&file, &bytes).expect("damages the middle block");
+    let mut replayed = Vec::new();
+    let mut errors = Vec::new();
+    loop {
+        match spool.next_batch(7) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => replayed.extend(batch.iter().map(|spooled| Owned::of(&spooled.record))),
+            Err(error) => errors.push(error),
+        }
+    }
+    let [edgeship_spool::Error::LostOnReplay(lost)] = errors.as_slice() else {
+        panic!("one block lost on replay, not {errors:?}");
+    };
+    assert_eq!((lost.run.as_slice(), lost.first, lost.last), (RUN, 5, 8));
+    assert_eq!(replayed, [groups[0].clone(), groups[2].clone()].concat());
+    let figures = spool.figures();
+    assert_eq!((figures.lost_on_replay, figures.records), (4, 10));
+}
