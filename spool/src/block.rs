@@ -22,6 +22,9 @@ pub(crate) const RECORD_OVERHEAD: usize = 8;
 /// block, whichever is larger, with room to spare. It bounds what a damaged header can make
 /// an open allocate.
 pub(crate) const MAX_PAYLOAD: usize = MAX_RECORD_BYTES + (16 << 20);
+/// A block is written once its payload reaches this many bytes, whatever `block_bytes` says,
+/// so that one more record never takes it past [`MAX_PAYLOAD`] (nor its offsets past u32).
+pub(crate) const MAX_FILL: usize = MAX_PAYLOAD - MAX_RECORD_BYTES - RECORD_OVERHEAD;
 
 /// A block header, as parsed (its checksum already verified).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -85,7 +85,8 @@ impl Spool {
                 run_bytes: record.run.len(),
             });
         }
-        if !self.open.continues(&record) || self.open.payload.len() >= self.limits.block_bytes {
+        let fill = self.limits.block_bytes.min(block::MAX_FILL);
+        if !self.open.continues(&record) || self.open.payload.len() >= fill {
             self.flush_block()?;
         }
         let framing = block::OVERHEAD + record.run.len() + block::RECORD_OVERHEAD;

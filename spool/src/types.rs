@@ -62,7 +62,8 @@ pub struct Limits {
     pub max_bytes: u64,
     /// A segment file is closed and the next one started once it reaches this size.
     pub segment_bytes: u64,
-    /// A block is compressed and written once its records reach this many bytes.
+    /// A block is compressed and written once its records reach this many bytes (at most
+    /// 16 MiB is used: an open then never reads more than 32 MiB for one block).
     pub block_bytes: usize,
     /// [`maybe_sync`](crate::Spool::maybe_sync) writes and fsyncs at most this long after
     /// the previous sync: the window of records a power loss may take.

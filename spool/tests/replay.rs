@@ -300,3 +300,34 @@ fn records_acknowledged_before_their_block_is_written_count_for_its_segment() {
     spool.acknowledge(ids[2]).expect("acknowledges");
     assert!(segments(scratch.path()).is_empty());
 }
+
+#[test]
+fn a_huge_block_size_still_writes_blocks_an_open_accepts() {
+    let scratch = ScratchDir::new("spool-huge-block").expect("scratch");
+    let limits = Limits {
+        block_bytes: usize::MAX,
+        max_bytes: u64::MAX,
+        ..small()
+    };
+    let (mut spool, _) = Spool::open(scratch.path(), limits.clone()).expect("opens");
+    let big = Owned {
+        payload: vec![b'x'; 4 << 20],
+        ..Owned::numbered(RUN, 0)
+    };
+    // 40 MiB: more than one block may hold.
+    for sequence in 0..10 {
+        let record = Owned {
+            sequence,
+            ..big.clone()
+        };
+        spool.append(record.record()).expect("appends");
+    }
+    spool.close().expect("closes");
+    let (mut spool, recovery) = Spool::open(scratch.path(), limits).expect("reopens");
+    assert!(recovery.lost.is_empty() && recovery.unreadable.is_empty());
+    let sequences: Vec<u64> = drain(&mut spool)
+        .iter()
+        .map(|(_, record)| record.sequence)
+        .collect();
+    assert_eq!(sequences, (0..10).collect::<Vec<u64>>());
+}
