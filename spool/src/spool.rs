@@ -85,13 +85,17 @@ impl Spool {
                 run_bytes: record.run.len(),
             });
         }
+        // Re-checked by maybe_sync, not here: a full spool costs no system call per record.
+        if self.low_space {
+            return Err(Error::Full);
+        }
         let fill = self.limits.block_bytes.min(block::MAX_FILL);
         if !self.open.continues(&record) || self.open.payload.len() >= fill {
             self.flush_block()?;
         }
         let framing = block::OVERHEAD + record.run.len() + block::RECORD_OVERHEAD;
         let needed = self.ledger.bytes + (self.open.payload.len() + bytes + framing) as u64;
-        if self.low_space || needed > self.limits.max_bytes {
+        if needed > self.limits.max_bytes {
             return Err(Error::Full);
         }
         self.open.push(&record, SystemTime::now);
