@@ -295,6 +295,30 @@ pub enum QueueFullPolicy {
     Drop,
 }
 
+/// What happens when the disk spool is full (`edgeship.spool.when_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolFullPolicy {
+    /// `block`: wait for room in the spool (or in librdkafka's queue), so the reader stops and
+    /// Varnish may overrun it, which is counted (default).
+    Block,
+    /// `drop_newest`: drop the record that did not fit and count it (`spool_dropped`).
+    DropNewest,
+}
+
+/// The disk spool's settings (`edgeship.spool.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpoolSettings {
+    /// `edgeship.spool.dir`: the spool's directory; `None` (the default) is no spool.
+    pub dir: Option<PathBuf>,
+    /// `edgeship.spool.max.bytes`: the most its segment files may take. Default 1 GiB.
+    pub max_bytes: u64,
+    /// `edgeship.spool.fsync.interval`: the longest time between two fsyncs of the spool,
+    /// what a power loss may take. Default 1 s.
+    pub fsync_interval: Duration,
+    /// `edgeship.spool.when_full`: default [`SpoolFullPolicy::Block`].
+    pub when_full: SpoolFullPolicy,
+}
+
 /// Settings varnishkafka did not have (`edgeship.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdgeshipSettings {
@@ -310,4 +334,6 @@ pub struct EdgeshipSettings {
     pub shutdown_timeout: Duration,
     /// `edgeship.hostname`: the name `%l` renders. Default `None`: the machine's host name.
     pub hostname: Option<Sourced<String>>,
+    /// `edgeship.spool.*`: the disk spool, off unless `edgeship.spool.dir` is set.
+    pub spool: SpoolSettings,
 }

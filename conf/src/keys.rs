@@ -14,6 +14,7 @@ mod define;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::SpoolFullPolicy;
 use crate::config::{FormatType, Grouping, Output, QueueFullPolicy, SequenceStart, Sourced};
 use crate::config::{DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START};
 use crate::values::{parse_bool, parse_c_unsigned, parse_limit, parse_timeout, parse_whole};
@@ -281,6 +282,37 @@ own_keys! {
         // heartbeat) fits in it; the default is well under systemd's 90 s stop timeout, so
         // a stop during a broker outage ends by itself rather than by SIGKILL.
         parse: |value| seconds_at_most(value, 1, 3600),
+    }
+    spool_dir: PathBuf {
+        name: "edgeship.spool.dir",
+        aliases: [],
+        value: "directory of the disk spool (created if missing; one edgeship per directory)",
+        default: Unset("none: no spool, records wait in librdkafka's queue only"),
+        parse: path,
+    }
+    spool_max_bytes: u64 {
+        name: "edgeship.spool.max.bytes",
+        aliases: [],
+        value: "bytes, at least 1048576",
+        default: Value("1073741824"),
+        parse: |value| parse_whole(value, 1 << 20, u64::MAX),
+    }
+    spool_fsync_interval: Duration {
+        name: "edgeship.spool.fsync.interval",
+        aliases: [],
+        value: "seconds, 0 .. 3600 (`0`: at every main-loop turn)",
+        default: Value("1"),
+        parse: |value| seconds_at_most(value, 0, 3600),
+    }
+    spool_when_full: SpoolFullPolicy {
+        name: "edgeship.spool.when_full",
+        aliases: [],
+        value: "`block` or `drop_newest`",
+        default: Value("block"),
+        parse: |value| {
+            let words = [("block", SpoolFullPolicy::Block), ("drop_newest", SpoolFullPolicy::DropNewest)];
+            word_in_any_case(value, &words, "block or drop_newest")
+        },
     }
     hostname: String {
         name: "edgeship.hostname",

@@ -54,6 +54,10 @@
 //! | `edgeship.heartbeat.interval` | seconds, at least 1 | `10` |
 //! | `edgeship.queue.full` | `block` or `drop` | `block` |
 //! | `edgeship.shutdown.timeout` | seconds, 1 .. 3600 | `30` |
+//! | `edgeship.spool.dir` | directory of the disk spool (created if missing; one edgeship per directory) | none: no spool, records wait in librdkafka's queue only |
+//! | `edgeship.spool.max.bytes` | bytes, at least 1048576 | `1073741824` |
+//! | `edgeship.spool.fsync.interval` | seconds, 0 .. 3600 (`0`: at every main-loop turn) | `1` |
+//! | `edgeship.spool.when_full` | `block` or `drop_newest` | `block` |
 //! | `edgeship.hostname` | the name `%l` renders | the machine's host name |
 //!
 //! Command-line values override the file's (varnishkafka did the opposite).
@@ -101,8 +105,9 @@ mod varnish;
 
 pub use config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
-    LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, StatisticsSettings,
-    VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT, MAX_SEQUENCE_START,
+    LogSettings, Output, Partitioning, QueueFullPolicy, SequenceStart, Sourced, SpoolFullPolicy,
+    SpoolSettings, StatisticsSettings, VarnishSettings, DEFAULT_FORMAT, DEFAULT_KEY_FORMAT,
+    MAX_SEQUENCE_START,
 };
 pub use error::{ConfigError, Errors, LineError, ValueError};
 pub use raw::{RawConfig, RawEntry};

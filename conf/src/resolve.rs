@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{
     Config, EdgeshipSettings, FormatPlans, FormatType, Grouping, KafkaProperty, KafkaSettings,
-    LogSettings, Output, Partitioning, Sourced, StatisticsSettings, VarnishSettings,
+    LogSettings, Output, Partitioning, Sourced, SpoolSettings, StatisticsSettings, VarnishSettings,
     DEFAULT_KEY_FORMAT,
 };
 use edgeship_formats::{FormatKind, Plan};
@@ -474,6 +474,12 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             queue_full: draft.queue_full.value,
             shutdown_timeout: draft.shutdown_timeout.value,
             hostname: draft.hostname,
+            spool: SpoolSettings {
+                dir: draft.spool_dir.map(|dir| dir.value),
+                max_bytes: draft.spool_max_bytes.value,
+                fsync_interval: draft.spool_fsync_interval.value,
+                when_full: draft.spool_when_full.value,
+            },
         },
         plans: derived.plans,
         notices: derived.notices,

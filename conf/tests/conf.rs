@@ -371,9 +371,14 @@ fn malformed_configurations_report_path_and_line() {
                the regular expressions of varnish.arg.q instead"],
         ),
         (
-            "kafka.topic = t\nedgeship.spool.dir = /var/spool\n",
-            &["t.conf:2: unknown edgeship key \"edgeship.spool.dir\" (known: edgeship.key.format, \
-               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname)"],
+            "kafka.topic = t\nedgeship.spool.when_full = drop\n",
+            &["t.conf:2: edgeship.spool.when_full: unknown value \"drop\" (expected block or \
+               drop_newest)"],
+        ),
+        (
+            "kafka.topic = t\nedgeship.spool.max.bytes = 1000\n",
+            &["t.conf:2: edgeship.spool.max.bytes: 1000 is out of range (expected a whole \
+               number of at least 1048576)"],
         ),
         (
             "kafka.topic = t\npartition = %h\n",
