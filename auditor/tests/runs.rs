@@ -290,6 +290,32 @@ fn increases_of_the_heartbeat_loss_counters_are_reported_per_hour_beside_sequenc
     assert_eq!(out.status.code(), Some(1));
 }
 
+#[test]
+fn records_the_spool_dropped_are_shipper_counted_loss() {
+    let t0 = base_time();
+    let with_dropped = |line: String, dropped: u64| {
+        line.replacen(
+            "\"log_overruns\":0",
+            &format!("\"log_overruns\":0,\"spool_dropped\":{dropped}"),
+            1,
+        )
+    };
+    let mut lines = vec![heartbeat(HOST, RUN_A, t0, None)];
+    // Numbers 0..100 assigned, 10..=16 dropped by a full spool (7), the rest delivered.
+    for s in (0..100u64).filter(|s| !(10..=16).contains(s)) {
+        lines.push(record(HOST, Some(RUN_A), s, t0 + 1 + s as i64 / 10));
+    }
+    lines.push(with_dropped(
+        final_heartbeat(HOST, RUN_A, t0 + 20, Some(99)),
+        7,
+    ));
+    let scratch = ScratchDir::new("audit-spool").unwrap();
+    let out = audit_file(&file_of(&scratch, lines));
+    let rows = objects(&out, "row");
+    assert_eq!(column(&rows, "count_shipper_lost"), 7, "{rows:?}");
+    assert_eq!(column(&rows, "count_lost"), 7, "{rows:?}");
+}
+
 /// cp1001's heartbeats stop at 12:20 without a final one, `interval` seconds apart, while
 /// cp1002 ships on until 12:40 (the same hour: no silent row).
 fn stalled_host(interval: Option<u64>) -> Vec<String> {

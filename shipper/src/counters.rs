@@ -109,6 +109,33 @@ counters! {
     /// unreadable `-r` file, say): what it had read was shipped, the run ends with exit 1,
     /// and the log after the error was not read by this run.
     reader_errors,
+    /// Records in the disk spool (`edgeship.spool.dir`) now, replayed or not: pending, not
+    /// lost (a gauge, not a total).
+    spool_records,
+    /// Bytes of the spool's segment files now (a gauge).
+    spool_bytes,
+    /// Seconds since the oldest record in the spool was spooled (a gauge; 0 when empty).
+    spool_oldest_age_seconds,
+    /// Records written to the spool since the start: librdkafka's queue was full, the spool
+    /// was not empty (order), or librdkafka gave them back after a failed delivery.
+    spool_spilled,
+    /// Records handed from the spool to librdkafka since the start (again each time a
+    /// delivery failed and it went back).
+    spool_replayed,
+    /// Deliveries that failed for a reason a later attempt can cure (a timeout, a purge at
+    /// stop, a broker away) and whose record went back to the spool instead of being lost.
+    spool_returned,
+    /// Records dropped because the spool was full (`edgeship.spool.when_full =
+    /// drop_newest`): lost, exactly this many.
+    spool_dropped,
+    /// Times a record waited for room in a full spool (`edgeship.spool.when_full = block`).
+    spool_full_waits,
+    /// Records the spool found damaged and set aside (at the open or on replay), named by
+    /// sequence range in the log: lost.
+    spool_lost,
+    /// Bytes of the spool the open could not frame as blocks: records lost that cannot be
+    /// named (their place is logged).
+    spool_unreadable_bytes,
     /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
     /// exit 1).
     panics,
@@ -120,6 +147,11 @@ impl Counters {
         if amount != 0 {
             counter.fetch_add(amount, Ordering::Relaxed);
         }
+    }
+
+    /// Sets a gauge (the spool's figures) to `value`.
+    pub fn set(counter: &AtomicU64, value: u64) {
+        counter.store(value, Ordering::Relaxed);
     }
 
     /// Raises a counter to `total` (for totals another component keeps, such as the reader's).

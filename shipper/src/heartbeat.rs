@@ -64,7 +64,10 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
          \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{},\
-         \"reader_errors\":{}}}",
+         \"reader_errors\":{},\"spool_records\":{},\"spool_bytes\":{},\
+         \"spool_oldest_age_seconds\":{},\"spool_spilled\":{},\"spool_replayed\":{},\
+         \"spool_returned\":{},\"spool_dropped\":{},\"spool_lost\":{},\
+         \"spool_unreadable_bytes\":{}}}",
         beat.last,
         beat.interval.as_secs(),
         beat.sequence_start,
@@ -83,5 +86,14 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.heartbeats_dropped,
         counters.producer_restarts,
         counters.reader_errors,
+        counters.spool_records,
+        counters.spool_bytes,
+        counters.spool_oldest_age_seconds,
+        counters.spool_spilled,
+        counters.spool_replayed,
+        counters.spool_returned,
+        counters.spool_dropped,
+        counters.spool_lost,
+        counters.spool_unreadable_bytes,
     );
 }

@@ -158,8 +158,8 @@ pub struct Row {
     pub percent_lost: f64,
     /// Loss the shipper saw but could not number: the increase, in this hour, of its
     /// heartbeats' loss counters (`log_overruns`, `transactions_lost`, `queue_full_drops`,
-    /// `delivery_failed`, `produce_errors`, `undelivered_at_exit`). Beside `count_lost`, never
-    /// added to it.
+    /// `delivery_failed`, `produce_errors`, `undelivered_at_exit`, `spool_dropped`). Beside
+    /// `count_lost`, never added to it.
     pub count_shipper_lost: u64,
     /// The verdict.
     pub status: Status,

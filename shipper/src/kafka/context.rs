@@ -16,6 +16,7 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::ProducerContext;
 
 use super::resend::{producer_finished, OnFatal, Recovery};
+use super::returns::{retriable, Outcome, Returns, KIND_MASK, OPAQUE_SPOOLED};
 use crate::counters::Counters;
 use crate::shared::Shared;
 
@@ -61,6 +62,9 @@ pub struct KafkaContext {
     recovery: Arc<Recovery>,
     /// Whether messages failed by a fatal error are kept for a new producer.
     on_fatal: OnFatal,
+    /// With the spool on: where records whose delivery failed go back to it, and where
+    /// spooled records' outcomes go.
+    returns: Option<Arc<Returns>>,
 }
 
 impl KafkaContext {
@@ -70,6 +74,7 @@ impl KafkaContext {
         shared: Arc<Shared>,
         recovery: Arc<Recovery>,
         on_fatal: OnFatal,
+        returns: Option<Arc<Returns>>,
     ) -> KafkaContext {
         KafkaContext {
             shared,
@@ -79,6 +84,7 @@ impl KafkaContext {
             retiring: AtomicBool::new(false),
             recovery,
             on_fatal,
+            returns,
         }
     }
 
@@ -123,6 +129,39 @@ impl KafkaContext {
     }
 }
 
+impl KafkaContext {
+    /// With the spool on, sends a record whose delivery failed back to it (a spooled one by
+    /// its outcome, a direct one as a copy), counted as `spool_returned`, when another attempt
+    /// can succeed; returns whether it went back. A spooled record that failed for good is
+    /// forgotten by the spool and counted as failed by the caller.
+    fn returned_to_spool(
+        &self,
+        code: Option<RDKafkaErrorCode>,
+        message: &rdkafka::message::BorrowedMessage<'_>,
+        spooled: bool,
+        opaque: usize,
+    ) -> bool {
+        let Some(returns) = &self.returns else {
+            return false;
+        };
+        let back = retriable(code);
+        if spooled {
+            let outcome = if back {
+                Outcome::Retry
+            } else {
+                Outcome::Failed
+            };
+            returns.outcome(opaque, outcome);
+        } else if !back || !returns.keep(message) {
+            return false;
+        }
+        if back {
+            Counters::add(&self.shared.counters.spool_returned, 1);
+        }
+        back
+    }
+}
+
 impl ClientContext for KafkaContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         let log = &self.shared.log;
@@ -160,7 +199,9 @@ impl ProducerContext for KafkaContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let heartbeat = opaque != OPAQUE_RECORD;
+        let kind = opaque & KIND_MASK;
+        let spooled = kind == OPAQUE_SPOOLED;
+        let heartbeat = kind != OPAQUE_RECORD && !spooled;
         let counters = &self.shared.counters;
         match result {
             Ok(_) => {
@@ -169,6 +210,9 @@ impl ProducerContext for KafkaContext {
                 }
                 if !heartbeat {
                     Counters::add(&counters.records_delivered, 1);
+                }
+                if let (true, Some(returns)) = (spooled, &self.returns) {
+                    returns.outcome(opaque, Outcome::Delivered);
                 }
             }
             Err((error, message)) => {
@@ -180,6 +224,9 @@ impl ProducerContext for KafkaContext {
                     if self.recovery.keep(message, opaque) {
                         return;
                     }
+                }
+                if !heartbeat && self.returned_to_spool(code, message, spooled, opaque) {
+                    return;
                 }
                 let maybe = code.is_some_and(maybe_persisted);
                 if !heartbeat {

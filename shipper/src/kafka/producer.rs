@@ -33,16 +33,15 @@ use rdkafka::ClientConfig;
 use super::config::{KafkaConfig, KafkaInput};
 use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
 use super::resend::{Failed, OnFatal, Recovery};
+use super::returns::{KIND_MASK, OPAQUE_SPOOLED, RUN_HEADER, SEQUENCE_HEADER};
+use super::spooler::Spooler;
 use super::stall::{Stall, MAX_WINDOW};
 use crate::counters::Counters;
 use crate::deadline::StopClock;
 use crate::shared::Shared;
 use crate::sink::{Key, Sink, Values};
 
-/// The record header carrying the run identifier (records and heartbeats).
-pub const RUN_HEADER: &str = "edgeship.run";
-/// The record header carrying the sequence number in decimal (records).
-pub const SEQUENCE_HEADER: &str = "edgeship.sequence";
+mod spilling;
 
 /// How often a wait for room in a full queue serves delivery reports and looks at the clock.
 const ROOM_POLL: Duration = Duration::from_millis(20);
@@ -74,6 +73,8 @@ pub struct KafkaProducer {
     policy: QueueFullPolicy,
     shared: Arc<Shared>,
     stop: StopClock,
+    /// The disk spool, when `edgeship.spool.dir` is set (`spooler.rs`).
+    spooler: Option<Spooler>,
 }
 
 /// What happened to one record handed to [`KafkaProducer::send`].
@@ -97,8 +98,8 @@ enum Message {
 
 impl Message {
     fn from_opaque(opaque: usize) -> Message {
-        match opaque {
-            OPAQUE_RECORD => Message::Record,
+        match opaque & KIND_MASK {
+            OPAQUE_RECORD | OPAQUE_SPOOLED => Message::Record,
             OPAQUE_HEARTBEAT => Message::Heartbeat,
             _ => Message::FinalHeartbeat,
         }
@@ -159,6 +160,15 @@ impl KafkaProducer {
             shared.log.notice(notice);
         }
         let recovery = Arc::new(Recovery::default());
+        let spooler = match &config.edgeship.spool.dir {
+            Some(dir) => Some(Spooler::open(&config.edgeship.spool, dir, shared).map_err(
+                |error| {
+                    let message = format!("cannot open the spool {}: {error}", dir.display());
+                    Errors::new(vec![config.error_at(None, message)])
+                },
+            )?),
+            None => None,
+        };
         // An instance may go without delivering for as long as a record may wait for its
         // delivery; with no limit (`message.timeout.ms = 0`), for the longest window.
         let window = kafka
@@ -167,7 +177,12 @@ impl KafkaProducer {
             .max(REPLACE_INTERVAL);
         let client = kafka.client();
         let on_fatal = OnFatal::of(&client);
-        let context = KafkaContext::new(Arc::clone(shared), Arc::clone(&recovery), on_fatal);
+        let context = KafkaContext::new(
+            Arc::clone(shared),
+            Arc::clone(&recovery),
+            on_fatal,
+            spooler.as_ref().map(Spooler::returns),
+        );
         let producer = client
             .create_with_context(context)
             .map_err(|error| Errors::new(vec![kafka.refusal(&error)]))?;
@@ -195,6 +210,7 @@ impl KafkaProducer {
             policy: config.edgeship.queue_full,
             shared: Arc::clone(shared),
             stop,
+            spooler,
         })
     }
 
@@ -271,7 +287,7 @@ impl KafkaProducer {
                     self.producer.poll(ROOM_POLL);
                 }
                 Err((error, _)) => {
-                    self.refused(message, &error);
+                    refused(&self.shared, message, &error);
                     break Sent::Dropped;
                 }
             }
@@ -318,31 +334,28 @@ impl KafkaProducer {
             ),
         }
     }
+}
 
-    /// Counts and logs a message librdkafka refused at enqueue for a reason other than a full
-    /// queue.
-    fn refused(&self, message: Message, error: &KafkaError) {
-        let shared = &*self.shared;
-        let counters = &shared.counters;
-        let (counter, kind, what) = match message {
-            Message::Record => (
-                &counters.produce_errors,
-                "produce",
-                ("a record", "a gap in the sequence"),
-            ),
-            Message::Heartbeat | Message::FinalHeartbeat => (
-                &counters.heartbeats_dropped,
-                "heartbeat-dropped",
-                ("a heartbeat", "dropped"),
-            ),
-        };
-        let (item, consequence) = what;
-        shared.log.counted_error(kind, counter, 1, |total| {
-            format!(
-                "librdkafka refused {item} at enqueue ({error}): {consequence} ({total} so far)"
-            )
-        });
-    }
+/// Counts and logs a message librdkafka refused at enqueue for a reason other than a full
+/// queue.
+fn refused(shared: &Shared, message: Message, error: &KafkaError) {
+    let counters = &shared.counters;
+    let (counter, kind, what) = match message {
+        Message::Record => (
+            &counters.produce_errors,
+            "produce",
+            ("a record", "a gap in the sequence"),
+        ),
+        Message::Heartbeat | Message::FinalHeartbeat => (
+            &counters.heartbeats_dropped,
+            "heartbeat-dropped",
+            ("a heartbeat", "dropped"),
+        ),
+    };
+    let (item, consequence) = what;
+    shared.log.counted_error(kind, counter, 1, |total| {
+        format!("librdkafka refused {item} at enqueue ({error}): {consequence} ({total} so far)")
+    });
 }
 
 impl KafkaProducer {
@@ -368,6 +381,7 @@ impl KafkaProducer {
         let counters = &self.shared.counters;
         let delivered = counters.records_delivered.load(Ordering::Relaxed);
         let failed = counters.delivery_failed.load(Ordering::Relaxed)
+            + counters.spool_returned.load(Ordering::Relaxed)
             + counters
                 .delivery_failed_maybe_persisted
                 .load(Ordering::Relaxed);
@@ -408,6 +422,7 @@ impl KafkaProducer {
             Arc::clone(&self.shared),
             Arc::clone(&self.recovery),
             self.on_fatal,
+            self.spooler.as_ref().map(Spooler::returns),
         );
         let fresh = match self.client.create_with_context(context) {
             Ok(fresh) => fresh,
@@ -522,6 +537,9 @@ impl Sink for KafkaProducer {
     ) -> bool {
         let context = key.context();
         let (run, sequence) = (context.run, context.sequence);
+        if self.spooler.is_some() {
+            return self.spool_or_send(record, key.render(), run, sequence);
+        }
         self.send(record, key.render(), run, sequence) == Sent::Queued
     }
 
@@ -552,6 +570,7 @@ impl Sink for KafkaProducer {
     fn poll(&mut self) {
         self.producer.poll(Duration::ZERO);
         self.recover();
+        self.pump();
     }
 
     /// Whether librdkafka reported a fatal error that a replacement did not cure (the
@@ -566,6 +585,9 @@ impl Sink for KafkaProducer {
     /// budget of its own (and `message.timeout.ms = 0`, librdkafka's "no limit", is no zero
     /// budget).
     fn flush(&mut self, until: Instant) -> usize {
+        if self.spooler.is_some() {
+            return self.flush_spooled(until);
+        }
         loop {
             let left = until.saturating_duration_since(Instant::now());
             let _ = self.producer.flush(left.min(Duration::from_millis(500)));

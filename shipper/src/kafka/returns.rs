@@ -1,0 +1,184 @@
+//! What librdkafka's delivery callbacks hand the spool (issue 14): the outcome of a record
+//! replayed from the spool (its spool id travels in the delivery opaque, above the bits that
+//! say what kind of message it is), and a copy of a record sent straight to librdkafka whose
+//! delivery failed for a reason a later attempt can cure, rebuilt from the delivery report's
+//! key, value and headers. The rendering thread applies both (`spooler.rs`): the callbacks
+//! cannot reach the spool. Also the record headers' names, which the rebuilding reads.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, Sender};
+use edgeship_spool::RecordId;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::message::Headers as _;
+use rdkafka::Message as _;
+
+/// The record header carrying the run identifier (records and heartbeats).
+pub const RUN_HEADER: &str = "edgeship.run";
+/// The record header carrying the sequence number in decimal (records).
+pub const SEQUENCE_HEADER: &str = "edgeship.sequence";
+
+/// The low bits of a delivery opaque say what the message is; a spooled record's opaque is
+/// its spool id shifted above them, with [`OPAQUE_SPOOLED`] below.
+pub(super) const KIND_BITS: u32 = 2;
+/// The mask of the kind bits.
+pub(super) const KIND_MASK: usize = (1 << KIND_BITS) - 1;
+/// The kind of a record replayed from the spool.
+pub(super) const OPAQUE_SPOOLED: usize = 3;
+
+/// The delivery opaque of spooled record `id`.
+pub(super) fn spooled_opaque(id: RecordId) -> usize {
+    ((id.to_raw() as usize) << KIND_BITS) | OPAQUE_SPOOLED
+}
+
+/// What became of a spooled record handed to librdkafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The broker acknowledged it: the spool may forget it.
+    Delivered,
+    /// Its delivery failed for a reason a later attempt can cure: it replays again.
+    Retry,
+    /// Its delivery failed for good (counted as a failed delivery): the spool forgets it.
+    Failed,
+}
+
+/// A record sent straight to librdkafka whose delivery failed for a reason a later attempt
+/// can cure, as its delivery report gave it back: it goes to the spool.
+#[derive(Debug)]
+pub(super) struct Returned {
+    pub(super) key: Vec<u8>,
+    pub(super) payload: Vec<u8>,
+    pub(super) run: Vec<u8>,
+    pub(super) sequence: u64,
+}
+
+/// What the delivery callbacks hand the rendering thread: spooled records' outcomes (a
+/// lock-free channel) and returned direct records (a queue locked only when a delivery
+/// failed).
+pub(super) struct Returns {
+    outcomes: Sender<(u64, Outcome)>,
+    returned: Mutex<VecDeque<Returned>>,
+    /// How many records `returned` holds, read without its lock on the per-record path.
+    waiting: AtomicUsize,
+}
+
+impl Returns {
+    /// Empty returns, and the receiving end of the outcomes.
+    pub(super) fn new() -> (Returns, Receiver<(u64, Outcome)>) {
+        let (outcomes, receiver) = crossbeam_channel::unbounded();
+        let returns = Returns {
+            outcomes,
+            returned: Mutex::new(VecDeque::new()),
+            waiting: AtomicUsize::new(0),
+        };
+        (returns, receiver)
+    }
+
+    /// Reports the outcome of the spooled record whose opaque is `opaque`.
+    pub(super) fn outcome(&self, opaque: usize, outcome: Outcome) {
+        // The receiver lives as long as the producer that owns this context.
+        let _ = self.outcomes.send(((opaque >> KIND_BITS) as u64, outcome));
+    }
+
+    /// Keeps a copy of a directly sent record whose delivery failed; false if it carries no
+    /// sequence header (not a record edgeship rendered).
+    pub(super) fn keep(&self, message: &BorrowedMessage<'_>) -> bool {
+        let Some(returned) = returned_of(message) else {
+            return false;
+        };
+        self.returned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(returned);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// The oldest record given back, if any.
+    pub(super) fn take_returned(&self) -> Option<Returned> {
+        if !self.has_returned() {
+            return None;
+        }
+        let taken = self
+            .returned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        if taken.is_some() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Puts a record taken by [`take_returned`](Returns::take_returned) back in front.
+    pub(super) fn put_back(&self, returned: Returned) {
+        self.returned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_front(returned);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether records given back wait to be spooled.
+    #[inline]
+    pub(super) fn has_returned(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// The record a delivery report gave back, rebuilt from its key, value and headers.
+fn returned_of(message: &BorrowedMessage<'_>) -> Option<Returned> {
+    let headers = message.headers()?;
+    let (mut run, mut sequence) = (None, None);
+    for header in headers.iter() {
+        match header.key {
+            RUN_HEADER => run = header.value.map(<[u8]>::to_vec),
+            SEQUENCE_HEADER => {
+                sequence = header
+                    .value
+                    .and_then(|value| std::str::from_utf8(value).ok())
+                    .and_then(|text| text.parse::<u64>().ok());
+            }
+            _ => {}
+        }
+    }
+    Some(Returned {
+        key: message.key().unwrap_or_default().to_vec(),
+        payload: message.payload().unwrap_or_default().to_vec(),
+        run: run?,
+        sequence: sequence?,
+    })
+}
+
+/// Whether a delivery that failed with `code` may succeed if sent again: every failure but
+/// those that say the message itself (or the topic's permissions) is refused, which would
+/// fail again forever.
+pub(super) fn retriable(code: Option<RDKafkaErrorCode>) -> bool {
+    !matches!(
+        code,
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::InvalidRequiredAcks
+                | RDKafkaErrorCode::InvalidTopic
+        )
+    )
+}
+
+/// Whether librdkafka took a record handed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// Queued.
+    Yes,
+    /// Its queue is full: try again later.
+    QueueFull,
+    /// Refused for another reason (counted by the sender).
+    Refused,
+}
