@@ -200,6 +200,81 @@ fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_messag
 }
 
 #[test]
+fn with_a_spool_an_outage_longer_than_the_message_timeout_loses_nothing() {
+    // Records time out after 3 s; the broker stays away for 8 s while traffic flows: what
+    // times out, and everything read meanwhile, waits in the spool.
+    let mut scenario = Scenario::start(
+        "spool-outage",
+        &[
+            "kafka.topic.message.timeout.ms = 3000",
+            "edgeship.spool.dir = {scratch}/spool",
+        ],
+    );
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let spilled = scenario.wait_statistic("spool_spilled", "records spooled", |n| n > 0);
+    scenario.broker_up();
+    scenario.traffic(PHASE);
+    scenario.wait_statistic("spool_records", "the spool drained", |n| n == 0);
+    let outcome = scenario.finish();
+    outcome.check(1);
+    assert!(spilled > 0, "the outage went through the spool");
+    assert_eq!(
+        outcome.missing, 0,
+        "every request served is in the topic: {outcome:#?}"
+    );
+    assert_eq!(
+        outcome.audit.lost(),
+        0,
+        "the audit reports 0 lost: {outcome:#?}"
+    );
+}
+
+#[test]
+fn a_full_spool_that_drops_the_newest_counts_exactly_what_the_audit_misses() {
+    // The smallest spool allowed, and an outage that lasts until it has dropped records.
+    let mut scenario = Scenario::start(
+        "spool-full-drop",
+        &[
+            "kafka.topic.message.timeout.ms = 3000",
+            "edgeship.spool.dir = {scratch}/spool",
+            "edgeship.spool.max.bytes = 1048576",
+            "edgeship.spool.when_full = drop_newest",
+        ],
+    );
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.wait_statistic("spool_dropped", "the spool full and dropping", |n| n > 0);
+    scenario.traffic(PHASE);
+    scenario.broker_up();
+    scenario.traffic(PHASE);
+    scenario.wait_statistic("spool_records", "the spool drained", |n| n == 0);
+    let dropped = scenario
+        .statistic("spool_dropped")
+        .expect("the statistics say what was dropped");
+    let outcome = scenario.finish();
+    outcome.check(1);
+    assert!(dropped > 0, "the spool was full");
+    assert_eq!(
+        outcome.missing, dropped,
+        "what is missing is what the spool dropped: {outcome:#?}"
+    );
+    assert_eq!(
+        outcome.audit.lost(),
+        dropped,
+        "the audit's loss equals the drop counter: {outcome:#?}"
+    );
+    assert_eq!(
+        outcome.audit.shipper_lost, dropped,
+        "and the heartbeats' spool_dropped reaches the audit: {outcome:#?}"
+    );
+}
+
+#[test]
 fn a_capture_cut_mid_record_ships_what_it_holds_and_its_run_ends_saying_so() {
     let mut scenario = Scenario::start_without_edgeship("truncated-capture", &[]);
     scenario.traffic(PHASE);

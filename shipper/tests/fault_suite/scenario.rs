@@ -117,7 +117,9 @@ impl Scenario {
         // Heartbeats every second: a few seconds of traffic still have several.
         lines.push("edgeship.heartbeat.interval = 1".to_owned());
         lines.push("log.statistics.interval = 1".to_owned());
-        lines.extend(extra.iter().map(|line| (*line).to_owned()));
+        // `{scratch}` in an extra line is the scenario's directory (a spool directory, say).
+        let scratch = dir.path().display().to_string();
+        lines.extend(extra.iter().map(|line| line.replace("{scratch}", &scratch)));
         let text = config_text(&dir, &seed_format(), &lines).replace(
             &dir.path().join("stats.json").display().to_string(),
             &statistics.join("stats.json").display().to_string(),
@@ -198,6 +200,41 @@ impl Scenario {
         final_of(&self.reader.messages, run)
             .cloned()
             .expect("it was read")
+    }
+
+    /// The current value of edgeship's counter `name` in the statistics file's latest
+    /// `edgeship` line, if one was written.
+    pub(crate) fn statistic(&self, name: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(self.dir().join("statistics/stats.json")).ok()?;
+        let line = text
+            .lines()
+            .rev()
+            .find(|line| line.starts_with("{\"edgeship\":"))?;
+        let json: Value = serde_json::from_str(line).ok()?;
+        json["edgeship"][name].as_u64()
+    }
+
+    /// Waits (a minute at most) until the statistics say `what`: `holds` is true of the
+    /// counter `name`; returns its value then.
+    pub(crate) fn wait_statistic(
+        &self,
+        name: &str,
+        what: &str,
+        holds: impl Fn(u64) -> bool,
+    ) -> u64 {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(value) = self.statistic(name).filter(|value| holds(*value)) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "waited a minute for {what} ({name} = {:?}):\n{}",
+                self.statistic(name),
+                log_of(self.edgeship.as_ref())
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
 
     /// Lets `requests` more requests be served.
