@@ -275,6 +275,71 @@ fn a_full_spool_that_drops_the_newest_counts_exactly_what_the_audit_misses() {
 }
 
 #[test]
+fn a_stop_in_an_outage_spools_what_librdkafka_held_and_a_damaged_block_is_exactly_the_loss() {
+    let mut scenario = Scenario::start(
+        "spool-stop-damaged",
+        &[
+            "kafka.topic.message.timeout.ms = 3000",
+            "edgeship.spool.dir = {scratch}/spool",
+        ],
+    );
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    scenario.traffic(PHASE);
+    // The stop purges what librdkafka still holds into the spool, rather than losing it.
+    assert!(scenario.stop_edgeship().success(), "a clean stop");
+    // A byte of the spool's first block flipped while no edgeship runs: its records are lost.
+    let damaged = damage_first_block(&scenario.dir().join("spool"));
+    scenario.broker_up();
+    scenario.start_edgeship();
+    scenario.traffic(PHASE);
+    let lost = scenario.wait_statistic("spool_lost", "the damaged block counted", |n| n > 0);
+    scenario.wait_statistic("spool_records", "the spool drained", |n| n == 0);
+    let outcome = scenario.finish();
+    outcome.check(2);
+    assert_eq!(
+        lost, damaged,
+        "spool_lost counts the damaged block's records"
+    );
+    assert_eq!(
+        outcome.audit.lost(),
+        damaged,
+        "the audit reports exactly the damaged block's records lost: {outcome:#?}"
+    );
+    assert!(
+        outcome.audit.flagged("ended_without_final"),
+        "the first run's final heartbeat never reached the broker: {outcome:#?}"
+    );
+}
+
+/// Flips a byte in the payload of the first block of the first segment in `spool` (the
+/// block format is the spool crate's documented frame); returns the block's record count.
+fn damage_first_block(spool: &std::path::Path) -> u64 {
+    let mut segments: Vec<_> = std::fs::read_dir(spool)
+        .expect("the spool directory")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "spool"))
+        .collect();
+    segments.sort();
+    let first = segments.first().expect("the stop left a spool segment");
+    let mut bytes = std::fs::read(first).expect("read the segment");
+    let field = |at: usize, len: usize| {
+        let mut value = [0_u8; 8];
+        value[..len].copy_from_slice(&bytes[at..at + len]);
+        u64::from_le_bytes(value)
+    };
+    assert_eq!(&bytes[..4], b"ESPB", "a block starts the segment");
+    let run = field(6, 2) as usize;
+    let count = field(8, 4);
+    let compressed = field(12, 4) as usize;
+    let payload = 40 + run + 4;
+    bytes[payload + compressed / 2] ^= 0xff;
+    std::fs::write(first, bytes).expect("write the damaged segment");
+    count
+}
+
+#[test]
 fn a_capture_cut_mid_record_ships_what_it_holds_and_its_run_ends_saying_so() {
     let mut scenario = Scenario::start_without_edgeship("truncated-capture", &[]);
     scenario.traffic(PHASE);
