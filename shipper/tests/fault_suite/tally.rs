@@ -89,7 +89,9 @@ impl Outcome {
             }
             // A record names its run in its header; one replayed from a spool lands after the
             // next run's heartbeats, so arrival order alone would give it the wrong run.
-            let run = message.header("edgeship.run").unwrap_or_else(|| run.clone());
+            let run = message
+                .header("edgeship.run")
+                .unwrap_or_else(|| run.clone());
             let path = message.json["uri_path"].as_str().unwrap_or_default();
             if path == PROBE && probes_seen < *probes {
                 probes_seen += 1;
