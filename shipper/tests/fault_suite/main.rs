@@ -199,21 +199,27 @@ fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_messag
     );
 }
 
-#[test]
-fn with_a_spool_an_outage_longer_than_the_message_timeout_loses_nothing() {
-    // Records time out after 3 s; the broker stays away for 8 s while traffic flows: what
-    // times out, and everything read meanwhile, waits in the spool.
-    let mut scenario = Scenario::start(
-        "spool-outage",
-        &[
-            "kafka.topic.message.timeout.ms = 3000",
-            "edgeship.spool.dir = {scratch}/spool",
-        ],
-    );
+/// A scenario with a spool (and `extra` lines) and records that time out after 3 s, its
+/// broker cut after a phase of traffic delivered, and a phase of traffic served since.
+fn spool_outage(fault: &'static str, extra: &[&str]) -> Scenario {
+    let mut lines = vec![
+        "kafka.topic.message.timeout.ms = 3000",
+        "edgeship.spool.dir = {scratch}/spool",
+    ];
+    lines.extend_from_slice(extra);
+    let mut scenario = Scenario::start(fault, &lines);
     scenario.traffic(PHASE);
     scenario.delivered(PHASE as usize / 2);
     scenario.broker_down();
     scenario.traffic(PHASE);
+    scenario
+}
+
+#[test]
+fn with_a_spool_an_outage_longer_than_the_message_timeout_loses_nothing() {
+    // Records time out after 3 s; the broker stays away for 8 s while traffic flows: what
+    // times out, and everything read meanwhile, waits in the spool.
+    let scenario = spool_outage("spool-outage", &[]);
     std::thread::sleep(std::time::Duration::from_secs(8));
     let spilled = scenario.wait_statistic("spool_spilled", "records spooled", |n| n > 0);
     scenario.broker_up();
@@ -236,20 +242,12 @@ fn with_a_spool_an_outage_longer_than_the_message_timeout_loses_nothing() {
 #[test]
 fn a_full_spool_that_drops_the_newest_counts_exactly_what_the_audit_misses() {
     // The smallest spool allowed, and an outage that lasts until it has dropped records.
-    let mut scenario = Scenario::start(
-        "spool-full-drop",
-        &[
-            "kafka.topic.message.timeout.ms = 3000",
-            "edgeship.spool.dir = {scratch}/spool",
-            "edgeship.spool.max.bytes = 1048576",
-            "edgeship.spool.when_full = drop_newest",
-        ],
-    );
-    scenario.traffic(PHASE);
-    scenario.delivered(PHASE as usize / 2);
-    scenario.broker_down();
+    let extra = [
+        "edgeship.spool.max.bytes = 1048576",
+        "edgeship.spool.when_full = drop_newest",
+    ];
+    let scenario = spool_outage("spool-full-drop", &extra);
     scenario.wait_statistic("spool_dropped", "the spool full and dropping", |n| n > 0);
-    scenario.traffic(PHASE);
     scenario.broker_up();
     scenario.traffic(PHASE);
     scenario.wait_statistic("spool_records", "the spool drained", |n| n == 0);
@@ -276,17 +274,7 @@ fn a_full_spool_that_drops_the_newest_counts_exactly_what_the_audit_misses() {
 
 #[test]
 fn a_stop_in_an_outage_spools_what_librdkafka_held_and_a_damaged_block_is_exactly_the_loss() {
-    let mut scenario = Scenario::start(
-        "spool-stop-damaged",
-        &[
-            "kafka.topic.message.timeout.ms = 3000",
-            "edgeship.spool.dir = {scratch}/spool",
-        ],
-    );
-    scenario.traffic(PHASE);
-    scenario.delivered(PHASE as usize / 2);
-    scenario.broker_down();
-    scenario.traffic(PHASE);
+    let mut scenario = spool_outage("spool-stop-damaged", &[]);
     // The stop purges what librdkafka still holds into the spool, rather than losing it.
     assert!(scenario.stop_edgeship().success(), "a clean stop");
     // A byte of the spool's first block flipped while no edgeship runs: its records are lost.
