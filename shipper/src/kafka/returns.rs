@@ -182,3 +182,51 @@ pub(super) enum Taken {
     /// Refused for another reason (counted by the sender).
     Refused,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spooled_opaque_keeps_its_kind_and_gives_its_id_back() {
+        let (returns, receiver) = Returns::new();
+        for raw in [0_u64, 1, 7, 1 << 40] {
+            let opaque = spooled_opaque(RecordId::from_raw(raw));
+            assert_eq!(opaque & KIND_MASK, OPAQUE_SPOOLED);
+            returns.outcome(opaque, Outcome::Retry);
+            assert_eq!(receiver.try_recv(), Ok((raw, Outcome::Retry)));
+        }
+        // The other kinds (record 0, heartbeat 1, final heartbeat 2) stay below the kind bits.
+        assert!((0..OPAQUE_SPOOLED).all(|kind| kind & KIND_MASK == kind));
+    }
+
+    #[test]
+    fn a_refused_message_is_not_retried_and_an_outage_is() {
+        assert!(retriable(Some(RDKafkaErrorCode::MessageTimedOut)));
+        assert!(retriable(Some(RDKafkaErrorCode::PurgeQueue)));
+        assert!(retriable(Some(RDKafkaErrorCode::PurgeInflight)));
+        assert!(retriable(Some(RDKafkaErrorCode::BrokerTransportFailure)));
+        assert!(!retriable(Some(RDKafkaErrorCode::MessageSizeTooLarge)));
+        assert!(!retriable(Some(RDKafkaErrorCode::TopicAuthorizationFailed)));
+    }
+
+    #[test]
+    fn nothing_returned_is_seen_without_the_lock_and_a_record_put_back_is_taken_first() {
+        let (returns, _receiver) = Returns::new();
+        assert!(!returns.has_returned());
+        assert!(returns.take_returned().is_none());
+        let record = |sequence| Returned {
+            key: b"cp1001".to_vec(),
+            payload: b"{}".to_vec(),
+            run: b"run".to_vec(),
+            sequence,
+        };
+        returns.put_back(record(2));
+        returns.put_back(record(1));
+        assert!(returns.has_returned());
+        let order: Vec<u64> =
+            std::iter::from_fn(|| returns.take_returned().map(|taken| taken.sequence)).collect();
+        assert_eq!(order, [1, 2]);
+        assert!(!returns.has_returned());
+    }
+}
