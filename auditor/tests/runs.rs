@@ -291,17 +291,18 @@ fn increases_of_the_heartbeat_loss_counters_are_reported_per_hour_beside_sequenc
 }
 
 #[test]
-fn records_the_spool_dropped_are_shipper_counted_loss() {
+fn records_the_spool_dropped_or_lost_are_shipper_counted_loss() {
     let t0 = base_time();
     let with_dropped = |line: String, dropped: u64| {
         line.replacen(
             "\"log_overruns\":0",
-            &format!("\"log_overruns\":0,\"spool_dropped\":{dropped}"),
+            &format!("\"log_overruns\":0,\"spool_dropped\":{dropped},\"spool_lost\":2"),
             1,
         )
     };
     let mut lines = vec![heartbeat(HOST, RUN_A, t0, None)];
-    // Numbers 0..100 assigned, 10..=16 dropped by a full spool (7), the rest delivered.
+    // Numbers 0..100 assigned, 10..=16 dropped by a full spool (7), the rest delivered; 2 of an
+    // earlier run's records found damaged in the spool.
     for s in (0..100u64).filter(|s| !(10..=16).contains(s)) {
         lines.push(record(HOST, Some(RUN_A), s, t0 + 1 + s as i64 / 10));
     }
@@ -312,7 +313,7 @@ fn records_the_spool_dropped_are_shipper_counted_loss() {
     let scratch = ScratchDir::new("audit-spool").unwrap();
     let out = audit_file(&file_of(&scratch, lines));
     let rows = objects(&out, "row");
-    assert_eq!(column(&rows, "count_shipper_lost"), 7, "{rows:?}");
+    assert_eq!(column(&rows, "count_shipper_lost"), 9, "{rows:?}");
     assert_eq!(column(&rows, "count_lost"), 7, "{rows:?}");
 }
 

@@ -54,7 +54,7 @@ pub(crate) struct Heartbeat {
 
 /// The heartbeat's counters of loss the shipper saw but could not number (`docs/records.md`):
 /// before numbering, then after it. Totals since the run started, never reset.
-pub(crate) const LOSS_COUNTERS: [&str; 7] = [
+pub(crate) const LOSS_COUNTERS: [&str; 8] = [
     "log_overruns",
     "transactions_lost",
     "queue_full_drops",
@@ -62,6 +62,7 @@ pub(crate) const LOSS_COUNTERS: [&str; 7] = [
     "produce_errors",
     "undelivered_at_exit",
     "spool_dropped",
+    "spool_lost",
 ];
 
 /// The slots of a heartbeat's other fields, after the loss counters'.

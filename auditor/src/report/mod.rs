@@ -158,7 +158,7 @@ pub struct Row {
     pub percent_lost: f64,
     /// Loss the shipper saw but could not number: the increase, in this hour, of its
     /// heartbeats' loss counters (`log_overruns`, `transactions_lost`, `queue_full_drops`,
-    /// `delivery_failed`, `produce_errors`, `undelivered_at_exit`, `spool_dropped`). Beside
+    /// `delivery_failed`, `produce_errors`, `undelivered_at_exit`, `spool_dropped`, `spool_lost`). Beside
     /// `count_lost`, never added to it.
     pub count_shipper_lost: u64,
     /// The verdict.
