@@ -26,7 +26,9 @@
 //!   `sequence_last`;
 //! - "unread window" (warning): from one run's last heartbeat to the next run's first, with its
 //!   length: nothing read the host's log then;
-//! - "inferred run boundary" (ok): see above.
+//! - "inferred run boundary" (ok): see above;
+//! - "spool pending" (warning): the latest heartbeat of a host's latest run said records were
+//!   waiting in its disk spool (`spool_records`): numbers reported missing may still arrive.
 //!
 //! The increases of the heartbeats' loss counters are each row's `count_shipper_lost`, beside
 //! `count_lost` and never added to it, with the same `--warn`/`--error` thresholds (as a
@@ -34,7 +36,7 @@
 //! any: `log_overruns` counts overruns, each of which may have lost any number of requests.
 //!
 //! Exit codes: 0 all ok; 1 a warning (loss at `--warn`, any shipper-counted loss, ended without
-//! a final heartbeat, an unread window, bad input lines); 2 an error (loss or shipper-counted
+//! a final heartbeat, an unread window, spool pending, bad input lines); 2 an error (loss or shipper-counted
 //! loss at `--error`, no heartbeat since T, a silent host or topic); 3 the audit could not run.
 //!
 //! # Bounds

@@ -317,6 +317,39 @@ fn records_the_spool_dropped_or_lost_are_shipper_counted_loss() {
     assert_eq!(column(&rows, "count_lost"), 7, "{rows:?}");
 }
 
+#[test]
+fn records_waiting_in_the_spool_at_the_last_heartbeat_are_flagged_pending() {
+    let t0 = base_time();
+    let with_spool = |line: String, records: u64| {
+        line.replacen(
+            "\"log_overruns\":0",
+            &format!("\"log_overruns\":0,\"spool_records\":{records}"),
+            1,
+        )
+    };
+    // Numbers 0..50 arrived; the heartbeat knows 0..=59: 10 wait in the spool.
+    let mut lines = vec![heartbeat(HOST, RUN_A, t0, None)];
+    for s in 0..50u64 {
+        lines.push(record(HOST, Some(RUN_A), s, t0 + 1));
+    }
+    lines.push(with_spool(heartbeat(HOST, RUN_A, t0 + 10, Some(59)), 10));
+    let scratch = ScratchDir::new("audit-spool-pending").unwrap();
+    let out = audit_file(&file_of(&scratch, lines.clone()));
+    let pending = objects(&out, "spool_pending");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["spool_records"], 10, "{pending:?}");
+    assert_eq!(pending[0]["sequence_last"], 59, "{pending:?}");
+    assert_eq!(pending[0]["status"], "warning", "{pending:?}");
+    // Once the spool drained and its records arrived, nothing is pending.
+    for s in 50..60u64 {
+        lines.push(record(HOST, Some(RUN_A), s, t0 + 11));
+    }
+    lines.push(with_spool(heartbeat(HOST, RUN_A, t0 + 20, Some(59)), 0));
+    let out = audit_file(&file_of(&scratch, lines));
+    assert!(objects(&out, "spool_pending").is_empty());
+    assert_eq!(column(&objects(&out, "row"), "count_lost"), 0);
+}
+
 /// cp1001's heartbeats stop at 12:20 without a final one, `interval` seconds apart, while
 /// cp1002 ships on until 12:40 (the same hour: no silent row).
 fn stalled_host(interval: Option<u64>) -> Vec<String> {

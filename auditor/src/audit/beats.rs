@@ -11,6 +11,8 @@ pub(crate) struct Beat {
     pub(crate) time: i64,
     /// Its `sequence_last`.
     pub(crate) sequence_last: Option<u64>,
+    /// Its `spool_records`: records pending in the shipper's spool.
+    pub(crate) spool_records: Option<u64>,
 }
 
 /// The heartbeats of one run, summed up.
@@ -40,6 +42,7 @@ impl Beats {
         let beat = Beat {
             time: heartbeat.time,
             sequence_last: heartbeat.last,
+            spool_records: heartbeat.spool_records,
         };
         if self.first.is_none_or(|f| beat.time < f.time) {
             self.first = Some(beat);

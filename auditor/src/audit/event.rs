@@ -50,6 +50,9 @@ pub(crate) struct Heartbeat {
     /// The sum of the loss counters the heartbeat carries ([`LOSS_COUNTERS`]); `None` when it
     /// carries none of them.
     pub(crate) lost: Option<u64>,
+    /// `spool_records`: records waiting in the shipper's disk spool, pending rather than lost;
+    /// `None` when absent.
+    pub(crate) spool_records: Option<u64>,
 }
 
 /// The heartbeat's counters of loss the shipper saw but could not number (`docs/records.md`):
@@ -68,13 +71,16 @@ pub(crate) const LOSS_COUNTERS: [&str; 8] = [
 /// The slots of a heartbeat's other fields, after the loss counters'.
 const FINAL_SLOT: usize = LOSS_COUNTERS.len();
 const INTERVAL_SLOT: usize = LOSS_COUNTERS.len() + 1;
-const HEARTBEAT_SLOTS: usize = LOSS_COUNTERS.len() + 2;
+const SPOOL_SLOT: usize = LOSS_COUNTERS.len() + 2;
+const HEARTBEAT_SLOTS: usize = LOSS_COUNTERS.len() + 3;
 
-/// The matcher of the heartbeat-only fields: the loss counters, `final`, `interval_seconds`.
+/// The matcher of the heartbeat-only fields: the loss counters, `final`, `interval_seconds`,
+/// `spool_records`.
 fn heartbeat_matcher() -> Matcher {
     let mut names: Vec<(&str, usize)> = LOSS_COUNTERS.iter().copied().zip(0..).collect();
     names.push(("final", FINAL_SLOT));
     names.push(("interval_seconds", INTERVAL_SLOT));
+    names.push(("spool_records", SPOOL_SLOT));
     Matcher::of(&names)
 }
 
@@ -217,5 +223,6 @@ fn heartbeat(
         is_final: extra[FINAL_SLOT] == Value::True,
         interval: optional_number(extra[INTERVAL_SLOT]).flatten(),
         lost,
+        spool_records: optional_number(extra[SPOOL_SLOT]).flatten(),
     }))
 }

@@ -8,6 +8,8 @@
 //! the host's log; the earlier run "ended without a final heartbeat" unless its last one was
 //! final. The latest run has no successor: when its heartbeats stop, without a final one, more
 //! than twice its interval before the end of the audited window, it is "no heartbeat since T".
+//! When the latest run's last heartbeat says records wait in the host's disk spool, they are
+//! "spool pending": numbers reported missing may still arrive.
 
 use std::collections::BTreeMap;
 
@@ -47,6 +49,9 @@ pub(crate) fn findings(runs: &Runs, window: Window, end: Option<i64>) -> Vec<Fin
         if let (Some(latest), Some(end)) = (host_runs.last(), end) {
             host.latest(latest, end, &mut out);
         }
+        if let Some(latest) = host_runs.last() {
+            host.pending(latest, &mut out);
+        }
     }
     out.sort_by(|a, b| (&a.hostname, a.since).cmp(&(&b.hostname, b.since)));
     out
@@ -70,6 +75,7 @@ impl HostFindings<'_> {
             until: None,
             sequence: None,
             interval: None,
+            pending: None,
         }
     }
 
@@ -115,6 +121,26 @@ impl HostFindings<'_> {
             next_run: later.run.as_deref().map(str::to_string),
             sequence: start.map(|s| s.1),
             ..self.finding(FindingKind::InferredRunBoundary, earlier, since)
+        });
+    }
+
+    /// The host's latest run, when its last heartbeat in the window said records waited in
+    /// its disk spool: they are pending, not (yet) lost. Only the latest run's says where the
+    /// host's spool stands (a later run replays an earlier one's records).
+    fn pending(&self, run: &RunState, out: &mut Vec<Finding>) {
+        let Some(last) = run.beats.last else {
+            return;
+        };
+        let Some(pending) = last.spool_records.filter(|&n| n > 0) else {
+            return;
+        };
+        if !self.window.contains(last.time) {
+            return;
+        }
+        out.push(Finding {
+            sequence: last.sequence_last,
+            pending: Some(pending),
+            ..self.finding(FindingKind::SpoolPending, run, last.time)
         });
     }
 

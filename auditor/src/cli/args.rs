@@ -30,14 +30,16 @@ pub enum ReportFormat {
 /// one, for more than twice its interval before the window's end (--to, else the newest time
 /// read); "ended without a final heartbeat" for a run that a later one followed; the "unread
 /// window" between one run's last heartbeat and the next run's first; and, for records without
-/// a run field read from files, the "inferred run boundary" where a sequence restarts. From
+/// a run field read from files, the "inferred run boundary" where a sequence restarts; "spool
+/// pending" when a host's latest heartbeat says records still wait in its disk spool. From
 /// Kafka, the edgeship.run and edgeship.sequence record headers name each record's run. The
 /// shipper's own loss counters (overruns, drops, delivery failures) are reported per hour as
 /// count_shipper_lost, beside count_lost and never added to it.
 ///
 /// Exit codes: 0 all ok; 1 a warning: loss at --warn, any shipper-counted loss (an overrun
 /// counts once however many requests it lost), a run that ended
-/// without a final heartbeat (not the latest), an unread window between runs, or bad input
+/// without a final heartbeat (not the latest), an unread window between runs, spool pending,
+/// or bad input
 /// lines; 2 an error: loss or shipper-counted loss at --error, no heartbeat since T (the
 /// latest run stopped before the window's end), or a silent host/topic; 3 the audit could not
 /// run (reason on stderr).

@@ -20,6 +20,10 @@ pub enum FindingKind {
     /// Records without a run field were split between two runs at a sequence reset, by their
     /// times and the runs' heartbeats. Information only.
     InferredRunBoundary,
+    /// The host's latest heartbeat said records were waiting in its disk spool (the broker was
+    /// unreachable, or its queue full): numbers reported missing up to its `sequence_last` may
+    /// still arrive, and a later audit tells. A warning.
+    SpoolPending,
 }
 
 impl FindingKind {
@@ -30,6 +34,7 @@ impl FindingKind {
             FindingKind::EndedWithoutFinal => "ended_without_final",
             FindingKind::UnreadWindow => "unread_window",
             FindingKind::InferredRunBoundary => "inferred_run_boundary",
+            FindingKind::SpoolPending => "spool_pending",
         }
     }
 
@@ -37,7 +42,9 @@ impl FindingKind {
     pub fn status(self) -> Status {
         match self {
             FindingKind::NoHeartbeat => Status::Error,
-            FindingKind::EndedWithoutFinal | FindingKind::UnreadWindow => Status::Warning,
+            FindingKind::EndedWithoutFinal
+            | FindingKind::UnreadWindow
+            | FindingKind::SpoolPending => Status::Warning,
             FindingKind::InferredRunBoundary => Status::Ok,
         }
     }
@@ -67,6 +74,8 @@ pub struct Finding {
     pub sequence: Option<u64>,
     /// The heartbeat interval assumed (no heartbeat), in seconds.
     pub interval: Option<u64>,
+    /// Records waiting in the host's disk spool at its last heartbeat (spool pending).
+    pub pending: Option<u64>,
 }
 
 impl Finding {
@@ -99,6 +108,12 @@ impl Finding {
                 "unread window of {seconds}s from {} to {until}, before run {next}: nothing \
                  read the host's log",
                 format_time(self.since)
+            ),
+            FindingKind::SpoolPending => format!(
+                "its last heartbeat, at {}, had {} records waiting in the disk spool \
+                 (sequence_last {sequence}): numbers reported missing may still arrive",
+                format_time(self.since),
+                self.pending.unwrap_or(0)
             ),
             FindingKind::InferredRunBoundary => format!(
                 "inferred run boundary at {}: records without a run field restart at sequence \

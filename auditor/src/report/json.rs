@@ -70,6 +70,7 @@ fn finding_object(line: &mut JsonLine, finding: &Finding) {
     line.integer("seconds", finding.seconds().map(i128::from));
     line.integer("sequence_last", finding.sequence.map(i128::from));
     line.integer("interval_seconds", finding.interval.map(i128::from));
+    line.integer("spool_records", finding.pending.map(i128::from));
     line.string("message", Some(&finding.describe()));
 }
 
