@@ -236,12 +236,21 @@ fn a_killed_run_ended_without_a_final_heartbeat_and_left_an_unread_window() {
     );
 }
 
+/// A heartbeat `line` whose `log_overruns` value 0 is replaced by `value`: a number, or `0`
+/// followed by more JSON fields (`0,"name":value`).
+fn with_fields(line: String, value: &str) -> String {
+    line.replacen(
+        "\"log_overruns\":0",
+        &format!("\"log_overruns\":{value}"),
+        1,
+    )
+}
+
 /// A heartbeat of cp1001's run A at `time` with `overruns` log overruns so far.
 fn heartbeat_with_overruns(time: i64, last: u64, overruns: u64) -> String {
-    heartbeat(HOST, RUN_A, time, Some(last)).replacen(
-        "\"log_overruns\":0",
-        &format!("\"log_overruns\":{overruns}"),
-        1,
+    with_fields(
+        heartbeat(HOST, RUN_A, time, Some(last)),
+        &overruns.to_string(),
     )
 }
 
@@ -293,23 +302,14 @@ fn increases_of_the_heartbeat_loss_counters_are_reported_per_hour_beside_sequenc
 #[test]
 fn records_the_spool_dropped_or_lost_are_shipper_counted_loss() {
     let t0 = base_time();
-    let with_dropped = |line: String, dropped: u64| {
-        line.replacen(
-            "\"log_overruns\":0",
-            &format!("\"log_overruns\":0,\"spool_dropped\":{dropped},\"spool_lost\":2"),
-            1,
-        )
-    };
     let mut lines = vec![heartbeat(HOST, RUN_A, t0, None)];
     // Numbers 0..100 assigned, 10..=16 dropped by a full spool (7), the rest delivered; 2 of an
     // earlier run's records found damaged in the spool.
     for s in (0..100u64).filter(|s| !(10..=16).contains(s)) {
         lines.push(record(HOST, Some(RUN_A), s, t0 + 1 + s as i64 / 10));
     }
-    lines.push(with_dropped(
-        final_heartbeat(HOST, RUN_A, t0 + 20, Some(99)),
-        7,
-    ));
+    let last = final_heartbeat(HOST, RUN_A, t0 + 20, Some(99));
+    lines.push(with_fields(last, "0,\"spool_dropped\":7,\"spool_lost\":2"));
     let scratch = ScratchDir::new("audit-spool").unwrap();
     let out = audit_file(&file_of(&scratch, lines));
     let rows = objects(&out, "row");
@@ -320,13 +320,8 @@ fn records_the_spool_dropped_or_lost_are_shipper_counted_loss() {
 #[test]
 fn records_waiting_in_the_spool_at_the_last_heartbeat_are_flagged_pending() {
     let t0 = base_time();
-    let with_spool = |line: String, records: u64| {
-        line.replacen(
-            "\"log_overruns\":0",
-            &format!("\"log_overruns\":0,\"spool_records\":{records}"),
-            1,
-        )
-    };
+    let with_spool =
+        |line: String, records: u64| with_fields(line, &format!("0,\"spool_records\":{records}"));
     // Numbers 0..50 arrived; the heartbeat knows 0..=59: 10 wait in the spool.
     let mut lines = vec![heartbeat(HOST, RUN_A, t0, None)];
     for s in 0..50u64 {
