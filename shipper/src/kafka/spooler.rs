@@ -204,12 +204,15 @@ impl Spooler {
             let batch = match self.spool.next_batch(room.min(REPLAY_BATCH)) {
                 Ok(batch) => batch,
                 Err(error) => {
-                    // A block set aside on replay: its records are lost, by range.
-                    if let SpoolError::LostOnReplay(range) = &error {
-                        let records = range.last.saturating_sub(range.first) + 1;
-                        Counters::add(&shared.counters.spool_lost, records);
-                    }
                     spool_error(shared, "replaying the spool", &error);
+                    // A block set aside on replay: its records are lost, by range, and the
+                    // replay goes on past it. Any other error (a segment that cannot be read)
+                    // is tried again at the next poll, not in a loop here.
+                    let SpoolError::LostOnReplay(range) = &error else {
+                        return;
+                    };
+                    let records = range.last.saturating_sub(range.first) + 1;
+                    Counters::add(&shared.counters.spool_lost, records);
                     continue;
                 }
             };
