@@ -307,6 +307,43 @@ fn a_stop_in_an_outage_spools_what_librdkafka_held_and_a_damaged_block_is_exactl
     );
 }
 
+#[test]
+fn a_full_spool_that_blocks_stops_the_reader_and_the_audit_reports_the_overrun() {
+    // The smallest spool and log ring allowed: with the spool full the reader waits, and the
+    // traffic wraps the ring under it.
+    let mut scenario = Scenario::start_with(
+        "spool-full-block",
+        &[
+            "kafka.topic.message.timeout.ms = 3000",
+            "edgeship.spool.dir = {scratch}/spool",
+            "edgeship.spool.max.bytes = 1048576",
+            "edgeship.spool.when_full = block",
+        ],
+        edgeship_testkit::varnishd::Varnishd::builder().param("vsl_space", "1M"),
+    );
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    scenario.broker_down();
+    // The wait is logged; no statistics are written while the rendering thread waits.
+    scenario.wait_logged("spool full: waiting for room");
+    scenario.traffic(4 * PHASE);
+    scenario.broker_up();
+    scenario.traffic(PHASE);
+    scenario.caught_up();
+    scenario.traffic(PHASE / 10);
+    let waits = scenario.wait_statistic("spool_full_waits", "the wait counted", |n| n > 0);
+    let dropped = scenario.statistic("spool_dropped");
+    let outcome = scenario.finish();
+    outcome.check(1);
+    assert!(waits > 0, "the spool filled up");
+    assert_eq!(dropped, Some(0), "nothing was dropped");
+    assert!(outcome.missing > 0, "the ring wrapped: {outcome:#?}");
+    assert!(
+        outcome.audit.shipper_lost > 0,
+        "the audit reports the overrun the heartbeats counted: {outcome:#?}"
+    );
+}
+
 /// Flips a byte in the payload of the last block of the last segment in `spool` (the block
 /// format is the spool crate's documented frame); returns the block's record count. The last
 /// block holds records read during the outage and never sent: the first blocks may hold
