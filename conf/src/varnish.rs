@@ -153,8 +153,14 @@ mod tests {
     fn a_backslash_inside_quotes_is_pointed_out_with_its_column() {
         let notice = super::dropped_backslash(r#"ReqURL ~ "^/beacon/statsv\?""#).unwrap();
         assert!(notice.starts_with("column 26: "), "{notice}");
-        assert_eq!(super::dropped_backslash(r#"ReqURL ~ "^/beacon/statsv[?]""#), None);
-        assert_eq!(super::dropped_backslash(r#"ReqURL ~ '/a' or ReqURL eq "b""#), None);
+        assert_eq!(
+            super::dropped_backslash(r#"ReqURL ~ "^/beacon/statsv[?]""#),
+            None
+        );
+        assert_eq!(
+            super::dropped_backslash(r#"ReqURL ~ '/a' or ReqURL eq "b""#),
+            None
+        );
         // Meant: one backslash reaches the regex; an escaped quote.
         assert_eq!(super::dropped_backslash(r#"ReqURL ~ "^/a\\?""#), None);
         assert_eq!(super::dropped_backslash(r#"ReqURL ~ "say \"hi\"""#), None);
