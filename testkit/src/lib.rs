@@ -12,6 +12,7 @@
 pub mod fixtures;
 pub mod http;
 pub mod port;
+pub mod prometheus;
 pub mod proxy;
 pub mod random;
 pub mod records;
