@@ -146,3 +146,32 @@ fn only_get_and_head_of_the_metrics_path_are_answered_with_metrics() {
         "{query}"
     );
 }
+
+/// The metric names docs/metrics.md's tables list, in their first column.
+fn documented_metrics() -> BTreeSet<String> {
+    include_str!("../../../docs/metrics.md")
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `edgeship_"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(|name| format!("edgeship_{name}"))
+        .collect()
+}
+
+/// The metric names an exposition declares (`# TYPE` lines), with the `_total` of counters.
+fn exposed_metrics(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn docs_metrics_lists_exactly_the_metrics_exposed() {
+    let shared = shared();
+    shared
+        .kafka
+        .update(include_str!("tests/statistics.json").as_bytes());
+    let body = scrape(&registry(&shared));
+    assert_eq!(documented_metrics(), exposed_metrics(&body));
+}
