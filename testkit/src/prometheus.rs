@@ -75,7 +75,8 @@ impl Prometheus {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let log = std::fs::File::create(dir.path().join("prometheus.log"))?;
         let program = binary("EDGESHIP_PROMETHEUS", "prometheus");
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -84,14 +85,8 @@ impl Prometheus {
             .arg(format!("--web.listen-address={addr}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .map_err(|error| {
-                io::Error::new(
-                    error.kind(),
-                    format!("cannot run {program} ({error}): scripts/setup installs it"),
-                )
-            })?;
+            .stderr(log);
+        let child = spawn(&mut command, &program)?;
         let mut prometheus = Prometheus { addr, child, dir };
         prometheus.wait_ready()?;
         Ok(prometheus)
@@ -185,6 +180,16 @@ impl Drop for Prometheus {
     }
 }
 
+/// Starts `command` (running `program`); a failure says that `scripts/setup` installs it.
+fn spawn(command: &mut Command, program: &str) -> io::Result<Child> {
+    command.spawn().map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot run {program} ({error}): scripts/setup installs it"),
+        )
+    })
+}
+
 /// Percent-encodes everything but unreserved characters, for a query parameter.
 fn encode(text: &str) -> String {
     text.bytes()
@@ -201,18 +206,13 @@ fn encode(text: &str) -> String {
 /// printed.
 pub fn check_metrics(exposition: &[u8]) -> io::Result<(bool, String)> {
     let program = binary("EDGESHIP_PROMTOOL", "promtool");
-    let mut child = Command::new(&program)
+    let mut command = Command::new(&program);
+    command
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| {
-            io::Error::new(
-                error.kind(),
-                format!("cannot run {program} ({error}): scripts/setup installs it"),
-            )
-        })?;
+        .stderr(Stdio::piped());
+    let mut child = spawn(&mut command, &program)?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(exposition)?;
     }

@@ -47,6 +47,13 @@ fn scrape(registry: &Registry) -> String {
     body.to_owned()
 }
 
+/// Fails unless `body` holds every one of `lines`.
+fn assert_has_lines(body: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(body.contains(line), "missing {line:?} in\n{body}");
+    }
+}
+
 #[test]
 fn every_counter_is_exported_exactly_once() {
     let fields: BTreeSet<&str> = Snapshot::default()
@@ -75,25 +82,26 @@ fn counters_labels_units_and_histograms_are_exposed_from_the_shared_handles() {
     latency::record_delivery_here(20_000);
     shared.latency.merge_deliveries();
     let body = scrape(&registry(&shared));
-    for line in [
-        "edgeship_records_delivered_total 41\n",
-        "edgeship_records_failed_total{kind=\"delivery_maybe_persisted\"} 3\n",
-        "edgeship_records_failed_total{kind=\"produce\"} 0\n",
-        "edgeship_records_dropped_total{reason=\"undelivered_at_exit\"} 2\n",
-        "edgeship_queue_full_blocked_seconds_total 1.5\n",
-        "edgeship_heartbeats_produced_total 5\n",
-        "edgeship_sequence_next 48.0\n",
-        "edgeship_last_delivery_timestamp_seconds 1700000000.25\n",
-        "edgeship_run_info{hostname=\"cp1001\",run=\"r-1\",sequence_start=\"7\"} 1\n",
-        "# TYPE edgeship_produce_wait_seconds histogram\n",
-        "edgeship_produce_wait_seconds_bucket{le=\"0.0025\"} 0\n",
-        "edgeship_produce_wait_seconds_bucket{le=\"0.005\"} 10\n",
-        "edgeship_produce_wait_seconds_count 10\n",
-        "edgeship_delivery_latency_seconds_bucket{le=\"0.025\"} 1\n",
-        "edgeship_delivery_latency_seconds_bucket{le=\"+Inf\"} 1\n",
-    ] {
-        assert!(body.contains(line), "missing {line:?} in\n{body}");
-    }
+    assert_has_lines(
+        &body,
+        &[
+            "edgeship_records_delivered_total 41\n",
+            "edgeship_records_failed_total{kind=\"delivery_maybe_persisted\"} 3\n",
+            "edgeship_records_failed_total{kind=\"produce\"} 0\n",
+            "edgeship_records_dropped_total{reason=\"undelivered_at_exit\"} 2\n",
+            "edgeship_queue_full_blocked_seconds_total 1.5\n",
+            "edgeship_heartbeats_produced_total 5\n",
+            "edgeship_sequence_next 48.0\n",
+            "edgeship_last_delivery_timestamp_seconds 1700000000.25\n",
+            "edgeship_run_info{hostname=\"cp1001\",run=\"r-1\",sequence_start=\"7\"} 1\n",
+            "# TYPE edgeship_produce_wait_seconds histogram\n",
+            "edgeship_produce_wait_seconds_bucket{le=\"0.0025\"} 0\n",
+            "edgeship_produce_wait_seconds_bucket{le=\"0.005\"} 10\n",
+            "edgeship_produce_wait_seconds_count 10\n",
+            "edgeship_delivery_latency_seconds_bucket{le=\"0.025\"} 1\n",
+            "edgeship_delivery_latency_seconds_bucket{le=\"+Inf\"} 1\n",
+        ],
+    );
     assert!(body.contains(&format!(
         "edgeship_build_info{{version=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION")
@@ -115,16 +123,17 @@ fn librdkafka_statistics_become_queue_and_broker_gauges() {
     let statistics = include_str!("tests/statistics.json");
     shared.kafka.update(statistics.as_bytes());
     let body = scrape(&registry(&shared));
-    for line in [
-        "edgeship_kafka_queue_messages 12.0\n",
-        "edgeship_kafka_queue_bytes 3456.0\n",
-        "edgeship_kafka_broker_up{broker=\"127.0.0.1:9092/1\"} 1\n",
-        "edgeship_kafka_broker_up{broker=\"127.0.0.1:9093/2\"} 0\n",
-        "edgeship_kafka_broker_state_info{broker=\"127.0.0.1:9093/2\",state=\"CONNECT\"} 1\n",
-        "edgeship_kafka_broker_rtt_seconds{broker=\"127.0.0.1:9092/1\"} 0.0025\n",
-    ] {
-        assert!(body.contains(line), "missing {line:?} in\n{body}");
-    }
+    assert_has_lines(
+        &body,
+        &[
+            "edgeship_kafka_queue_messages 12.0\n",
+            "edgeship_kafka_queue_bytes 3456.0\n",
+            "edgeship_kafka_broker_up{broker=\"127.0.0.1:9092/1\"} 1\n",
+            "edgeship_kafka_broker_up{broker=\"127.0.0.1:9093/2\"} 0\n",
+            "edgeship_kafka_broker_state_info{broker=\"127.0.0.1:9093/2\",state=\"CONNECT\"} 1\n",
+            "edgeship_kafka_broker_rtt_seconds{broker=\"127.0.0.1:9092/1\"} 0.0025\n",
+        ],
+    );
 }
 
 #[test]
