@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
 use crate::latency::Buckets;
@@ -198,7 +198,7 @@ impl Exposition {
             encoder,
             "sequence_next",
             "The next sequence number this run will assign.",
-            progress.next_sequence() as f64,
+            progress.next_sequence(),
         )?;
         let last = progress
             .last_delivery_micros()
@@ -220,13 +220,13 @@ impl Exposition {
             encoder,
             "kafka_queue_messages",
             "Messages in librdkafka's queues, as of its last statistics.",
-            figures.queue_messages as f64,
+            figures.queue_messages,
         )?;
         gauge(
             encoder,
             "kafka_queue_bytes",
             "Bytes of the messages in librdkafka's queues, as of its last statistics.",
-            figures.queue_bytes as f64,
+            figures.queue_bytes,
         )?;
         let mut up = encoder.encode_descriptor("kafka_broker_up", "Whether a broker's connection is up (librdkafka's state UP), as of its last statistics.", None, MetricType::Gauge)?;
         for broker in &figures.brokers {
@@ -272,7 +272,12 @@ impl Collector for Exposition {
     }
 }
 
-fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: f64) -> fmt::Result {
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: impl EncodeGaugeValue,
+) -> fmt::Result {
     encoder
         .encode_descriptor(name, help, None, MetricType::Gauge)?
         .encode_gauge(&value)

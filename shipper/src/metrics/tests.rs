@@ -91,7 +91,7 @@ fn counters_labels_units_and_histograms_are_exposed_from_the_shared_handles() {
             "edgeship_records_dropped_total{reason=\"undelivered_at_exit\"} 2\n",
             "edgeship_queue_full_blocked_seconds_total 1.5\n",
             "edgeship_heartbeats_produced_total 5\n",
-            "edgeship_sequence_next 48.0\n",
+            "edgeship_sequence_next 48\n",
             "edgeship_last_delivery_timestamp_seconds 1700000000.25\n",
             "edgeship_run_info{hostname=\"cp1001\",run=\"r-1\",sequence_start=\"7\"} 1\n",
             "# TYPE edgeship_produce_wait_seconds histogram\n",
@@ -126,8 +126,8 @@ fn librdkafka_statistics_become_queue_and_broker_gauges() {
     assert_has_lines(
         &body,
         &[
-            "edgeship_kafka_queue_messages 12.0\n",
-            "edgeship_kafka_queue_bytes 3456.0\n",
+            "edgeship_kafka_queue_messages 12\n",
+            "edgeship_kafka_queue_bytes 3456\n",
             "edgeship_kafka_broker_up{broker=\"127.0.0.1:9092/1\"} 1\n",
             "edgeship_kafka_broker_up{broker=\"127.0.0.1:9093/2\"} 0\n",
             "edgeship_kafka_broker_state_info{broker=\"127.0.0.1:9093/2\",state=\"CONNECT\"} 1\n",
