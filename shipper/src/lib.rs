@@ -5,7 +5,9 @@
 //! render, key) → a `sink`: `kafka`, standard output or nothing. `pipeline` wires them, with
 //! the `timers`, the `signals`' flags and `shutdown`. `counters` are what heartbeats
 //! (`heartbeat`) and the statistics file (`stats`) report; every thread shares them, the `log`
-//! and the statistics file as one `shared` handle.
+//! and the statistics file as one `shared` handle, with the `latency` histograms, the run's
+//! `progress` and librdkafka's last figures (`kafka_figures`), which `metrics` serves to
+//! Prometheus.
 #![forbid(unsafe_code)]
 
 pub mod batch;
