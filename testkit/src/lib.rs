@@ -13,6 +13,7 @@
 pub mod fixtures;
 pub mod http;
 pub mod port;
+mod process;
 pub mod prometheus;
 pub mod proxy;
 pub mod random;

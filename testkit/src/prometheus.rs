@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::http;
 use crate::port::free_port;
+use crate::process::{log_tail, Readiness};
 use crate::scratch::ScratchDir;
 
 /// How long the server gets to become ready after it starts.
@@ -93,48 +94,25 @@ impl Prometheus {
     }
 
     fn wait_ready(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "prometheus exited with {status} before it was ready: {}",
-                    self.log_tail()
-                )));
-            }
-            if self.get("/-/ready").is_ok_and(|(status, _)| status == 200) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "prometheus was not ready on {} within {START_TIMEOUT:?}: {}",
-                        self.addr,
-                        self.log_tail()
-                    ),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// GETs `target` from the server (HTTP/1.0, so the answer is never chunked); returns the
-    /// status and the body.
-    fn get(&self, target: &str) -> io::Result<(u16, Vec<u8>)> {
-        let request = format!("GET {target} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
-        let answer = http::exchange(self.addr, request.as_bytes(), REQUEST_TIMEOUT)?;
-        let status = http::status(&answer)
-            .ok_or_else(|| io::Error::other("prometheus sent no HTTP status line"))?;
-        let body = answer
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .map_or_else(Vec::new, |end| answer[end + 4..].to_vec());
-        Ok((status, body))
+        let readiness = Readiness {
+            name: "prometheus",
+            addr: self.addr,
+            log: &self.dir.path().join("prometheus.log"),
+            timeout: START_TIMEOUT,
+            pause: Duration::from_millis(100),
+        };
+        let addr = self.addr;
+        readiness.wait(&mut self.child, || {
+            get(addr, "/-/ready").is_ok_and(|(status, _)| status == 200)
+        })
     }
 
     /// Evaluates `expression` now through `/api/v1/query`; returns the vector's series.
     pub fn query(&self, expression: &str) -> io::Result<Vec<Sample>> {
-        let (status, body) = self.get(&format!("/api/v1/query?query={}", encode(expression)))?;
+        let (status, body) = get(
+            self.addr,
+            &format!("/api/v1/query?query={}", encode(expression)),
+        )?;
         let answer: Value = serde_json::from_slice(&body).map_err(|error| {
             io::Error::other(format!(
                 "prometheus answered {status} with no JSON: {error}"
@@ -165,10 +143,7 @@ impl Prometheus {
 
     /// The last lines the server logged, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text =
-            std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        log_tail(&self.dir.path().join("prometheus.log"))
     }
 }
 
@@ -178,6 +153,20 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// GETs `target` from the server at `addr` (HTTP/1.0, so the answer is never chunked); returns the
+/// status and the body.
+fn get(addr: SocketAddr, target: &str) -> io::Result<(u16, Vec<u8>)> {
+    let request = format!("GET {target} HTTP/1.0\r\nHost: {}\r\n\r\n", addr);
+    let answer = http::exchange(addr, request.as_bytes(), REQUEST_TIMEOUT)?;
+    let status = http::status(&answer)
+        .ok_or_else(|| io::Error::other("prometheus sent no HTTP status line"))?;
+    let body = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map_or_else(Vec::new, |end| answer[end + 4..].to_vec());
+    Ok((status, body))
 }
 
 /// Starts `command` (running `program`); a failure says that `scripts/setup` installs it.
