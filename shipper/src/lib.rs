@@ -7,7 +7,8 @@
 //! (`heartbeat`) and the statistics file (`stats`) report; every thread shares them, the `log`
 //! and the statistics file as one `shared` handle, with the `latency` histograms, the run's
 //! `progress` and librdkafka's last figures (`kafka_figures`), which `metrics` serves to
-//! Prometheus.
+//! Prometheus. `watchdog` tells systemd (`notify`) that the process is ready, and keeps its
+//! watchdog fed only while the pipeline makes progress.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -21,6 +22,7 @@ pub mod kafka_figures;
 pub mod latency;
 pub mod log;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod progress;
 pub mod reader;
@@ -31,3 +33,4 @@ pub mod signals;
 pub mod sink;
 pub mod stats;
 pub mod timers;
+pub mod watchdog;

@@ -12,6 +12,7 @@ use edgeship_conf::{
 use edgeship_shipper::daemon::{self, Detached, StartReport};
 use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::{self, Log};
+use edgeship_shipper::notify;
 use edgeship_shipper::pipeline::{self, Ending};
 use edgeship_shipper::signals;
 
@@ -39,8 +40,10 @@ struct Cli {
     /// evaluates it itself while it groups (the fast path); with -g request, or a query of
     /// more than 64 comparisons, Varnish's VSLQ does. The path chosen, and why, is logged at
     /// start.
-    #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query)]
-    query: Option<String>,
+    /// Given more than once, the queries are combined as varnishlog combines them: a
+    /// transaction is shipped when any of them selects it.
+    #[arg(short = 'q', value_name = "QUERY", value_parser = parse_query, action = clap::ArgAction::Append)]
+    query: Vec<String>,
     /// Seconds a transaction may stay incomplete before it is forced complete (default 120).
     #[arg(short = 'T', value_name = "SECONDS", value_parser = parse_timeout)]
     timeout: Option<f64>,
@@ -74,6 +77,10 @@ Daemonized (-D or daemonize = true), edgeship logs to syslog unless log.syslog i
 refused: errors would go nowhere) and does not start when syslog is unreachable at
 log.syslog.socket (default /dev/log); the launching command waits until the daemon reads the
 log: it exits 0 then, or with the daemon's start-up error and exit code.
+Under systemd (Type=notify, NOTIFY_SOCKET set) edgeship runs in the foreground (daemonizing
+is refused), sends READY=1 once it reads the log and its first heartbeat is queued, STATUS=
+with a summary, STOPPING=1 at shutdown, and WATCHDOG=1 (WatchdogSec=) only while it makes
+progress: it reads or the log is idle, and Kafka acknowledges records or none is waiting.
 Exit codes: 0 clean stop, 1 failure while running, 2 configuration or usage error.";
 
 /// A `-q` query, checked by the query parser so a mistake is reported with its column.
@@ -96,7 +103,8 @@ fn main() -> ExitCode {
     }
     let overrides = Overrides {
         name: cli.name.clone(),
-        query: cli.query.clone(),
+        // varnishlog joins its -q options with newlines: one query per line, ORed.
+        query: (!cli.query.is_empty()).then(|| cli.query.join("\n")),
         timeout: cli.timeout,
         limit: cli.limit,
         grouping: cli.grouping,
@@ -111,6 +119,15 @@ fn main() -> ExitCode {
         }
     };
     let daemonized = cli.daemonize || config.daemonize;
+    if daemonized && notify::listening() {
+        // Under Type=notify the forked daemon is not the main process systemd watches: the
+        // launcher's exit would end the unit, and the daemon's notifications are refused.
+        eprintln!(
+            "edgeship: daemonize (-D or daemonize = true) under systemd (NOTIFY_SOCKET is set): \
+             systemd supervises the process itself; set daemonize = false"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if let Err(error) = daemon_can_log(&config, daemonized) {
         eprintln!("{error}");
         return ExitCode::from(EXIT_CONFIG);

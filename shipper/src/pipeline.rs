@@ -40,12 +40,15 @@ pub use crate::shutdown::Ending;
 use crate::signals::Flags;
 use crate::sink::{NullSink, Sink, StdoutSink};
 use crate::timers::Timers;
+use crate::watchdog::Supervisor;
 
 /// How often this thread wakes without input, to serve delivery reports and timers.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the pipeline until the input ends or a signal arrives. `report` is told when start-up
-/// is complete (the log is open and the first heartbeat queued).
+/// is complete (the log is open and the first heartbeat queued), and so is systemd when it
+/// listens (`watchdog`: `READY=1` then, `WATCHDOG=1` from the loop, `STOPPING=1` before
+/// shutdown).
 pub fn run(
     config: &Config,
     flags: &Flags,
@@ -132,12 +135,14 @@ impl Wiring<'_> {
             shared,
         } = self;
         let mut shipper = Shipper::new(formats, identity, sink, Arc::clone(&shared));
+        let mut supervisor = Supervisor::from_environment(config, Arc::clone(&shared));
         shipper.log_start();
         let options = reader::options(&config.varnish, &capturer);
         let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
         report.ready();
-        let mut timers = Timers::new(config);
+        supervisor.ready();
+        let mut timers = Timers::new(config, supervisor);
         let shipping = std::panic::catch_unwind(AssertUnwindSafe(|| {
             ship_until_done(&reader, &mut shipper, &mut timers, &stop)
         }));
@@ -145,6 +150,7 @@ impl Wiring<'_> {
             Ok(ending) => ending?,
             Err(panic) => recover_from_panic(&reader, shipper.shared(), panic.as_ref()),
         };
+        timers.supervisor().stopping();
         shutdown::finish(reader, shipper, ending, &stop)
     }
 }

@@ -1,6 +1,7 @@
-//! The rendering thread's timers: a heartbeat every `edgeship.heartbeat.interval`, and the
-//! statistics file's lines every `log.statistics.interval` (when statistics are on). The
-//! thread wakes at least every tick, so a timer fires within a tick of being due.
+//! The rendering thread's timers: a heartbeat every `edgeship.heartbeat.interval`, the
+//! statistics file's lines every `log.statistics.interval` (when statistics are on), and
+//! systemd's watchdog and status (`watchdog::Supervisor`, its own schedule). The thread wakes
+//! at least every tick, so a timer fires within a tick of being due.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use edgeship_conf::Config;
 
 use crate::ship::Shipper;
 use crate::sink::Sink;
+use crate::watchdog::Supervisor;
 
 /// Something due every `interval`, next at `next`.
 #[derive(Debug, Clone, Copy)]
@@ -34,23 +36,30 @@ impl Every {
     }
 }
 
-/// The heartbeat and statistics timers.
-#[derive(Debug, Clone, Copy)]
+/// The heartbeat, statistics and watchdog timers.
 pub struct Timers {
     heartbeat: Every,
     statistics: Option<Every>,
+    supervisor: Supervisor,
 }
 
 impl Timers {
-    /// Timers first due one interval from now.
-    pub fn new(config: &Config) -> Timers {
+    /// Timers first due one interval from now; `supervisor` keeps its own schedule.
+    pub fn new(config: &Config, supervisor: Supervisor) -> Timers {
         Timers {
             heartbeat: Every::starting_now(config.edgeship.heartbeat_interval),
             statistics: config.statistics.interval.map(Every::starting_now),
+            supervisor,
         }
     }
 
-    /// Does what is due at `now`: a heartbeat, then the statistics lines.
+    /// systemd's side of the timers, for the notification at shutdown.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// Does what is due at `now`: a heartbeat, the statistics lines, then the watchdog's
+    /// judgement of the progress since its last one.
     pub fn run_due<S: Sink>(
         &mut self,
         now: Instant,
@@ -62,6 +71,7 @@ impl Timers {
         if self.statistics.as_mut().is_some_and(|every| every.due(now)) {
             shipper.write_statistics();
         }
+        self.supervisor.run_due(now);
         Ok(())
     }
 }

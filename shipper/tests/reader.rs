@@ -316,12 +316,14 @@ fn a_stalled_output_while_the_ring_wraps_ships_no_garbage_and_counts_the_overrun
     );
 }
 
-/// The URLs of the client requests varnishncsa selects from `file` with `query`.
-fn varnish_selects(file: &Path, query: &str) -> BTreeSet<String> {
+/// The URLs of the client requests varnishncsa selects from `file` with `queries` (one `-q`
+/// each).
+fn varnish_selects(file: &Path, queries: &[&str]) -> BTreeSet<String> {
     let output = Command::new("varnishncsa")
         .arg("-r")
         .arg(file)
-        .args(["-q", query, "-F", "%U"])
+        .args(queries.iter().flat_map(|query| ["-q", query]))
+        .args(["-F", "%U"])
         .output()
         .expect("run varnishncsa");
     assert!(output.status.success(), "varnishncsa: {output:?}");
@@ -344,7 +346,7 @@ fn a_query_ships_exactly_what_varnish_selects_and_counts_what_it_leaves_out() {
     drop(varnishd);
     // A regex with an anchor, a negation and a prefix test that no request passes.
     let query = r#"ReqURL ~ "^/keep/" and not ReqURL ~ "/1[0-9]*$" and not ReqHeader:Upgrade"#;
-    let selected = varnish_selects(&file, query);
+    let selected = varnish_selects(&file, &[query]);
     let requests = requests_in(&file).len();
     assert!(
         selected.len() >= 10 && selected.len() < 40,
@@ -375,6 +377,17 @@ fn a_query_ships_exactly_what_varnish_selects_and_counts_what_it_leaves_out() {
         (requests - selected.len()) as u64,
         "every request left out is counted: {statistics}"
     );
+
+    // Two -q options, combined as Varnish combines them (either selects).
+    let queries = [r#"ReqURL ~ "^/keep/1""#, r#"ReqURL ~ "^/drop/2""#];
+    let selected = varnish_selects(&file, &queries);
+    assert!(selected.len() >= 4, "{selected:?}");
+    let mut arguments = vec!["-r", file_str];
+    arguments.extend(queries.iter().flat_map(|query| ["-q", *query]));
+    let mut edgeship = Edgeship::start(&dir, "queries", &config, &arguments);
+    assert_eq!(edgeship.wait().code(), Some(0), "{}", edgeship.stderr());
+    let lines = parse_lines(&String::from_utf8_lossy(&edgeship.stdout()));
+    assert_eq!(urls_once(&lines), selected, "either query selects");
 }
 
 #[test]
