@@ -70,40 +70,38 @@ fn promtool_accepts_the_rules_and_every_unit_test_passes() {
     assert!(passed, "promtool test rules: {printed}");
 }
 
+/// Asserts that promtool's `args` fail on a copy of the rules with `from` replaced by `to`,
+/// naming `named` in what it prints.
+fn refused(from: &str, to: &str, args: &[&str], named: &str) {
+    let scratch = edited_copy(|rules| rules.replacen(from, to, 1));
+    let (passed, printed) = promtool(scratch.path(), args);
+    assert!(
+        !passed,
+        "promtool {args:?} passed {from:?} as {to:?}: {printed}"
+    );
+    assert!(printed.contains(named), "{printed}");
+}
+
 #[test]
 fn a_rule_changed_against_its_tests_or_broken_is_refused() {
+    let test = ["test", "rules", RULE_TESTS];
     // A latency threshold ten times higher no longer fires on the slow case.
-    let slower = edited_copy(|rules| rules.replace(") > 5\n", ") > 50\n"));
-    let (passed, printed) = promtool(slower.path(), &["test", "rules", RULE_TESTS]);
-    assert!(
-        !passed,
-        "a changed threshold passed the unit tests: {printed}"
-    );
-    assert!(printed.contains("EdgeshipDeliveryLatencyHigh"), "{printed}");
-
+    refused(") > 5\n", ") > 50\n", &test, "EdgeshipDeliveryLatencyHigh");
     // A shorter `for:` fires on the near miss that must stay quiet.
-    let hastier = edited_copy(|rules| {
-        rules.replacen(
-            "up{job=\"edgeship\"} == 0\n        for: 5m",
-            "up{job=\"edgeship\"} == 0\n        for: 2m",
-            1,
-        )
-    });
-    let (passed, printed) = promtool(hastier.path(), &["test", "rules", RULE_TESTS]);
-    assert!(!passed, "a shorter for: passed the unit tests: {printed}");
-    assert!(printed.contains("EdgeshipMetricsDown"), "{printed}");
-
-    let unbalanced = edited_copy(|rules| {
-        rules.replacen(
-            "rate(edgeship_records_delivered_total[10m])",
-            "rate(edgeship_records_delivered_total[10m]",
-            1,
-        )
-    });
-    let (passed, printed) = promtool(unbalanced.path(), &["check", "rules", RULES]);
-    assert!(
-        !passed,
-        "promtool accepted an unbalanced expression: {printed}"
+    let down = "up{job=\"edgeship\"} == 0\n        for: ";
+    refused(
+        &format!("{down}5m"),
+        &format!("{down}2m"),
+        &test,
+        "EdgeshipMetricsDown",
+    );
+    let delivered = "rate(edgeship_records_delivered_total[10m])";
+    let unbalanced = delivered.trim_end_matches(')');
+    refused(
+        delivered,
+        unbalanced,
+        &["check", "rules", RULES],
+        "parse error",
     );
 }
 
