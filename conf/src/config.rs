@@ -336,4 +336,7 @@ pub struct EdgeshipSettings {
     pub hostname: Option<Sourced<String>>,
     /// `edgeship.spool.*`: the disk spool, off unless `edgeship.spool.dir` is set.
     pub spool: SpoolSettings,
+    /// `edgeship.metrics.address`: where the Prometheus metrics server listens. Default
+    /// `None`: no metrics server.
+    pub metrics_address: Option<std::net::SocketAddr>,
 }

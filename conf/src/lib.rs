@@ -59,6 +59,7 @@
 //! | `edgeship.spool.fsync.interval` | seconds, 0 .. 3600 (`0`: at every main-loop turn) | `1` |
 //! | `edgeship.spool.when_full` | `block` or `drop_newest` | `block` |
 //! | `edgeship.hostname` | the name `%l` renders | the machine's host name |
+//! | `edgeship.metrics.address` | address and port for Prometheus's `GET /metrics` (e.g. `127.0.0.1:9132`) | off: no metrics server |
 //!
 //! Command-line values override the file's (varnishkafka did the opposite).
 //!

@@ -480,6 +480,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
                 fsync_interval: draft.spool_fsync_interval.value,
                 when_full: draft.spool_when_full.value,
             },
+            metrics_address: draft.metrics_address.map(|address| address.value),
         },
         plans: derived.plans,
         notices: derived.notices,

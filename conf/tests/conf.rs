@@ -739,6 +739,25 @@ fn edgeship_keys() {
 }
 
 #[test]
+fn metrics_address_is_off_unless_set_and_must_be_an_ip_address_and_port() {
+    let config = resolved(resolve_text("kafka.topic = t\n"));
+    assert_eq!(config.edgeship.metrics_address, None);
+    let config = resolved(resolve_text(
+        "kafka.topic = t\nedgeship.metrics.address = 127.0.0.1:9132\n",
+    ));
+    assert_eq!(
+        config.edgeship.metrics_address,
+        Some("127.0.0.1:9132".parse().expect("an address"))
+    );
+    let refused = resolve_text("kafka.topic = t\nedgeship.metrics.address = localhost:9132\n");
+    let message = refused.expect_err("a host name is refused").to_string();
+    assert!(
+        message.contains("t.conf:2:") && message.contains("not an IP address and port"),
+        "{message}"
+    );
+}
+
+#[test]
 fn command_line_overrides_file_values() {
     let overrides = Overrides {
         name: Some("backend".to_owned()),

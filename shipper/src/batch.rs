@@ -10,7 +10,11 @@
 //! Batches travel over a bounded channel and come back empty over a second one, so in steady
 //! state nothing is allocated: the arenas keep their capacity from batch to batch.
 
+use std::time::SystemTime;
+
 use edgeship_formats::CaptureStats;
+
+use crate::latency::unix_micros;
 
 /// One field's value in the arena; `length == NONE` when nothing matched.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +42,9 @@ pub struct Batch {
     transactions: usize,
     /// Records cut at `tag.size.max` while capturing this batch's transactions.
     truncated_tags: u64,
+    /// When the reader took its first transaction from the log (microseconds since the Unix
+    /// epoch): the start of the latencies `latency` measures. One clock read per batch.
+    handed_micros: u64,
 }
 
 /// A batch fills up at this many transactions...
@@ -55,12 +62,16 @@ impl Batch {
             values: Vec::with_capacity(MAX_TRANSACTIONS * stride),
             transactions: 0,
             truncated_tags: 0,
+            handed_micros: 0,
         }
     }
 
     /// Copies one transaction's captured values in (`values.len()` must be the stride; extra
     /// values are ignored, missing ones are `None`).
     pub fn push(&mut self, values: &[Option<&[u8]>], stats: CaptureStats) {
+        if self.transactions == 0 {
+            self.handed_micros = unix_micros(SystemTime::now());
+        }
         let values = &values[..values.len().min(self.stride)];
         self.values.reserve(self.stride);
         for value in values {
@@ -106,12 +117,19 @@ impl Batch {
         self.truncated_tags
     }
 
+    /// When the reader took its first transaction from the log (microseconds since the Unix
+    /// epoch; 0 while it is empty).
+    pub fn handed_micros(&self) -> u64 {
+        self.handed_micros
+    }
+
     /// Empties it, keeping its capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.values.clear();
         self.transactions = 0;
         self.truncated_tags = 0;
+        self.handed_micros = 0;
     }
 
     /// Its transactions in reading order.

@@ -13,7 +13,7 @@ use edgeship_spool::{Error as SpoolError, Record};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer, PurgeConfig};
 
-use super::{record_headers, refused, KafkaProducer, Message, ROOM_POLL};
+use super::{record_headers, record_opaque, refused, KafkaProducer, Message, ROOM_POLL};
 use crate::counters::Counters;
 use crate::kafka::returns::Taken;
 use crate::kafka::spooler::{count_dropped, spool_error};
@@ -40,7 +40,7 @@ impl KafkaProducer {
             .is_some_and(|spooler| spooler.is_idle());
         if idle {
             let record = self
-                .record(payload, key, Message::Record)
+                .record(payload, key, record_opaque(self.batch_handed_micros))
                 .headers(record_headers(run, sequence));
             match self.producer.send(record) {
                 Ok(()) => return true,
@@ -77,7 +77,11 @@ impl KafkaProducer {
                 spool_error(&self.shared, "spooling a record", &error);
                 let headers = record_headers(record.run, record.sequence);
                 let direct = self
-                    .record(record.payload, record.key, Message::Record)
+                    .record(
+                        record.payload,
+                        record.key,
+                        record_opaque(self.batch_handed_micros),
+                    )
                     .headers(headers);
                 break self.enqueue(direct, Message::Record) == super::Sent::Queued;
             }
