@@ -44,6 +44,8 @@ pub enum Scale {
     Count,
     /// Microseconds, exported in seconds.
     MicrosAsSeconds,
+    /// A figure that goes up and down (the spool's contents), exported as a gauge.
+    Gauge,
 }
 
 /// One counter of `counters.rs` and the metric it is exported as.
@@ -67,6 +69,16 @@ const fn row(counter: &'static str, metric: &'static str, help: &'static str) ->
         metric,
         label: None,
         scale: Scale::Count,
+        help,
+    }
+}
+
+const fn gauge_row(counter: &'static str, metric: &'static str, help: &'static str) -> CounterRow {
+    CounterRow {
+        counter,
+        metric,
+        label: None,
+        scale: Scale::Gauge,
         help,
     }
 }
@@ -99,6 +111,7 @@ pub const COUNTERS: &[CounterRow] = &[
     labelled("delivery_failed_maybe_persisted", "records_failed", ("kind", "delivery_maybe_persisted"), ""),
     labelled("queue_full_drops", "records_dropped", ("reason", "queue_full"), "Records dropped, by reason: the local queue was full (edgeship.queue.full = drop), or still undelivered at the stop deadline."),
     labelled("undelivered_at_exit", "records_dropped", ("reason", "undelivered_at_exit"), ""),
+    labelled("spool_dropped", "records_dropped", ("reason", "spool_full"), ""),
     row("queue_full_waits", "queue_full_waits", "Records for which the local queue was full at least once (back-pressure)."),
     CounterRow {
         counter: "queue_full_blocked_micros",
@@ -122,6 +135,15 @@ pub const COUNTERS: &[CounterRow] = &[
     row("records_resent", "records_resent", "Records a replaced producer failed and its successor queued again."),
     row("reader_errors", "reader_errors", "Times the reader thread ended with an error it could not recover from."),
     row("panics", "panics", "Panics caught in the shipping loop."),
+    gauge_row("spool_records", "spool_records", "Records in the disk spool now, replayed or not: pending, not lost."),
+    gauge_row("spool_bytes", "spool_bytes", "Bytes of the disk spool's segment files now."),
+    gauge_row("spool_oldest_age_seconds", "spool_oldest_age_seconds", "Seconds since the oldest record in the disk spool was spooled (0 when empty)."),
+    row("spool_spilled", "spool_records_spilled", "Records written to the disk spool."),
+    row("spool_replayed", "spool_records_replayed", "Records handed from the disk spool to librdkafka (again after each failed attempt)."),
+    row("spool_returned", "spool_deliveries_returned", "Failed deliveries whose record went back to the disk spool instead of being lost."),
+    row("spool_full_waits", "spool_full_waits", "Times a record waited for room in a full disk spool (when_full = block)."),
+    row("spool_lost", "spool_records_lost", "Records the disk spool found damaged and set aside: lost."),
+    row("spool_unreadable_bytes", "spool_unreadable_bytes", "Bytes of the disk spool an open could not read as blocks: records lost that cannot be named."),
 ];
 
 /// The collector `prometheus-client` calls at every scrape.
@@ -150,8 +172,12 @@ impl Exposition {
         let values: HashMap<&str, u64> = snapshot.fields().into_iter().collect();
         let mut rows = COUNTERS.iter().peekable();
         while let Some(first) = rows.next() {
-            let mut metric =
-                encoder.encode_descriptor(first.metric, first.help, None, MetricType::Counter)?;
+            let kind = if first.scale == Scale::Gauge {
+                MetricType::Gauge
+            } else {
+                MetricType::Counter
+            };
+            let mut metric = encoder.encode_descriptor(first.metric, first.help, None, kind)?;
             let write = |row: &CounterRow, metric: &mut MetricEncoder<'_>| {
                 let value = values.get(row.counter).copied().unwrap_or(0);
                 match (row.label, row.scale) {
@@ -164,6 +190,7 @@ impl Exposition {
                     (None, Scale::MicrosAsSeconds) => {
                         metric.encode_counter::<NoLabelSet, _, u64>(&(value as f64 / 1e6), None)
                     }
+                    (None, Scale::Gauge) => metric.encode_gauge(&value),
                 }
             };
             write(first, &mut metric)?;

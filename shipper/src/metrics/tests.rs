@@ -76,6 +76,11 @@ fn counters_labels_units_and_histograms_are_exposed_from_the_shared_handles() {
     Counters::add(&counters.undelivered_at_exit, 2);
     Counters::add(&counters.queue_full_blocked_micros, 1_500_000);
     Counters::add(&counters.heartbeats_produced, 5);
+    // The spool's contents are gauges; its drops are a reason of records_dropped.
+    Counters::set(&counters.spool_records, 5);
+    Counters::set(&counters.spool_bytes, 4096);
+    Counters::add(&counters.spool_dropped, 3);
+    Counters::add(&counters.spool_lost, 2);
     shared.progress.set_next_sequence(48);
     shared.progress.delivered_at(1_700_000_000_250_000);
     shared.latency.record_wait(1_000_000, 1_003_000, 10);
@@ -91,6 +96,13 @@ fn counters_labels_units_and_histograms_are_exposed_from_the_shared_handles() {
             "edgeship_records_dropped_total{reason=\"undelivered_at_exit\"} 2\n",
             "edgeship_queue_full_blocked_seconds_total 1.5\n",
             "edgeship_heartbeats_produced_total 5\n",
+            "# TYPE edgeship_spool_records gauge\n",
+            "edgeship_spool_records 5\n",
+            "# TYPE edgeship_spool_bytes gauge\n",
+            "edgeship_spool_bytes 4096\n",
+            "edgeship_records_dropped_total{reason=\"spool_full\"} 3\n",
+            "# TYPE edgeship_spool_records_lost_total counter\n",
+            "edgeship_spool_records_lost_total 2\n",
             "edgeship_sequence_next 48\n",
             "edgeship_last_delivery_timestamp_seconds 1700000000.25\n",
             "edgeship_run_info{hostname=\"cp1001\",run=\"r-1\",sequence_start=\"7\"} 1\n",
