@@ -13,6 +13,7 @@ use crate::grouper::{CopyPolicy, Grouper};
 use crate::handle::{Advance, Cursor, Next, Unit, Validity};
 use crate::mapped::MappedLog;
 use crate::options::{Options, ReadPath, Source};
+use crate::position::Position;
 use crate::visit::Delivery;
 
 /// The fast path's state. One per reader, built once.
@@ -137,6 +138,11 @@ impl Engine for FastPath {
 
     fn flush(&mut self, out: &mut Delivery<'_>) {
         self.grouper.flush(self.cursor.as_ref(), out);
+    }
+
+    fn resume_after(&mut self, position: Position) -> bool {
+        self.grouper.resume_after(position);
+        true
     }
 
     fn detach(&mut self) {

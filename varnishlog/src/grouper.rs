@@ -56,6 +56,7 @@ use edgeship_query::{Matches, Query};
 use crate::ffi::{self, sys};
 use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
+use crate::position::Position;
 use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable, SYNTH_END};
 use crate::visit::Delivery;
 
@@ -175,6 +176,13 @@ pub(crate) struct Grouper {
     /// `-q`, evaluated as records are filed: client requests it does not select are not
     /// handed out.
     query: Option<Query>,
+    /// The writer's segment number of the unit being read (live log).
+    unit_segment: u32,
+    /// The last `End` record read: its segment and its count in that segment.
+    last_end: Position,
+    /// Resuming: client requests that completed at or before this position were handed out
+    /// by an earlier process and are skipped (counted). Cleared once it is passed.
+    resume: Option<Position>,
 }
 
 impl Grouper {
@@ -196,7 +204,19 @@ impl Grouper {
             units: 0,
             policy: CopyPolicy::Stable,
             query,
+            unit_segment: 0,
+            last_end: Position {
+                segment: 0,
+                ends: 0,
+            },
+            resume: None,
         }
+    }
+
+    /// Hands out only the client requests that complete after `position` (see
+    /// [`Position::covers`]); the others are counted as `transactions_before_resume`.
+    pub(crate) fn resume_after(&mut self, position: Position) {
+        self.resume = Some(position);
     }
 
     /// Sets how record memory behaves for a new cursor. Must only change while nothing is
@@ -217,6 +237,7 @@ impl Grouper {
     #[inline]
     pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
         let log_priv = unit.position().priv_;
+        self.unit_segment = log_priv;
         match unit.contents() {
             Contents::Batch(records) => {
                 for record in records {
@@ -278,7 +299,13 @@ impl Grouper {
             // SAFETY: as above.
             match unsafe { self.look_up(vxid, tag, ptr, word0, out) } {
                 Some(slot) => (slot, self.outstanding != outstanding),
-                None => return false,
+                None => {
+                    // Its transaction is unknown, but its `End` still counts in positions.
+                    if tag == ffi::SLT_END {
+                        self.end_seen(log_priv);
+                    }
+                    return false;
+                }
             }
         };
         // The tag first: a table every record hits, and it rules out most records the
@@ -295,10 +322,50 @@ impl Grouper {
             }
         }
         if tag == ffi::SLT_END {
+            self.end_seen(log_priv);
             self.complete(slot, None, out);
             return true;
         }
         began
+    }
+
+    /// Counts an `End` record of segment `segment` (every one, whatever its transaction):
+    /// positions name the n-th of a segment.
+    #[inline(always)]
+    fn end_seen(&mut self, segment: u32) {
+        if segment == self.last_end.segment {
+            self.last_end.ends += 1;
+        } else {
+            self.last_end = Position { segment, ends: 1 };
+        }
+    }
+
+    /// Where a transaction completing now ends: at the `End` just read, or (forced) just
+    /// after the last `End` read in the current unit's segment.
+    #[inline(always)]
+    fn position_now(&self, by_end: bool) -> Position {
+        if by_end || self.last_end.segment == self.unit_segment {
+            self.last_end
+        } else {
+            Position {
+                segment: self.unit_segment,
+                ends: 0,
+            }
+        }
+    }
+
+    /// Whether a client request completing now was handed out before the resume position
+    /// (by an earlier process); once one is not, the position is passed for good.
+    #[inline]
+    fn before_resume(&mut self, position: Position, by_end: bool) -> bool {
+        let Some(resume) = self.resume else {
+            return false;
+        };
+        let covered = resume.covers(position, by_end);
+        if !covered && by_end {
+            self.resume = None;
+        }
+        covered
     }
 
     /// The slot of a record's transaction when it is not the last one looked up: found, or
@@ -565,8 +632,14 @@ impl Grouper {
     /// Completes (or forces complete) a transaction, hands it out if it is a client
     /// request, and frees its slot.
     fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
+        let by_end = forced.is_none();
+        let position = self.position_now(by_end);
+        let live = self.policy == CopyPolicy::Checked;
+        let skip = live && self.slots[index as usize].keep && self.before_resume(position, by_end);
         let slot = &mut self.slots[index as usize];
-        if slot.keep && !selected(self.query.as_ref(), slot, forced) {
+        if skip {
+            out.counters.transactions_before_resume += 1;
+        } else if slot.keep && !selected(self.query.as_ref(), slot, forced) {
             out.counters.transactions_unselected += 1;
         } else if slot.keep {
             if let Some(reason) = forced {
@@ -585,6 +658,7 @@ impl Grouper {
                 records: &slot.records,
                 copies: &slot.copies,
                 tags: out.tags,
+                position: live.then_some(position),
             };
             out.transaction(&transaction);
         }

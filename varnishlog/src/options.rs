@@ -9,6 +9,7 @@ use edgeship_formats::Tag;
 use edgeship_query::Query;
 
 use crate::error::Error;
+use crate::position::Position;
 
 /// Where the log comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +90,15 @@ pub struct Options {
     /// sees every record. A caller that reads a few tags (a format reads a third of a request's
     /// records) saves the reader keeping, and itself walking, the rest. `None` keeps all.
     pub only_tags: Option<Vec<Tag>>,
+    /// Live logs, fast path: resume after this position, where an earlier process stopped
+    /// (from its [`RequestTransaction::end_position`](crate::RequestTransaction::end_position)).
+    /// The first cursor then starts at the oldest records still safely in the ring (so
+    /// transactions that began before the position are grouped from their first records),
+    /// and client requests that completed at or before the position are not handed out
+    /// (`transactions_before_resume`). [`Reader::resume_check`](crate::Reader::resume_check)
+    /// says whether the position was still in the ring. The position must be of this
+    /// varnishd child's log (see [`instance_identity`](crate::instance_identity)).
+    pub resume: Option<Position>,
 }
 
 impl Options {
@@ -151,6 +161,7 @@ impl Options {
             reattach_backoff: Duration::from_millis(100),
             reattach_backoff_max: Duration::from_secs(2),
             only_tags: None,
+            resume: None,
         }
     }
 }
