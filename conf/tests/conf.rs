@@ -373,7 +373,7 @@ fn malformed_configurations_report_path_and_line() {
         (
             "kafka.topic = t\nedgeship.spool.dir = /var/spool\n",
             &["t.conf:2: unknown edgeship key \"edgeship.spool.dir\" (known: edgeship.key.format, \
-               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname)"],
+               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname, edgeship.state.dir)"],
         ),
         (
             "kafka.topic = t\npartition = %h\n",

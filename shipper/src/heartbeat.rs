@@ -64,7 +64,7 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
          \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{},\
-         \"reader_errors\":{}}}",
+         \"reader_errors\":{},\"transactions_before_resume\":{},\"resume_failed\":{}}}",
         beat.last,
         beat.interval.as_secs(),
         beat.sequence_start,
@@ -83,5 +83,7 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.heartbeats_dropped,
         counters.producer_restarts,
         counters.reader_errors,
+        counters.transactions_before_resume,
+        counters.resume_failed,
     );
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod checkpoint;
 pub mod counters;
 pub mod daemon;
 pub mod deadline;
@@ -19,7 +20,9 @@ pub mod kafka;
 pub mod log;
 pub mod notify;
 pub mod pipeline;
+pub mod progress;
 pub mod reader;
+pub mod resume;
 pub mod shared;
 pub mod ship;
 pub mod shutdown;

@@ -31,6 +31,8 @@ use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
 use crate::reader::{self, ReaderThread, Received};
+pub use crate::resume::StartAt;
+use crate::resume::State;
 use crate::shared::Shared;
 use crate::ship::{Formats, Shipper};
 use crate::shutdown;
@@ -47,11 +49,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// is complete (the log is open and the first heartbeat queued), and so is systemd when it
 /// listens (`watchdog`: `READY=1` then, `WATCHDOG=1` from the loop, `STOPPING=1` before
 /// shutdown).
+///
+/// With `edgeship.state.dir`, `start_at` says whether a checkpoint there is resumed (see
+/// `resume`).
 pub fn run(
     config: &Config,
     flags: &Flags,
     log: Log,
     report: &mut StartReport,
+    start_at: StartAt,
 ) -> anyhow::Result<Ending> {
     for notice in &config.notices {
         log.notice(&notice.to_string());
@@ -70,7 +76,9 @@ pub fn run(
     // record's.
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
+    let state = State::open(config, start_at, &shared);
     let wiring = Wiring {
+        state,
         config,
         stop: stop.clone(),
         formats: Formats::new(plans, &capturer),
@@ -97,6 +105,8 @@ struct Wiring<'a> {
     formats: Formats,
     identity: Identity,
     shared: Arc<Shared>,
+    /// The state directory's checkpoint, when one is kept.
+    state: Option<State>,
 }
 
 impl Wiring<'_> {
@@ -109,12 +119,25 @@ impl Wiring<'_> {
             formats,
             identity,
             shared,
+            state,
         } = self;
+        let mut options = reader::options(&config.varnish, &capturer);
+        if let Some(state) = &state {
+            state.prepare(&mut options);
+        }
+        let reader = ReaderThread::start(options, capturer, Arc::clone(&shared))?;
+        // Whether the run continues is known once the reader has opened the log.
+        let identity = match &state {
+            Some(state) => state.identity(reader.resume_check(), identity, &shared),
+            None => identity,
+        };
+        let checkpoints = state.map(|state| state.checkpointer(&identity, config.output));
         let mut shipper = Shipper::new(formats, identity, sink, Arc::clone(&shared));
-        let mut supervisor = Supervisor::from_environment(config, Arc::clone(&shared));
+        if let Some(checkpoints) = checkpoints {
+            shipper.keep_checkpoints(checkpoints);
+        }
+        let mut supervisor = Supervisor::from_environment(config, shared);
         shipper.log_start();
-        let options = reader::options(&config.varnish, &capturer);
-        let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
         report.ready();
         supervisor.ready();
