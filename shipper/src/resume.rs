@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use edgeship_conf::{Config, Output};
-use edgeship_varnishlog::{instance_identity, Options, Position, ResumeCheck};
+use edgeship_varnishlog::{instance_identity, Options, Position, Resume, ResumeCheck};
 
 use crate::checkpoint::Checkpoint;
 use crate::identity::Identity;
@@ -70,6 +70,15 @@ impl State {
         let dir = config.edgeship.state_dir.clone()?;
         if config.varnish.file.is_some() {
             return None;
+        }
+        if let Err(error) = std::fs::create_dir_all(&dir) {
+            shared.log.error(
+                "checkpoint",
+                &format!(
+                    "cannot create the state directory {}: {error}",
+                    dir.display()
+                ),
+            );
         }
         let instance_name = config.varnish.instance.clone();
         let mut state = State {
@@ -116,11 +125,17 @@ impl State {
 
     /// Sets where the reader starts.
     pub fn prepare(&self, options: &mut Options) {
-        match &self.continuing {
-            Some(checkpoint) => options.resume = Some(checkpoint.position),
-            None if self.from_head => options.tail = false,
-            None => {}
-        }
+        options.resume = match &self.continuing {
+            Some(checkpoint) => Some(Resume::After(checkpoint.position)),
+            // The new child's log is all new: read it from its head, positions and all.
+            None if self.from_head => {
+                options.tail = false;
+                None
+            }
+            // Where the tail would start, but with positions known from the first record
+            // handed out, so that checkpoints start at once.
+            None => Some(Resume::FromNow),
+        };
     }
 
     /// The run's identity once the reader has opened (`check`: what came of the resume):

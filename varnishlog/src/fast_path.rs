@@ -13,7 +13,7 @@ use crate::grouper::{CopyPolicy, Grouper};
 use crate::handle::{Advance, Cursor, Next, Unit, Validity};
 use crate::mapped::MappedLog;
 use crate::options::{Options, ReadPath, Source};
-use crate::position::Position;
+use crate::position::Resume;
 use crate::visit::Delivery;
 
 /// The fast path's state. One per reader, built once.
@@ -114,6 +114,7 @@ impl Engine for FastPath {
             CopyPolicy::Stable
         });
         self.probe_policy = !live;
+        self.grouper.new_cursor(cursor.starts_a_segment());
         self.cursor = Some(cursor);
     }
 
@@ -140,8 +141,11 @@ impl Engine for FastPath {
         self.grouper.flush(self.cursor.as_ref(), out);
     }
 
-    fn resume_after(&mut self, position: Position) -> bool {
-        self.grouper.resume_after(position);
+    fn resume(&mut self, resume: Resume) -> bool {
+        match resume {
+            Resume::After(position) => self.grouper.resume_after(position),
+            Resume::FromNow => self.grouper.skip_backlog(),
+        }
         true
     }
 

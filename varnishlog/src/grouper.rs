@@ -178,6 +178,13 @@ pub(crate) struct Grouper {
     query: Option<Query>,
     /// The writer's segment number of the unit being read (live log).
     unit_segment: u32,
+    /// Whether the current segment was read from its start, so that its `End` records are
+    /// counted from its first: only then are positions in it known. A cursor from the tail
+    /// starts inside a segment; its next segment is whole.
+    segment_whole: bool,
+    /// Hand out nothing that completes before the reader first catches up with the writer
+    /// (see `Options::skip_backlog`).
+    skip_backlog: bool,
     /// The last `End` record read: its segment and its count in that segment.
     last_end: Position,
     /// Resuming: client requests that completed at or before this position were handed out
@@ -205,12 +212,30 @@ impl Grouper {
             policy: CopyPolicy::Stable,
             query,
             unit_segment: 0,
+            segment_whole: false,
+            skip_backlog: false,
             last_end: Position {
                 segment: 0,
                 ends: 0,
             },
             resume: None,
         }
+    }
+
+    /// A new cursor (at open, or a reattach): whether its first unit starts a segment.
+    pub(crate) fn new_cursor(&mut self, starts_a_segment: bool) {
+        self.segment_whole = starts_a_segment;
+        self.unit_segment = u32::MAX;
+        self.last_end = Position {
+            segment: u32::MAX,
+            ends: 0,
+        };
+    }
+
+    /// Hands out nothing that completes before the reader first has nothing more to read
+    /// (counted as `transactions_before_resume`).
+    pub(crate) fn skip_backlog(&mut self) {
+        self.skip_backlog = true;
     }
 
     /// Hands out only the client requests that complete after `position` (see
@@ -237,7 +262,12 @@ impl Grouper {
     #[inline]
     pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
         let log_priv = unit.position().priv_;
-        self.unit_segment = log_priv;
+        if log_priv != self.unit_segment {
+            // A segment seen before this unit's (not the cursor's first) is read from its
+            // start.
+            self.segment_whole |= self.unit_segment != u32::MAX;
+            self.unit_segment = log_priv;
+        }
         match unit.contents() {
             Contents::Batch(records) => {
                 for record in records {
@@ -615,6 +645,8 @@ impl Grouper {
 
     /// Called when a live log has nothing new: applies `-T` with a fresh clock.
     pub(crate) fn idle(&mut self, out: &mut Delivery<'_>) {
+        // Caught up with the writer: the backlog, if skipped, is behind.
+        self.skip_backlog = false;
         self.now = Instant::now();
         self.expire(out);
     }
@@ -635,7 +667,9 @@ impl Grouper {
         let by_end = forced.is_none();
         let position = self.position_now(by_end);
         let live = self.policy == CopyPolicy::Checked;
-        let skip = live && self.slots[index as usize].keep && self.before_resume(position, by_end);
+        let skip = live
+            && self.slots[index as usize].keep
+            && (self.skip_backlog || self.before_resume(position, by_end));
         let slot = &mut self.slots[index as usize];
         if skip {
             out.counters.transactions_before_resume += 1;
@@ -658,7 +692,7 @@ impl Grouper {
                 records: &slot.records,
                 copies: &slot.copies,
                 tags: out.tags,
-                position: live.then_some(position),
+                position: (live && self.segment_whole).then_some(position),
             };
             out.transaction(&transaction);
         }

@@ -74,7 +74,7 @@ mod vslq;
 pub use error::Error;
 pub use instance::instance_identity;
 pub use options::{Grouping, Options, PathChoice, ReadPath, Source};
-pub use position::{Position, ResumeCheck};
+pub use position::{Position, Resume, ResumeCheck};
 pub use reader::Reader;
 pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
 pub use visit::{Event, Outcome, ReadCounters, Visitor};

@@ -49,6 +49,20 @@ pub(crate) fn segment_order(a: u32, b: u32) -> std::cmp::Ordering {
     }
 }
 
+/// Where a live reader that keeps track of positions starts ([`Options::resume`](crate::Options::resume)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// After this position, where an earlier process stopped: read from the oldest records
+    /// still safely in the ring, hand out only the client requests that completed after it
+    /// ([`Position::covers`]).
+    After(Position),
+    /// From now: read from the oldest records still safely in the ring, hand out only what
+    /// completes once the reader has caught up with the writer. What a tail start hands out,
+    /// but every transaction handed out has its position (a tail start is inside a segment,
+    /// whose `End` records it cannot count).
+    FromNow,
+}
+
 /// What a reader opened with [`Options::resume`](crate::Options::resume) found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResumeCheck {

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::fast_path::FastPath;
 use crate::handle::{Cursor, Next, VslData};
 use crate::options::{Options, ReadPath};
-use crate::position::{segment_order, Position, ResumeCheck};
+use crate::position::{segment_order, Resume, ResumeCheck};
 use crate::record::TagTable;
 use crate::visit::{Delivery, Outcome, ReadCounters, Visitor};
 use crate::vslq::VslqPath;
@@ -63,22 +63,24 @@ impl Reader {
         };
         // Attach now so that a missing file or instance is an error at open, not later.
         let cursor = match resume {
-            Some(position) => reader.resume_from(position)?,
+            Some(resume) => reader.resume_from(resume)?,
             None => reader.log.first_cursor()?,
         };
         reader.engine.install(cursor);
         Ok(reader)
     }
 
-    /// The first cursor of a reader asked to resume after `position`, and what came of it.
-    fn resume_from(&mut self, position: Position) -> Result<Cursor, Error> {
-        if !self.log.is_live() || !self.engine.resume_after(position) {
+    /// The first cursor of a reader asked to start as `resume` says, and what came of it.
+    fn resume_from(&mut self, resume: Resume) -> Result<Cursor, Error> {
+        if !self.log.is_live() || !self.engine.resume(resume) {
             self.resume = ResumeCheck::Unsupported;
             return self.log.first_cursor();
         }
         let (cursor, oldest) = self.log.resume_cursor()?;
-        self.resume = match oldest {
-            Some(oldest) if segment_order(oldest, position.segment).is_gt() => {
+        self.resume = match (resume, oldest) {
+            (Resume::After(position), Some(oldest))
+                if segment_order(oldest, position.segment).is_gt() =>
+            {
                 ResumeCheck::Overwritten { oldest }
             }
             _ => ResumeCheck::Resumed,

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::ffi::{self, sys};
 use crate::handle::{Cursor, Next, VslData, Vslq};
 use crate::options::{Grouping, Options, ReadPath};
-use crate::position::Position;
+use crate::position::Resume;
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
 use crate::visit::Delivery;
 
@@ -115,7 +115,7 @@ impl Engine for VslqPath {
         let _status = self.call(out, sys::VSLQ_Flush);
     }
 
-    fn resume_after(&mut self, _position: Position) -> bool {
+    fn resume(&mut self, _resume: Resume) -> bool {
         // VSLQ lends no segment numbers with its transactions.
         false
     }

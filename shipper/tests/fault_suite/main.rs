@@ -283,3 +283,89 @@ fn a_reader_error_ships_what_was_read_and_ends_its_run_with_a_final_heartbeat_an
         "what was served until the restart is flagged: {outcome:#?}"
     );
 }
+
+/// The line that keeps a restart checkpoint in the scenario's directory.
+const STATE_DIR: &str = "edgeship.state.dir = {dir}/state";
+
+/// The checks of a restart that resumed from the log: every served request is in the topic,
+/// in one run, and the audit reports that run with no loss and exactly the duplicates the
+/// topic holds.
+fn assert_one_continuing_run(outcome: &tally::Outcome) {
+    outcome.print();
+    assert_eq!(outcome.garbage, 0, "garbage records: {outcome:#?}");
+    assert_eq!(
+        outcome.missing, 0,
+        "every served request is in the topic: {outcome:#?}"
+    );
+    assert_eq!(
+        outcome.by_run.len(),
+        1,
+        "one run in the topic: {outcome:#?}"
+    );
+    let audit = &outcome.audit;
+    assert_eq!(audit.runs.len(), 1, "the audit sees one run: {outcome:#?}");
+    assert_eq!(audit.lost(), 0, "no sequence loss: {outcome:#?}");
+    assert_eq!(
+        audit.shipper_lost, 0,
+        "no shipper-counted loss: {outcome:#?}"
+    );
+    assert_eq!(
+        audit.duplicates(),
+        outcome.duplicates,
+        "the audit counts exactly the duplicates in the topic: {outcome:#?}"
+    );
+    assert_eq!(audit.bad_input, 0, "{outcome:#?}");
+    assert_eq!(
+        audit.actual(),
+        outcome.in_topic + outcome.unanswered_in_topic + outcome.duplicates,
+        "the audit counted every record: {outcome:#?}"
+    );
+    assert!(
+        !outcome.audit.flagged("unread_window"),
+        "no window went unread: {outcome:#?}"
+    );
+}
+
+#[test]
+fn with_a_state_dir_a_clean_restart_under_traffic_continues_the_run_and_misses_nothing() {
+    let mut scenario = Scenario::start("clean-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    let status = scenario.stop_edgeship();
+    assert_eq!(status.code(), Some(0), "a clean stop");
+    // Served while no edgeship reads the log: the next one reads them from the ring.
+    scenario.traffic(PHASE / 2);
+    scenario.start_edgeship();
+    scenario.wait_logged("resuming run");
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    assert_one_continuing_run(&outcome);
+    // A clean stop checkpoints what it delivered last: nothing is read twice.
+    assert_eq!(outcome.duplicates, 0, "{outcome:#?}");
+}
+
+#[test]
+fn with_a_state_dir_a_killed_run_continues_after_a_restart_and_misses_nothing() {
+    let mut scenario = Scenario::start("sigkill-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    // Killed once a checkpoint exists (a run killed before its first one starts over).
+    let checkpoint = scenario.dir().join("state/checkpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !checkpoint.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    scenario.traffic(PHASE / 2);
+    scenario.kill_edgeship();
+    scenario.traffic(PHASE / 2);
+    scenario.start_edgeship();
+    scenario.wait_logged("resuming run");
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    // What was delivered after the last checkpoint is read and delivered again, under the
+    // same numbers: duplicates, which the audit counts as such.
+    assert_one_continuing_run(&outcome);
+}

@@ -59,7 +59,8 @@ pub(crate) struct Scenario {
 
 impl Scenario {
     /// Starts varnishd, tansu (with the topic), traffic, and a first edgeship attached to the
-    /// log; `extra` configuration lines are appended to the seed's settings. The statistics
+    /// log; `extra` configuration lines are appended to the seed's settings (`{dir}` in them
+    /// is the scenario's directory). The statistics
     /// file is `statistics/stats.json` in the scenario's directory.
     pub(crate) fn start(fault: &'static str, extra: &[&str]) -> Scenario {
         Scenario::start_with(fault, extra, Varnishd::builder())
@@ -117,7 +118,9 @@ impl Scenario {
         // Heartbeats every second: a few seconds of traffic still have several.
         lines.push("edgeship.heartbeat.interval = 1".to_owned());
         lines.push("log.statistics.interval = 1".to_owned());
-        lines.extend(extra.iter().map(|line| (*line).to_owned()));
+        // `{dir}` in an extra line stands for the scenario's directory.
+        let dir_text = dir.path().display().to_string();
+        lines.extend(extra.iter().map(|line| line.replace("{dir}", &dir_text)));
         let text = config_text(&dir, &seed_format(), &lines).replace(
             &dir.path().join("stats.json").display().to_string(),
             &statistics.join("stats.json").display().to_string(),
