@@ -142,10 +142,7 @@ impl Engine for FastPath {
     }
 
     fn resume(&mut self, resume: Resume) -> bool {
-        match resume {
-            Resume::After(position) => self.grouper.resume_after(position),
-            Resume::FromNow => self.grouper.skip_backlog(),
-        }
+        self.grouper.resume(resume);
         true
     }
 

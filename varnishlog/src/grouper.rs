@@ -43,22 +43,26 @@
 //!   reuses for every record (`VSL_Check` "not supported"): every record of a client request
 //!   is copied into the transaction's buffer as it arrives.
 //!
+//! On a live log every `End` record is counted per writer segment (the `ends` module), so a
+//! client request handed out carries where it ended (a `Position`), and a reader asked to
+//! resume skips (and counts) the client requests that completed before its start.
+//!
 //! Slots, their record lists and copy buffers are reused, so the steady state allocates
 //! nothing per record or transaction.
 
-use std::collections::hash_map::HashMap;
 use std::collections::VecDeque;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use edgeship_query::{Matches, Query};
 
+use crate::ends::EndCount;
 use crate::ffi::{self, sys};
 use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
-use crate::position::Position;
+use crate::position::Resume;
 use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable, SYNTH_END};
 use crate::visit::Delivery;
+use crate::vxid_map::VxidMap;
 
 /// How record memory behaves for the current cursor (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,29 +74,6 @@ pub(crate) enum CopyPolicy {
     /// The cursor reuses its buffer: copy every kept record at once.
     Always,
 }
-
-/// A cheap hash for vxids (they are already well spread; the multiply mixes the high bits
-/// hashbrown uses for its control bytes).
-#[derive(Default)]
-pub(crate) struct VxidHasher(u64);
-
-impl Hasher for VxidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.0 = u64::from(value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type VxidMap = HashMap<u32, u32, BuildHasherDefault<VxidHasher>>;
 
 /// No vxid: [`ffi::vsl_id`] masks vxids to 30 bits, so no record carries this one.
 const NO_VXID: u32 = u32::MAX;
@@ -176,20 +157,8 @@ pub(crate) struct Grouper {
     /// `-q`, evaluated as records are filed: client requests it does not select are not
     /// handed out.
     query: Option<Query>,
-    /// The writer's segment number of the unit being read (live log).
-    unit_segment: u32,
-    /// Whether the current segment was read from its start, so that its `End` records are
-    /// counted from its first: only then are positions in it known. A cursor from the tail
-    /// starts inside a segment; its next segment is whole.
-    segment_whole: bool,
-    /// Hand out nothing that completes before the reader first catches up with the writer
-    /// (see `Options::skip_backlog`).
-    skip_backlog: bool,
-    /// The last `End` record read: its segment and its count in that segment.
-    last_end: Position,
-    /// Resuming: client requests that completed at or before this position were handed out
-    /// by an earlier process and are skipped (counted). Cleared once it is passed.
-    resume: Option<Position>,
+    /// Where reading is in the live log, and what a resume skips.
+    ends: EndCount,
 }
 
 impl Grouper {
@@ -211,37 +180,19 @@ impl Grouper {
             units: 0,
             policy: CopyPolicy::Stable,
             query,
-            unit_segment: 0,
-            segment_whole: false,
-            skip_backlog: false,
-            last_end: Position {
-                segment: 0,
-                ends: 0,
-            },
-            resume: None,
+            ends: EndCount::new(),
         }
     }
 
     /// A new cursor (at open, or a reattach): whether its first unit starts a segment.
     pub(crate) fn new_cursor(&mut self, starts_a_segment: bool) {
-        self.segment_whole = starts_a_segment;
-        self.unit_segment = u32::MAX;
-        self.last_end = Position {
-            segment: u32::MAX,
-            ends: 0,
-        };
+        self.ends.new_cursor(starts_a_segment);
     }
 
-    /// Hands out nothing that completes before the reader first has nothing more to read
-    /// (counted as `transactions_before_resume`).
-    pub(crate) fn skip_backlog(&mut self) {
-        self.skip_backlog = true;
-    }
-
-    /// Hands out only the client requests that complete after `position` (see
-    /// [`Position::covers`]); the others are counted as `transactions_before_resume`.
-    pub(crate) fn resume_after(&mut self, position: Position) {
-        self.resume = Some(position);
+    /// Hands out only the client requests that complete after the start `resume` names;
+    /// the others are counted as `transactions_before_resume`.
+    pub(crate) fn resume(&mut self, resume: Resume) {
+        self.ends.resume(resume);
     }
 
     /// Sets how record memory behaves for a new cursor. Must only change while nothing is
@@ -262,12 +213,7 @@ impl Grouper {
     #[inline]
     pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
         let log_priv = unit.position().priv_;
-        if log_priv != self.unit_segment {
-            // A segment seen before this unit's (not the cursor's first) is read from its
-            // start.
-            self.segment_whole |= self.unit_segment != u32::MAX;
-            self.unit_segment = log_priv;
-        }
+        self.ends.unit(log_priv);
         match unit.contents() {
             Contents::Batch(records) => {
                 for record in records {
@@ -332,7 +278,7 @@ impl Grouper {
                 None => {
                     // Its transaction is unknown, but its `End` still counts in positions.
                     if tag == ffi::SLT_END {
-                        self.end_seen(log_priv);
+                        self.ends.end_seen(log_priv);
                     }
                     return false;
                 }
@@ -352,50 +298,11 @@ impl Grouper {
             }
         }
         if tag == ffi::SLT_END {
-            self.end_seen(log_priv);
+            self.ends.end_seen(log_priv);
             self.complete(slot, None, out);
             return true;
         }
         began
-    }
-
-    /// Counts an `End` record of segment `segment` (every one, whatever its transaction):
-    /// positions name the n-th of a segment.
-    #[inline(always)]
-    fn end_seen(&mut self, segment: u32) {
-        if segment == self.last_end.segment {
-            self.last_end.ends += 1;
-        } else {
-            self.last_end = Position { segment, ends: 1 };
-        }
-    }
-
-    /// Where a transaction completing now ends: at the `End` just read, or (forced) just
-    /// after the last `End` read in the current unit's segment.
-    #[inline(always)]
-    fn position_now(&self, by_end: bool) -> Position {
-        if by_end || self.last_end.segment == self.unit_segment {
-            self.last_end
-        } else {
-            Position {
-                segment: self.unit_segment,
-                ends: 0,
-            }
-        }
-    }
-
-    /// Whether a client request completing now was handed out before the resume position
-    /// (by an earlier process); once one is not, the position is passed for good.
-    #[inline]
-    fn before_resume(&mut self, position: Position, by_end: bool) -> bool {
-        let Some(resume) = self.resume else {
-            return false;
-        };
-        let covered = resume.covers(position, by_end);
-        if !covered && by_end {
-            self.resume = None;
-        }
-        covered
     }
 
     /// The slot of a record's transaction when it is not the last one looked up: found, or
@@ -645,8 +552,7 @@ impl Grouper {
 
     /// Called when a live log has nothing new: applies `-T` with a fresh clock.
     pub(crate) fn idle(&mut self, out: &mut Delivery<'_>) {
-        // Caught up with the writer: the backlog, if skipped, is behind.
-        self.skip_backlog = false;
+        self.ends.caught_up();
         self.now = Instant::now();
         self.expire(out);
     }
@@ -665,11 +571,10 @@ impl Grouper {
     /// request, and frees its slot.
     fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
         let by_end = forced.is_none();
-        let position = self.position_now(by_end);
         let live = self.policy == CopyPolicy::Checked;
-        let skip = live
-            && self.slots[index as usize].keep
-            && (self.skip_backlog || self.before_resume(position, by_end));
+        let position = self.ends.position_now(by_end).filter(|_| live);
+        let skip =
+            live && self.slots[index as usize].keep && self.ends.before_start(position, by_end);
         let slot = &mut self.slots[index as usize];
         if skip {
             out.counters.transactions_before_resume += 1;
@@ -692,7 +597,7 @@ impl Grouper {
                 records: &slot.records,
                 copies: &slot.copies,
                 tags: out.tags,
-                position: (live && self.segment_whole).then_some(position),
+                position,
             };
             out.transaction(&transaction);
         }

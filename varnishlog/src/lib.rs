@@ -55,6 +55,7 @@
 //! `vsl_grouping` fuzz target, not for reading logs.
 
 mod attach;
+mod ends;
 mod engine;
 mod error;
 mod fast_path;
@@ -70,6 +71,7 @@ mod record;
 pub mod synthetic;
 mod visit;
 mod vslq;
+mod vxid_map;
 
 pub use error::Error;
 pub use instance::instance_identity;
