@@ -367,3 +367,31 @@ fn with_a_state_dir_a_killed_run_continues_after_a_restart_and_misses_nothing() 
     // same numbers: duplicates, which the audit counts as such (checked in there).
     resume_and_finish(scenario);
 }
+
+#[test]
+fn with_a_state_dir_a_restarted_varnishd_or_from_tail_starts_a_new_run() {
+    let mut scenario = Scenario::start("varnishd-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    assert_eq!(scenario.stop_edgeship().code(), Some(0), "a clean stop");
+    // The checkpoint names the old child's log; the new child's is read from its head
+    // (testkit's probe, served before the next edgeship starts, is in it).
+    scenario.restart_varnishd();
+    scenario.traffic(PHASE / 2);
+    scenario.start_edgeship();
+    scenario.wait_logged("varnishd or its child restarted");
+    scenario.wait_logged("a new run starts (resume_failed 1)");
+    scenario.traffic(PHASE);
+    assert_eq!(scenario.stop_edgeship().code(), Some(0), "a clean stop");
+    // A checkpoint of this child, which --from-tail does not resume.
+    scenario.start_edgeship_with_args(&["--from-tail"]);
+    scenario.wait_logged("--from-tail: not resuming run");
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.check(3);
+    assert_eq!(outcome.audit.lost(), 0, "{outcome:#?}");
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "what the old varnishd served after the first stop, and what the third run's tail \
+         start left out, was never read: {outcome:#?}"
+    );
+}

@@ -156,6 +156,15 @@ impl Scenario {
 
     /// As [`Scenario::start_edgeship`], with the environment `env`.
     pub(crate) fn start_edgeship_with_env(&mut self, env: &[(&str, &str)]) {
+        self.start_edgeship_with(&[], env);
+    }
+
+    /// As [`Scenario::start_edgeship`], with more command-line arguments.
+    pub(crate) fn start_edgeship_with_args(&mut self, args: &[&str]) {
+        self.start_edgeship_with(args, &[]);
+    }
+
+    fn start_edgeship_with(&mut self, args: &[&str], env: &[(&str, &str)]) {
         assert!(self.edgeship.is_none(), "one edgeship at a time");
         self.runs += 1;
         let label = format!("run{}", self.runs);
@@ -164,7 +173,7 @@ impl Scenario {
             &label,
             &self.config,
             self.varnishd.workdir(),
-            &[],
+            args,
             env,
         ));
     }
