@@ -19,7 +19,7 @@
 //! What a checkpoint promises: every record of its run numbered below `next_sequence` has a
 //! final delivery report (delivered, or failed and counted), and the transaction of record
 //! `next_sequence - 1` ended at `position` in the log of varnishd child `instance` (see
-//! `progress` for the order of reports this relies on). A resumed reader hands out exactly
+//! `frontier` for the order of reports this relies on). A resumed reader hands out exactly
 //! the client requests that completed after that position, in log order, so when they are
 //! read in the same order as before (same log, same grouping; a transaction forced complete
 //! by `-T` or `-L` may complete at another point on the second reading) each gets the
@@ -37,8 +37,8 @@ use edgeship_conf::{Config, Output};
 use edgeship_varnishlog::{instance_identity, Options, Position, Resume, ResumeCheck};
 
 use crate::checkpoint::Checkpoint;
+use crate::frontier::Frontier;
 use crate::identity::Identity;
-use crate::progress::Progress;
 use crate::shared::Shared;
 
 /// Where a process starts reading when it has a state directory.
@@ -192,7 +192,7 @@ impl State {
                 Output::Kafka => Reports::DeliveryReports,
                 Output::Stdout | Output::Null => Reports::AtOutput,
             },
-            progress: Progress::default(),
+            frontier: Frontier::default(),
             written: None,
             failing: false,
         }
@@ -216,7 +216,7 @@ pub struct Checkpointer {
     run: String,
     sequence_start: u64,
     reports: Reports,
-    progress: Progress,
+    frontier: Frontier,
     /// The next sequence number of the last checkpoint written.
     written: Option<u64>,
     /// The last write failed (logged once until one succeeds again).
@@ -229,7 +229,7 @@ impl Checkpointer {
     // hot path: one push into a queue that keeps its capacity.
     #[inline]
     pub fn numbered(&mut self, sequence: u64, position: Option<Position>, produced: bool) {
-        self.progress.numbered(sequence, position, produced);
+        self.frontier.numbered(sequence, position, produced);
     }
 
     /// Writes the checkpoint if the frontier of done records moved.
@@ -244,7 +244,7 @@ impl Checkpointer {
             }
             Reports::AtOutput => load(&counters.records_produced),
         };
-        let Some((sequence, Some(position))) = self.progress.advance(reported) else {
+        let Some((sequence, Some(position))) = self.frontier.advance(reported) else {
             return;
         };
         let next_sequence = sequence.wrapping_add(1);

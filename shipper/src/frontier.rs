@@ -29,7 +29,7 @@ struct Pending {
 
 /// The done records' frontier.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub struct Frontier {
     /// Numbered records, oldest first, not yet passed over.
     pending: VecDeque<Pending>,
     /// How many produced records were passed over: the reports they account for.
@@ -38,7 +38,7 @@ pub struct Progress {
     done: Option<(u64, Option<Position>)>,
 }
 
-impl Progress {
+impl Frontier {
     /// Notes a record just numbered.
     // hot path: one push into a queue that keeps its capacity.
     #[inline]
@@ -77,18 +77,18 @@ mod tests {
 
     #[test]
     fn the_frontier_moves_with_the_reports_and_over_records_never_produced() {
-        let mut progress = Progress::default();
-        assert_eq!(progress.advance(0), None);
-        progress.numbered(10, at(1), true);
-        progress.numbered(11, at(2), false);
-        progress.numbered(12, at(3), true);
-        progress.numbered(13, at(4), true);
-        assert_eq!(progress.advance(0), None, "nothing reported yet");
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.advance(0), None);
+        frontier.numbered(10, at(1), true);
+        frontier.numbered(11, at(2), false);
+        frontier.numbered(12, at(3), true);
+        frontier.numbered(13, at(4), true);
+        assert_eq!(frontier.advance(0), None, "nothing reported yet");
         // The first report also passes the record that was never produced behind it.
-        assert_eq!(progress.advance(1), Some((11, at(2))));
-        assert_eq!(progress.advance(1), Some((11, at(2))), "no new report");
-        assert_eq!(progress.advance(3), Some((13, at(4))));
-        progress.numbered(14, None, true);
-        assert_eq!(progress.advance(4), Some((14, None)));
+        assert_eq!(frontier.advance(1), Some((11, at(2))));
+        assert_eq!(frontier.advance(1), Some((11, at(2))), "no new report");
+        assert_eq!(frontier.advance(3), Some((13, at(4))));
+        frontier.numbered(14, None, true);
+        assert_eq!(frontier.advance(4), Some((14, None)));
     }
 }
