@@ -310,6 +310,9 @@ pub struct EdgeshipSettings {
     pub shutdown_timeout: Duration,
     /// `edgeship.hostname`: the name `%l` renders. Default `None`: the machine's host name.
     pub hostname: Option<Sourced<String>>,
+    /// `edgeship.metrics.address`: where the Prometheus metrics server listens. Default
+    /// `None`: no metrics server.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// `edgeship.state.dir`: where the restart checkpoint lives. Default `None`: no
     /// checkpoint, and a restart reads from the log's tail.
     pub state_dir: Option<PathBuf>,

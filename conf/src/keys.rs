@@ -11,6 +11,7 @@
 
 mod define;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -289,6 +290,13 @@ own_keys! {
         default: Unset("the machine's host name"),
         parse: hostname,
     }
+    metrics_address: SocketAddr {
+        name: "edgeship.metrics.address",
+        aliases: [],
+        value: "address and port for Prometheus's `GET /metrics` (e.g. `127.0.0.1:9132`)",
+        default: Unset("off: no metrics server"),
+        parse: socket_address,
+    }
     state_dir: PathBuf {
         name: "edgeship.state.dir",
         aliases: [],
@@ -329,6 +337,14 @@ fn varnish3_match(value: &str) -> Result<String, String> {
     edgeship_query::Query::new(&query)
         .map_err(|error| format!("translated into the VSL query {query}: {error}"))?;
     Ok(query)
+}
+
+/// An IP address and port to listen on (`127.0.0.1:9132`, `[::1]:9132`); a host name is
+/// refused, as the daemon must not depend on name resolution to start.
+fn socket_address(value: &str) -> Result<SocketAddr, String> {
+    value.parse().map_err(|_| {
+        format!("{value:?} is not an IP address and port (such as 127.0.0.1:9132 or [::1]:9132)")
+    })
 }
 
 /// A path taken as written.

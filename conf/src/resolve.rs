@@ -474,6 +474,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
             queue_full: draft.queue_full.value,
             shutdown_timeout: draft.shutdown_timeout.value,
             hostname: draft.hostname,
+            metrics_address: draft.metrics_address.map(|address| address.value),
             state_dir: draft.state_dir.map(|dir| dir.value),
         },
         plans: derived.plans,

@@ -373,7 +373,8 @@ fn malformed_configurations_report_path_and_line() {
         (
             "kafka.topic = t\nedgeship.spool.dir = /var/spool\n",
             &["t.conf:2: unknown edgeship key \"edgeship.spool.dir\" (known: edgeship.key.format, \
-               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.hostname, edgeship.state.dir)"],
+               edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, \
+               edgeship.hostname, edgeship.metrics.address, edgeship.state.dir)"],
         ),
         (
             "kafka.topic = t\npartition = %h\n",
@@ -730,6 +731,25 @@ fn edgeship_keys() {
     assert_eq!(
         (hostname.value.as_str(), hostname.line),
         ("cp1001", Some(4))
+    );
+}
+
+#[test]
+fn metrics_address_is_off_unless_set_and_must_be_an_ip_address_and_port() {
+    let config = resolved(resolve_text("kafka.topic = t\n"));
+    assert_eq!(config.edgeship.metrics_address, None);
+    let config = resolved(resolve_text(
+        "kafka.topic = t\nedgeship.metrics.address = 127.0.0.1:9132\n",
+    ));
+    assert_eq!(
+        config.edgeship.metrics_address,
+        Some("127.0.0.1:9132".parse().expect("an address"))
+    );
+    let refused = resolve_text("kafka.topic = t\nedgeship.metrics.address = localhost:9132\n");
+    let message = refused.expect_err("a host name is refused").to_string();
+    assert!(
+        message.contains("t.conf:2:") && message.contains("not an IP address and port"),
+        "{message}"
     );
 }
 

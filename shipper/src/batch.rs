@@ -10,8 +10,12 @@
 //! Batches travel over a bounded channel and come back empty over a second one, so in steady
 //! state nothing is allocated: the arenas keep their capacity from batch to batch.
 
+use std::time::SystemTime;
+
 use edgeship_formats::CaptureStats;
 use edgeship_varnishlog::Position;
+
+use crate::latency::unix_micros;
 
 /// One field's value in the arena; `length == NONE` when nothing matched.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +45,9 @@ pub struct Batch {
     positions: Vec<Option<Position>>,
     /// Records cut at `tag.size.max` while capturing this batch's transactions.
     truncated_tags: u64,
+    /// When the reader took its first transaction from the log (microseconds since the Unix
+    /// epoch): the start of the latencies `latency` measures. One clock read per batch.
+    handed_micros: u64,
 }
 
 /// A batch fills up at this many transactions...
@@ -59,6 +66,7 @@ impl Batch {
             transactions: 0,
             positions: Vec::with_capacity(MAX_TRANSACTIONS),
             truncated_tags: 0,
+            handed_micros: 0,
         }
     }
 
@@ -71,6 +79,9 @@ impl Batch {
         position: Option<Position>,
     ) {
         self.positions.push(position);
+        if self.transactions == 0 {
+            self.handed_micros = unix_micros(SystemTime::now());
+        }
         let values = &values[..values.len().min(self.stride)];
         self.values.reserve(self.stride);
         for value in values {
@@ -116,6 +127,12 @@ impl Batch {
         self.truncated_tags
     }
 
+    /// When the reader took its first transaction from the log (microseconds since the Unix
+    /// epoch; 0 while it is empty).
+    pub fn handed_micros(&self) -> u64 {
+        self.handed_micros
+    }
+
     /// Empties it, keeping its capacity.
     pub fn clear(&mut self) {
         self.bytes.clear();
@@ -123,6 +140,7 @@ impl Batch {
         self.transactions = 0;
         self.positions.clear();
         self.truncated_tags = 0;
+        self.handed_micros = 0;
     }
 
     /// Its transactions in reading order.

@@ -5,8 +5,10 @@
 //! render, key) → a `sink`: `kafka`, standard output or nothing. `pipeline` wires them, with
 //! the `timers`, the `signals`' flags and `shutdown`. `counters` are what heartbeats
 //! (`heartbeat`) and the statistics file (`stats`) report; every thread shares them, the `log`
-//! and the statistics file as one `shared` handle. `watchdog` tells systemd (`notify`) that the
-//! process is ready, and keeps its watchdog fed only while the pipeline makes progress.
+//! and the statistics file as one `shared` handle, with the `latency` histograms, the run's
+//! `progress` and librdkafka's last figures (`kafka_figures`), which `metrics` serves to
+//! Prometheus. `watchdog` tells systemd (`notify`) that the process is ready, and keeps its
+//! watchdog fed only while the pipeline makes progress.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -18,9 +20,13 @@ pub mod frontier;
 pub mod heartbeat;
 pub mod identity;
 pub mod kafka;
+pub mod kafka_figures;
+pub mod latency;
 pub mod log;
+pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod progress;
 pub mod reader;
 pub mod resume;
 pub mod shared;

@@ -17,6 +17,7 @@
 //! purpose (each one found is a bug fixed), yet the recovery above must be tested on the real
 //! binary; it is read once at start and checked once per batch, never per record.
 
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -30,6 +31,7 @@ use crate::deadline::StopClock;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
 use crate::log::Log;
+use crate::metrics::{self, RunInfo};
 use crate::reader::{self, ReaderThread, Received};
 pub use crate::resume::StartAt;
 use crate::resume::State;
@@ -77,13 +79,14 @@ pub fn run(
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let state = State::open(config, start_at, &shared);
+    let identity = Identity::new(config, started);
     let wiring = Wiring {
         state,
         config,
         stop: stop.clone(),
         formats: Formats::new(plans, &capturer),
         capturer,
-        identity: Identity::new(config, started),
+        identity,
         shared: Arc::clone(&shared),
     };
     // The one place the output is chosen: everything after is compiled for that output.
@@ -95,6 +98,24 @@ pub fn run(
         Output::Stdout => wiring.serve(StdoutSink::new(config.format_type), report),
         Output::Null => wiring.serve(NullSink, report),
     }
+}
+
+/// Starts the metrics server at `address` (a bind failure stops the start) and logs where.
+fn start_metrics(
+    address: SocketAddr,
+    shared: &Arc<Shared>,
+    identity: &Identity,
+) -> anyhow::Result<()> {
+    let run = RunInfo {
+        hostname: identity.hostname.clone(),
+        run: identity.run.clone(),
+        sequence_start: identity.sequence_start,
+    };
+    let bound = metrics::start(address, Arc::clone(shared), run)?;
+    shared
+        .log
+        .info(&format!("Prometheus metrics at http://{bound}/metrics"));
+    Ok(())
 }
 
 /// Everything a run needs besides its output.
@@ -131,6 +152,10 @@ impl Wiring<'_> {
             Some(state) => state.identity(reader.resume_check(), identity, &shared),
             None => identity,
         };
+        // The metrics name the run, known now (a bind failure still stops the start).
+        if let Some(address) = config.edgeship.metrics_address {
+            start_metrics(address, &shared, &identity)?;
+        }
         let checkpoints = state.map(|state| state.checkpointer(&identity, config.output));
         let mut shipper = Shipper::new(formats, identity, sink, Arc::clone(&shared));
         if let Some(checkpoints) = checkpoints {

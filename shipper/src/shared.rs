@@ -7,7 +7,10 @@ use anyhow::Context as _;
 use edgeship_conf::Config;
 
 use crate::counters::Counters;
+use crate::kafka_figures::KafkaFigures;
+use crate::latency::Latency;
 use crate::log::Log;
+use crate::progress::Progress;
 use crate::stats::StatsFile;
 
 /// What the reader thread, the rendering thread and librdkafka's callbacks all report into.
@@ -18,6 +21,12 @@ pub struct Shared {
     pub log: Log,
     /// The statistics file (disabled when statistics are off).
     pub stats: StatsFile,
+    /// The latency histograms (the wait before produce, the delivery latency).
+    pub latency: Latency,
+    /// The next sequence number and the last delivery's time, for the metrics server.
+    pub progress: Progress,
+    /// The figures of librdkafka's last statistics (queue, brokers), for the metrics server.
+    pub kafka: KafkaFigures,
 }
 
 impl Shared {
@@ -36,6 +45,9 @@ impl Shared {
             counters: Counters::default(),
             log,
             stats,
+            latency: Latency::default(),
+            progress: Progress::default(),
+            kafka: KafkaFigures::default(),
         })
     }
 
@@ -43,14 +55,17 @@ impl Shared {
     /// stop the shipper) is counted and logged, and the next interval tries again.
     pub fn write_statistics(&self, unix_seconds: u64, next_sequence: u64) {
         let counters = self.counters.snapshot();
+        let latency = self.latency.take_interval();
         let written = self
             .stats
-            .write_interval(unix_seconds, next_sequence, &counters);
+            .write_interval(unix_seconds, next_sequence, &counters, latency);
         self.statistics_written(written);
     }
 
-    /// Writes one librdkafka statistics object, a failure counted and logged likewise.
+    /// Writes one librdkafka statistics object, a failure counted and logged likewise, and
+    /// keeps its figures for the metrics server.
     pub fn write_kafka_statistics(&self, statistics: &[u8]) {
+        self.kafka.update(statistics);
         self.statistics_written(self.stats.write_kafka(statistics));
     }
 

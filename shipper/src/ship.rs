@@ -16,6 +16,7 @@ use crate::batch::Batch;
 use crate::counters::Counters;
 use crate::heartbeat::{self, Beat};
 use crate::identity::Identity;
+use crate::latency::unix_micros;
 use crate::resume::Checkpointer;
 use crate::shared::Shared;
 use crate::sink::{Key, Sink};
@@ -58,6 +59,7 @@ impl<S: Sink> Shipper<S> {
     /// A shipper that numbers from the identity's first sequence number (or, continuing a
     /// run, from where the earlier process stopped).
     pub fn new(formats: Formats, identity: Identity, sink: S, shared: Arc<Shared>) -> Shipper<S> {
+        shared.progress.set_next_sequence(identity.sequence_start);
         Shipper {
             formats,
             next_sequence: identity.resumed_at.unwrap_or(identity.sequence_start),
@@ -110,6 +112,7 @@ impl<S: Sink> Shipper<S> {
         let mut produced = 0_u64;
         let key_fields = self.formats.key_fields;
         self.record.clear();
+        self.sink.start_batch(batch.handed_micros());
         for transaction in batch.transactions() {
             let context = Context {
                 hostname: self.identity.hostname.as_bytes(),
@@ -137,7 +140,13 @@ impl<S: Sink> Shipper<S> {
             }
         }
         self.sink.end_batch(&self.record)?;
-        let counters = &self.shared.counters;
+        let shared = &self.shared;
+        shared.progress.set_next_sequence(self.next_sequence);
+        let now = unix_micros(SystemTime::now());
+        shared
+            .latency
+            .record_wait(batch.handed_micros(), now, produced);
+        let counters = &shared.counters;
         Counters::add(&counters.records_rendered, batch.len() as u64);
         Counters::add(&counters.records_produced, produced);
         Counters::add(&counters.truncated_tags, batch.truncated_tags());

@@ -20,6 +20,7 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::counters::Snapshot;
+use crate::latency::Summary;
 
 /// The statistics file, or nothing when statistics are off.
 pub struct StatsFile {
@@ -60,14 +61,16 @@ impl StatsFile {
         result
     }
 
-    /// Writes varnishkafka's line and edgeship's line for one interval. A failure is returned
-    /// for the caller to count and log (see `Shared::write_statistics`); the next interval
-    /// tries again.
+    /// Writes varnishkafka's line and edgeship's line for one interval, the latter with the
+    /// interval's latency percentiles (`(wait before produce, delivery)`, see `latency`). A
+    /// failure is returned for the caller to count and log (see `Shared::write_statistics`);
+    /// the next interval tries again.
     pub fn write_interval(
         &self,
         unix_seconds: u64,
         next_sequence: u64,
         counters: &Snapshot,
+        (wait, delivery): (Summary, Summary),
     ) -> std::io::Result<()> {
         if self.path.is_none() {
             return Ok(());
@@ -86,6 +89,20 @@ impl StatsFile {
         text.push_str(&format!("{{\"edgeship\":{{\"time\":{unix_seconds}"));
         for (name, value) in counters.fields() {
             text.push_str(&format!(",\"{name}\":{value}"));
+        }
+        for (name, summary) in [("produce_wait", wait), ("delivery_latency", delivery)] {
+            let Summary {
+                count,
+                p50,
+                p99,
+                p999,
+                max,
+            } = summary;
+            text.push_str(&format!(
+                ",\"{name}_count\":{count},\"{name}_p50_micros\":{p50},\
+                 \"{name}_p99_micros\":{p99},\"{name}_p999_micros\":{p999},\
+                 \"{name}_max_micros\":{max}"
+            ));
         }
         text.push_str("}}\n");
         self.write(text.as_bytes())

@@ -14,9 +14,10 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::port::free_port;
+use crate::process::{log_tail, Readiness};
 use crate::proxy::Proxy;
 use crate::scratch::ScratchDir;
 
@@ -115,29 +116,15 @@ impl Tansu {
     }
 
     fn wait_ready(&mut self) -> io::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(io::Error::other(format!(
-                    "tansu exited with {status} before answering: {}",
-                    self.log_tail()
-                )));
-            }
-            if api_versions(self.addr).is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "tansu did not answer on {} within {START_TIMEOUT:?}: {}",
-                        self.addr,
-                        self.log_tail()
-                    ),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let addr = self.addr;
+        let readiness = Readiness {
+            name: "tansu",
+            addr,
+            log: &self.dir.path().join("tansu.log"),
+            timeout: START_TIMEOUT,
+            pause: Duration::from_millis(50),
+        };
+        readiness.wait(&mut self.child, || api_versions(addr).is_ok())
     }
 
     /// The broker's address as clients must use it, for `bootstrap.servers` (a proxy's in
@@ -168,9 +155,7 @@ impl Tansu {
 
     /// The last lines the broker logged, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        log_tail(&self.dir.path().join("tansu.log"))
     }
 }
 

@@ -41,18 +41,27 @@ pub struct KafkaInput<'a> {
     pub global: &'a [KafkaProperty],
     /// `kafka.topic.*` properties.
     pub topic: &'a [KafkaProperty],
-    /// `log.statistics.interval`, which sets librdkafka's `statistics.interval.ms`.
+    /// `log.statistics.interval`, which sets librdkafka's `statistics.interval.ms`; with
+    /// metrics on and no statistics file, [`METRICS_STATISTICS_INTERVAL`].
     pub statistics_interval: Option<Duration>,
 }
+
+/// How often librdkafka sends its statistics when only the metrics server reads them (no
+/// statistics file): its queue and broker gauges are then at most this old.
+pub(super) const METRICS_STATISTICS_INTERVAL: Duration = Duration::from_secs(15);
 
 impl<'a> KafkaInput<'a> {
     /// The input of a resolved configuration.
     pub fn from_config(config: &'a Config) -> KafkaInput<'a> {
+        let for_metrics = config
+            .edgeship
+            .metrics_address
+            .map(|_| METRICS_STATISTICS_INTERVAL);
         KafkaInput {
             source: &config.source,
             global: &config.kafka.global,
             topic: &config.kafka.topic_properties,
-            statistics_interval: config.statistics.interval,
+            statistics_interval: config.statistics.interval.or(for_metrics),
         }
     }
 
@@ -272,6 +281,41 @@ mod tests {
             topic,
             statistics_interval: None,
         }
+    }
+
+    fn resolved(text: &str) -> Config {
+        edgeship_conf::RawConfig::parse(text.as_bytes(), "t.conf")
+            .expect("reads")
+            .resolve(&edgeship_conf::Overrides::default())
+            .expect("resolves")
+    }
+
+    #[test]
+    fn librdkafka_statistics_are_on_for_the_metrics_server_or_the_statistics_file() {
+        let interval = |text: &str| {
+            let config = resolved(text);
+            let kafka = KafkaConfig::build(KafkaInput::from_config(&config)).expect("builds");
+            kafka
+                .client()
+                .get("statistics.interval.ms")
+                .map(str::to_owned)
+        };
+        let base = "kafka.topic = t\nlog.statistics.interval = 5\n";
+        assert_eq!(interval(base), None, "no file, no metrics: off");
+        let metrics = format!("{base}edgeship.metrics.address = 127.0.0.1:9132\n");
+        assert_eq!(interval(&metrics).as_deref(), Some("15000"));
+        let file = format!("{metrics}log.statistics.file = /tmp/x.json\n");
+        assert_eq!(
+            interval(&file).as_deref(),
+            Some("5000"),
+            "the file's interval"
+        );
+        let own = format!("{metrics}kafka.statistics.interval.ms = 0\n");
+        assert_eq!(
+            interval(&own).as_deref(),
+            Some("0"),
+            "the operator's line wins"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -17,14 +18,35 @@ use rdkafka::producer::ProducerContext;
 
 use super::resend::{producer_finished, OnFatal, Recovery};
 use crate::counters::Counters;
+use crate::latency::{self, unix_micros};
 use crate::shared::Shared;
 
-/// What a message is, carried through librdkafka as the delivery opaque.
+/// What a message is, carried through librdkafka as the delivery opaque: its low two bits
+/// ([`opaque_kind`]). A record's other bits carry when the reader handed it over
+/// ([`record_opaque`]), so its delivery report can time it without a lookup per record.
 pub(super) const OPAQUE_RECORD: usize = 0;
 /// A heartbeat: its delivery is not a record's, so it is not counted as one.
 pub(super) const OPAQUE_HEARTBEAT: usize = 1;
 /// The final heartbeat of a clean stop: a heartbeat whose delivery shutdown asks about.
 pub(super) const OPAQUE_FINAL_HEARTBEAT: usize = 2;
+/// The bits of an opaque that say what the message is.
+const KIND_BITS: usize = 0b11;
+
+/// What the message with `opaque` is: one of the `OPAQUE_*` values.
+pub(super) fn opaque_kind(opaque: usize) -> usize {
+    opaque & KIND_BITS
+}
+
+/// A record's opaque: [`OPAQUE_RECORD`] with its hand-over time (microseconds since the Unix
+/// epoch, which fit in 62 bits for the next hundred thousand years).
+pub(super) fn record_opaque(handed_micros: u64) -> usize {
+    ((handed_micros as usize) << 2) | OPAQUE_RECORD
+}
+
+/// The hand-over time a record's opaque carries.
+fn handed_micros(opaque: usize) -> u64 {
+    (opaque >> 2) as u64
+}
 
 /// Delivery failures, classified without `rd_kafka_message_status` (which rust-rdkafka does not
 /// expose, and `unsafe` is reserved for `varnishlog`): a failure after the message may have
@@ -160,15 +182,21 @@ impl ProducerContext for KafkaContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let heartbeat = opaque != OPAQUE_RECORD;
+        let kind = opaque_kind(opaque);
+        let heartbeat = kind != OPAQUE_RECORD;
         let counters = &self.shared.counters;
         match result {
             Ok(_) => {
-                if opaque == OPAQUE_FINAL_HEARTBEAT {
+                if kind == OPAQUE_FINAL_HEARTBEAT {
                     self.recovery.final_heartbeat_delivered();
                 }
                 if !heartbeat {
                     Counters::add(&counters.records_delivered, 1);
+                    // One clock read and a thread-local histogram: no lock per record (see
+                    // `latency`); merged after the poll that served this report.
+                    let now = unix_micros(SystemTime::now());
+                    latency::record_delivery_here(now.saturating_sub(handed_micros(opaque)));
+                    self.shared.progress.delivered_at(now);
                 }
             }
             Err((error, message)) => {

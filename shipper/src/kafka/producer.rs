@@ -31,7 +31,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use rdkafka::ClientConfig;
 
 use super::config::{KafkaConfig, KafkaInput};
-use super::context::{KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT, OPAQUE_RECORD};
+use super::context::{
+    opaque_kind, record_opaque, KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT,
+    OPAQUE_RECORD,
+};
 use super::resend::{Failed, OnFatal, Recovery};
 use super::stall::{Stall, MAX_WINDOW};
 use crate::counters::Counters;
@@ -74,6 +77,8 @@ pub struct KafkaProducer {
     policy: QueueFullPolicy,
     shared: Arc<Shared>,
     stop: StopClock,
+    /// The current batch's hand-over time, carried in its records' opaques.
+    batch_handed_micros: u64,
 }
 
 /// What happened to one record handed to [`KafkaProducer::send`].
@@ -97,14 +102,15 @@ enum Message {
 
 impl Message {
     fn from_opaque(opaque: usize) -> Message {
-        match opaque {
+        match opaque_kind(opaque) {
             OPAQUE_RECORD => Message::Record,
             OPAQUE_HEARTBEAT => Message::Heartbeat,
             _ => Message::FinalHeartbeat,
         }
     }
 
-    fn opaque(self) -> usize {
+    /// The opaque of a heartbeat (a record's carries its hand-over time: `record_opaque`).
+    fn beat_opaque(self) -> usize {
         match self {
             Message::Record => OPAQUE_RECORD,
             Message::Heartbeat => OPAQUE_HEARTBEAT,
@@ -195,6 +201,7 @@ impl KafkaProducer {
             policy: config.edgeship.queue_full,
             shared: Arc::clone(shared),
             stop,
+            batch_handed_micros: 0,
         })
     }
 
@@ -205,7 +212,7 @@ impl KafkaProducer {
     #[inline]
     pub fn send(&self, payload: &[u8], key: &[u8], run: &[u8], sequence: u64) -> Sent {
         let record = self
-            .record(payload, key, Message::Record)
+            .record(payload, key, record_opaque(self.batch_handed_micros))
             .headers(record_headers(run, sequence));
         self.enqueue(record, Message::Record)
     }
@@ -222,7 +229,7 @@ impl KafkaProducer {
 
     fn send_beat(&self, payload: &[u8], key: &[u8], run: &[u8], message: Message) -> Sent {
         let record = self
-            .record(payload, key, message)
+            .record(payload, key, message.beat_opaque())
             .headers(heartbeat_headers(run));
         self.enqueue(record, message)
     }
@@ -232,9 +239,9 @@ impl KafkaProducer {
         &'a self,
         payload: &'a [u8],
         key: &'a [u8],
-        message: Message,
+        opaque: usize,
     ) -> BaseRecord<'a, [u8], [u8], usize> {
-        let record = BaseRecord::with_opaque_to(&self.topic, message.opaque())
+        let record = BaseRecord::with_opaque_to(&self.topic, opaque)
             .payload(payload)
             .key(key);
         match self.partition {
@@ -515,6 +522,11 @@ impl KafkaProducer {
 
 impl Sink for KafkaProducer {
     #[inline]
+    fn start_batch(&mut self, handed_micros: u64) {
+        self.batch_handed_micros = handed_micros;
+    }
+
+    #[inline]
     fn take_record<'v, V: Values<'v>>(
         &mut self,
         record: &mut Vec<u8>,
@@ -551,6 +563,7 @@ impl Sink for KafkaProducer {
     /// they say it can no longer deliver.
     fn poll(&mut self) {
         self.producer.poll(Duration::ZERO);
+        self.shared.latency.merge_deliveries();
         self.recover();
     }
 
@@ -569,6 +582,7 @@ impl Sink for KafkaProducer {
         loop {
             let left = until.saturating_duration_since(Instant::now());
             let _ = self.producer.flush(left.min(Duration::from_millis(500)));
+            self.shared.latency.merge_deliveries();
             self.recover();
             if self.producer.in_flight_count() <= 0 || left.is_zero() {
                 break;
