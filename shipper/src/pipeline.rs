@@ -17,7 +17,7 @@
 //! purpose (each one found is a bug fixed), yet the recovery above must be tested on the real
 //! binary; it is read once at start and checked once per batch, never per record.
 
-use std::net::SocketAddr;
+use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -80,7 +80,14 @@ pub fn run(
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let state = State::open(config, start_at, &shared);
     let identity = Identity::new(config, started);
+    // Bound now, so that an address that cannot be had stops the start before anything else.
+    let metrics = config
+        .edgeship
+        .metrics_address
+        .map(metrics::bind)
+        .transpose()?;
     let wiring = Wiring {
+        metrics,
         state,
         config,
         stop: stop.clone(),
@@ -100,9 +107,9 @@ pub fn run(
     }
 }
 
-/// Starts the metrics server at `address` (a bind failure stops the start) and logs where.
+/// Starts the metrics server on `listener` and logs where.
 fn start_metrics(
-    address: SocketAddr,
+    listener: TcpListener,
     shared: &Arc<Shared>,
     identity: &Identity,
 ) -> anyhow::Result<()> {
@@ -111,7 +118,7 @@ fn start_metrics(
         run: identity.run.clone(),
         sequence_start: identity.sequence_start,
     };
-    let bound = metrics::start(address, Arc::clone(shared), run)?;
+    let bound = metrics::start(listener, Arc::clone(shared), run)?;
     shared
         .log
         .info(&format!("Prometheus metrics at http://{bound}/metrics"));
@@ -128,6 +135,8 @@ struct Wiring<'a> {
     shared: Arc<Shared>,
     /// The state directory's checkpoint, when one is kept.
     state: Option<State>,
+    /// The metrics server's socket, when one is configured.
+    metrics: Option<TcpListener>,
 }
 
 impl Wiring<'_> {
@@ -141,6 +150,7 @@ impl Wiring<'_> {
             identity,
             shared,
             state,
+            metrics,
         } = self;
         let mut options = reader::options(&config.varnish, &capturer);
         if let Some(state) = &state {
@@ -152,9 +162,9 @@ impl Wiring<'_> {
             Some(state) => state.identity(reader.resume_check(), identity, &shared),
             None => identity,
         };
-        // The metrics name the run, known now (a bind failure still stops the start).
-        if let Some(address) = config.edgeship.metrics_address {
-            start_metrics(address, &shared, &identity)?;
+        // The metrics name the run, known now.
+        if let Some(listener) = metrics {
+            start_metrics(listener, &shared, &identity)?;
         }
         let checkpoints = state.map(|state| state.checkpointer(&identity, config.output));
         let mut shipper = Shipper::new(formats, identity, sink, Arc::clone(&shared));
