@@ -339,4 +339,7 @@ pub struct EdgeshipSettings {
     /// `edgeship.metrics.address`: where the Prometheus metrics server listens. Default
     /// `None`: no metrics server.
     pub metrics_address: Option<std::net::SocketAddr>,
+    /// `edgeship.state.dir`: where the restart checkpoint lives. Default `None`: no
+    /// checkpoint, and a restart reads from the log's tail.
+    pub state_dir: Option<PathBuf>,
 }

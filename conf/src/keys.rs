@@ -329,6 +329,15 @@ own_keys! {
         default: Unset("off: no metrics server"),
         parse: socket_address,
     }
+    state_dir: PathBuf {
+        name: "edgeship.state.dir",
+        aliases: [],
+        value: "directory for the restart checkpoint (resume from the log)",
+        // Unset keeps the old behaviour (a restart reads from the log's tail): a directory
+        // that survives restarts and belongs to edgeship is the operator's to name.
+        default: Unset("none: a restart reads from the log's tail"),
+        parse: path,
+    }
 }
 
 /// How `kafka.partition` was written, before it is combined with the key format.

@@ -60,6 +60,7 @@
 //! | `edgeship.spool.when_full` | `block` or `drop_newest` | `block` |
 //! | `edgeship.hostname` | the name `%l` renders | the machine's host name |
 //! | `edgeship.metrics.address` | address and port for Prometheus's `GET /metrics` (e.g. `127.0.0.1:9132`) | off: no metrics server |
+//! | `edgeship.state.dir` | directory for the restart checkpoint (resume from the log) | none: a restart reads from the log's tail |
 //!
 //! Command-line values override the file's (varnishkafka did the opposite).
 //!

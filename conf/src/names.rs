@@ -244,7 +244,7 @@ mod tests {
             ("varnish.arg.qq", "refused unknown key \"varnish.arg.qq\" (did you mean \"varnish.arg.q\"?)"),
             ("varnish.arg.m", "own varnish.arg.m"),
             ("varnish.arg.N", "refused varnish.arg.N (-N VSM file) no longer exists in Varnish 7; name the varnishd working directory instead: varnish.arg.n = <dir>"),
-            ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.spool.dir, edgeship.spool.max.bytes, edgeship.spool.fsync.interval, edgeship.spool.when_full, edgeship.hostname, edgeship.metrics.address)"),
+            ("edgeship.spool", "refused unknown edgeship key \"edgeship.spool\" (known: edgeship.key.format, edgeship.heartbeat.interval, edgeship.queue.full, edgeship.shutdown.timeout, edgeship.spool.dir, edgeship.spool.max.bytes, edgeship.spool.fsync.interval, edgeship.spool.when_full, edgeship.hostname, edgeship.metrics.address, edgeship.state.dir)"),
         ];
         for (name, expected) in cases {
             assert_eq!(target(name), expected, "name {name:?}");

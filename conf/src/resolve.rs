@@ -481,6 +481,7 @@ fn assemble(source: String, draft: Draft, derived: Derived) -> Config {
                 when_full: draft.spool_when_full.value,
             },
             metrics_address: draft.metrics_address.map(|address| address.value),
+            state_dir: draft.state_dir.map(|dir| dir.value),
         },
         plans: derived.plans,
         notices: derived.notices,

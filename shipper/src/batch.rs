@@ -13,6 +13,7 @@
 use std::time::SystemTime;
 
 use edgeship_formats::CaptureStats;
+use edgeship_varnishlog::Position;
 
 use crate::latency::unix_micros;
 
@@ -40,6 +41,8 @@ pub struct Batch {
     /// `stride` spans per transaction, transaction after transaction.
     values: Vec<ValueSpan>,
     transactions: usize,
+    /// Where each transaction ended in the live log (see `resume`).
+    positions: Vec<Option<Position>>,
     /// Records cut at `tag.size.max` while capturing this batch's transactions.
     truncated_tags: u64,
     /// When the reader took its first transaction from the log (microseconds since the Unix
@@ -61,14 +64,21 @@ impl Batch {
             bytes: Vec::with_capacity(MAX_BYTES / 4),
             values: Vec::with_capacity(MAX_TRANSACTIONS * stride),
             transactions: 0,
+            positions: Vec::with_capacity(MAX_TRANSACTIONS),
             truncated_tags: 0,
             handed_micros: 0,
         }
     }
 
     /// Copies one transaction's captured values in (`values.len()` must be the stride; extra
-    /// values are ignored, missing ones are `None`).
-    pub fn push(&mut self, values: &[Option<&[u8]>], stats: CaptureStats) {
+    /// values are ignored, missing ones are `None`), with where it ended in the log.
+    pub fn push(
+        &mut self,
+        values: &[Option<&[u8]>],
+        stats: CaptureStats,
+        position: Option<Position>,
+    ) {
+        self.positions.push(position);
         if self.transactions == 0 {
             self.handed_micros = unix_micros(SystemTime::now());
         }
@@ -128,6 +138,7 @@ impl Batch {
         self.bytes.clear();
         self.values.clear();
         self.transactions = 0;
+        self.positions.clear();
         self.truncated_tags = 0;
         self.handed_micros = 0;
     }
@@ -136,6 +147,7 @@ impl Batch {
     pub fn transactions(&self) -> impl Iterator<Item = Captured<'_>> + '_ {
         (0..self.transactions).map(move |index| Captured {
             batch: self,
+            index,
             first: index * self.stride,
         })
     }
@@ -145,10 +157,17 @@ impl Batch {
 #[derive(Debug, Clone, Copy)]
 pub struct Captured<'b> {
     batch: &'b Batch,
+    index: usize,
     first: usize,
 }
 
 impl<'b> Captured<'b> {
+    /// Where the transaction ended in the live log, if known.
+    #[inline]
+    pub fn position(&self) -> Option<Position> {
+        self.batch.positions.get(self.index).copied().flatten()
+    }
+
     /// The value of the capturer's `field`-th field, or `None` when nothing matched (or
     /// `field` is past the stride).
     #[inline]
@@ -173,8 +192,8 @@ mod tests {
     fn values_come_back_as_pushed() {
         let mut batch = Batch::new(3);
         let stats = CaptureStats { truncated_tags: 2 };
-        batch.push(&[Some(&b"GET"[..]), None, Some(b"/a")], stats);
-        batch.push(&[None, Some(&b"x"[..])], CaptureStats::default());
+        batch.push(&[Some(&b"GET"[..]), None, Some(b"/a")], stats, None);
+        batch.push(&[None, Some(&b"x"[..])], CaptureStats::default(), None);
         let seen: Vec<Vec<Option<&[u8]>>> = batch
             .transactions()
             .map(|transaction| (0..4).map(|field| transaction.value(field)).collect())
@@ -197,7 +216,7 @@ mod tests {
         let text: Vec<u8> = (0..100_u8).map(|i| b'a' + i % 26).collect();
         let mut batch = Batch::new(1);
         for length in 0..text.len() {
-            batch.push(&[Some(&text[..length])], CaptureStats::default());
+            batch.push(&[Some(&text[..length])], CaptureStats::default(), None);
         }
         for (length, transaction) in batch.transactions().enumerate() {
             assert_eq!(
@@ -209,9 +228,22 @@ mod tests {
     }
 
     #[test]
+    fn positions_come_back_with_their_transactions() {
+        let at = |ends| Some(Position { segment: 9, ends });
+        for stride in [0, 2] {
+            let mut batch = Batch::new(stride);
+            batch.push(&[], CaptureStats::default(), at(1));
+            batch.push(&[], CaptureStats::default(), None);
+            batch.push(&[], CaptureStats::default(), at(3));
+            let seen: Vec<_> = batch.transactions().map(|t| t.position()).collect();
+            assert_eq!(seen, vec![at(1), None, at(3)], "stride {stride}");
+        }
+    }
+
+    #[test]
     fn empty_values_stay_distinct_from_no_value() {
         let mut batch = Batch::new(2);
-        batch.push(&[Some(&b""[..]), None], CaptureStats::default());
+        batch.push(&[Some(&b""[..]), None], CaptureStats::default(), None);
         let transaction = batch.transactions().next().expect("one transaction");
         assert_eq!(transaction.value(0), Some(&b""[..]));
         assert_eq!(transaction.value(1), None);

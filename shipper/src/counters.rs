@@ -139,6 +139,14 @@ counters! {
     /// Panics caught in the shipping loop (each ends the run through the ordinary shutdown,
     /// exit 1).
     panics,
+    /// Client requests a resumed reader read again that had completed at or before the
+    /// checkpointed position (an earlier process of the run shipped them): not shipped again.
+    /// Not a loss.
+    transactions_before_resume,
+    /// Starts with a checkpoint that could not be resumed (`edgeship.state.dir`): varnishd or
+    /// its child restarted, the position was overwritten, the checkpoint was unreadable, or
+    /// the read path tells no positions. A new run started; the reason is logged.
+    resume_failed,
 }
 
 impl Counters {

@@ -64,7 +64,8 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"delivery_failed\":{},\"delivery_failed_maybe_persisted\":{},\
          \"produce_errors\":{},\"transactions_lost\":{},\"undelivered_at_exit\":{},\
          \"records_skipped\":{},\"heartbeats_dropped\":{},\"producer_restarts\":{},\
-         \"reader_errors\":{},\"spool_records\":{},\"spool_bytes\":{},\
+         \"reader_errors\":{},\"transactions_before_resume\":{},\"resume_failed\":{},\
+         \"spool_records\":{},\"spool_bytes\":{},\
          \"spool_oldest_age_seconds\":{},\"spool_spilled\":{},\"spool_replayed\":{},\
          \"spool_returned\":{},\"spool_dropped\":{},\"spool_lost\":{},\
          \"spool_unreadable_bytes\":{}}}",
@@ -86,6 +87,8 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.heartbeats_dropped,
         counters.producer_restarts,
         counters.reader_errors,
+        counters.transactions_before_resume,
+        counters.resume_failed,
         counters.spool_records,
         counters.spool_bytes,
         counters.spool_oldest_age_seconds,

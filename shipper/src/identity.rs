@@ -17,6 +17,9 @@ pub struct Identity {
     pub run: String,
     /// The first sequence number of the run (`sequence.number`).
     pub sequence_start: u64,
+    /// Set when this process continues a run an earlier one started (a checkpoint, see
+    /// `resume`): the next sequence number to give.
+    pub resumed_at: Option<u64>,
     /// How often the run says it is alive (`edgeship.heartbeat.interval`), which every
     /// heartbeat carries so the auditor knows when the next one is overdue.
     pub heartbeat_interval: Duration,
@@ -30,6 +33,7 @@ impl Identity {
             hostname: hostname(configured.map(|name| name.value.as_str())),
             run: run_identifier(started),
             sequence_start: config.sequence_start.start_value(started),
+            resumed_at: None,
             heartbeat_interval: config.edgeship.heartbeat_interval,
         }
     }

@@ -12,9 +12,11 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod checkpoint;
 pub mod counters;
 pub mod daemon;
 pub mod deadline;
+pub mod frontier;
 pub mod heartbeat;
 pub mod identity;
 pub mod kafka;
@@ -26,6 +28,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod progress;
 pub mod reader;
+pub mod resume;
 pub mod shared;
 pub mod ship;
 pub mod shutdown;

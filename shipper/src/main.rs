@@ -13,7 +13,7 @@ use edgeship_shipper::daemon::{self, Detached, StartReport};
 use edgeship_shipper::kafka::{self, KafkaInput};
 use edgeship_shipper::log::{self, Log};
 use edgeship_shipper::notify;
-use edgeship_shipper::pipeline::{self, Ending};
+use edgeship_shipper::pipeline::{self, Ending, StartAt};
 use edgeship_shipper::signals;
 
 const EXIT_RUNTIME: u8 = 1;
@@ -66,6 +66,11 @@ struct Cli {
     /// every problem as path:line: message, and exit: 0 valid, 2 invalid.
     #[arg(long)]
     check_config: bool,
+    /// Start reading at the log's tail and begin a new run even when `edgeship.state.dir`
+    /// holds a checkpoint this process could resume (the behaviour without a state
+    /// directory). The checkpoint is still kept for the next start.
+    #[arg(long)]
+    from_tail: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -165,7 +170,12 @@ fn main() -> ExitCode {
             }
         }
     }
-    match run(&config, &log_settings, &mut report) {
+    let start_at = if cli.from_tail {
+        StartAt::Tail
+    } else {
+        StartAt::Checkpoint
+    };
+    match run(&config, &log_settings, &mut report, start_at) {
         Ok(Ending::Clean) => ExitCode::SUCCESS,
         Ok(Ending::Failed) => ExitCode::from(EXIT_RUNTIME),
         Err(error) => {
@@ -237,8 +247,9 @@ fn run(
     config: &Config,
     log_settings: &edgeship_conf::LogSettings,
     report: &mut StartReport,
+    start_at: StartAt,
 ) -> anyhow::Result<Ending> {
     let log = Log::new(log_settings);
     let flags = signals::install()?;
-    pipeline::run(config, &flags, log, report)
+    pipeline::run(config, &flags, log, report, start_at)
 }

@@ -17,12 +17,21 @@ pub use exposition::RunInfo;
 
 use crate::shared::Shared;
 
-/// Binds `address` and serves `GET /metrics` there from `shared` on a thread of its own;
-/// returns the address bound (the port chosen, for port 0).
-pub fn start(address: SocketAddr, shared: Arc<Shared>, run: RunInfo) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(address).with_context(|| {
+/// Binds `address`, at start-up, before the run is known (a resumed run is named by its
+/// checkpoint once the log is open): [`start`] serves it then.
+pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).with_context(|| {
         format!("cannot listen for Prometheus on {address} (edgeship.metrics.address)")
-    })?;
+    })
+}
+
+/// Serves `GET /metrics` on `listener` (from [`bind`]) from `shared` on a thread of its own;
+/// returns the address bound (the port chosen, for port 0).
+pub fn start(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    run: RunInfo,
+) -> anyhow::Result<SocketAddr> {
     let bound = listener
         .local_addr()
         .context("the metrics server's address")?;

@@ -17,7 +17,7 @@
 //! purpose (each one found is a bug fixed), yet the recovery above must be tested on the real
 //! binary; it is read once at start and checked once per batch, never per record.
 
-use std::net::SocketAddr;
+use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +33,8 @@ use crate::kafka::KafkaProducer;
 use crate::log::Log;
 use crate::metrics::{self, RunInfo};
 use crate::reader::{self, ReaderThread, Received};
+pub use crate::resume::StartAt;
+use crate::resume::State;
 use crate::shared::Shared;
 use crate::ship::{Formats, Shipper};
 use crate::shutdown;
@@ -49,11 +51,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// is complete (the log is open and the first heartbeat queued), and so is systemd when it
 /// listens (`watchdog`: `READY=1` then, `WATCHDOG=1` from the loop, `STOPPING=1` before
 /// shutdown).
+///
+/// With `edgeship.state.dir`, `start_at` says whether a checkpoint there is resumed (see
+/// `resume`).
 pub fn run(
     config: &Config,
     flags: &Flags,
     log: Log,
     report: &mut StartReport,
+    start_at: StartAt,
 ) -> anyhow::Result<Ending> {
     for notice in &config.notices {
         log.notice(&notice.to_string());
@@ -72,11 +78,17 @@ pub fn run(
     // record's.
     let capturer = Capturer::new(&[&plans.record, &plans.key]);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
+    let state = State::open(config, start_at, &shared);
     let identity = Identity::new(config, started);
-    if let Some(address) = config.edgeship.metrics_address {
-        start_metrics(address, &shared, &identity)?;
-    }
+    // Bound now, so that an address that cannot be had stops the start before anything else.
+    let metrics = config
+        .edgeship
+        .metrics_address
+        .map(metrics::bind)
+        .transpose()?;
     let wiring = Wiring {
+        metrics,
+        state,
         config,
         stop: stop.clone(),
         formats: Formats::new(plans, &capturer),
@@ -95,9 +107,9 @@ pub fn run(
     }
 }
 
-/// Starts the metrics server at `address` (a bind failure stops the start) and logs where.
+/// Starts the metrics server on `listener` and logs where.
 fn start_metrics(
-    address: SocketAddr,
+    listener: TcpListener,
     shared: &Arc<Shared>,
     identity: &Identity,
 ) -> anyhow::Result<()> {
@@ -106,7 +118,7 @@ fn start_metrics(
         run: identity.run.clone(),
         sequence_start: identity.sequence_start,
     };
-    let bound = metrics::start(address, Arc::clone(shared), run)?;
+    let bound = metrics::start(listener, Arc::clone(shared), run)?;
     shared
         .log
         .info(&format!("Prometheus metrics at http://{bound}/metrics"));
@@ -121,6 +133,10 @@ struct Wiring<'a> {
     formats: Formats,
     identity: Identity,
     shared: Arc<Shared>,
+    /// The state directory's checkpoint, when one is kept.
+    state: Option<State>,
+    /// The metrics server's socket, when one is configured.
+    metrics: Option<TcpListener>,
 }
 
 impl Wiring<'_> {
@@ -133,12 +149,30 @@ impl Wiring<'_> {
             formats,
             identity,
             shared,
+            state,
+            metrics,
         } = self;
+        let mut options = reader::options(&config.varnish, &capturer);
+        if let Some(state) = &state {
+            state.prepare(&mut options);
+        }
+        let reader = ReaderThread::start(options, capturer, Arc::clone(&shared))?;
+        // Whether the run continues is known once the reader has opened the log.
+        let identity = match &state {
+            Some(state) => state.identity(reader.resume_check(), identity, &shared),
+            None => identity,
+        };
+        // The metrics name the run, known now.
+        if let Some(listener) = metrics {
+            start_metrics(listener, &shared, &identity)?;
+        }
+        let checkpoints = state.map(|state| state.checkpointer(&identity, config.output));
         let mut shipper = Shipper::new(formats, identity, sink, Arc::clone(&shared));
-        let mut supervisor = Supervisor::from_environment(config, Arc::clone(&shared));
+        if let Some(checkpoints) = checkpoints {
+            shipper.keep_checkpoints(checkpoints);
+        }
+        let mut supervisor = Supervisor::from_environment(config, shared);
         shipper.log_start();
-        let options = reader::options(&config.varnish, &capturer);
-        let reader = ReaderThread::start(options, capturer, shared)?;
         shipper.heartbeat()?;
         report.ready();
         supervisor.ready();

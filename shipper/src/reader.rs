@@ -27,7 +27,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use edgeship_conf::{Grouping, VarnishSettings};
 use edgeship_formats::Capturer;
-use edgeship_varnishlog::{Event, Options, Outcome, Reader, RequestTransaction, Visitor};
+use edgeship_varnishlog::{
+    Event, Options, Outcome, Reader, RequestTransaction, ResumeCheck, Visitor,
+};
 
 use crate::batch::{Batch, MAX_TRANSACTIONS};
 use crate::counters::Counters;
@@ -84,6 +86,7 @@ pub struct ReaderThread {
     full: Receiver<Batch>,
     empty: Sender<Batch>,
     stop: Arc<AtomicBool>,
+    resume: ResumeCheck,
 }
 
 impl ReaderThread {
@@ -106,7 +109,7 @@ impl ReaderThread {
         let stop_reading = Arc::clone(&stop);
         // The reader owns C handles that must stay on one thread, so it is opened on the
         // reader thread itself; the outcome of opening comes back before `start` returns.
-        let (opened_tx, opened_rx) = crossbeam_channel::bounded::<Result<(), String>>(1);
+        let (opened_tx, opened_rx) = crossbeam_channel::bounded::<Result<ResumeCheck, String>>(1);
         let handle = std::thread::Builder::new()
             .name("vsl-reader".to_string())
             .spawn(move || {
@@ -124,7 +127,7 @@ impl ReaderThread {
                     reader.path_reason(),
                     edgeship_varnishlog::VARNISHAPI_VERSION
                 ));
-                let _ = opened_tx.send(Ok(()));
+                let _ = opened_tx.send(Ok(reader.resume_check()));
                 let mut filler = Filler {
                     batch: Batch::new(capturer.field_count()),
                     capturer,
@@ -136,21 +139,27 @@ impl ReaderThread {
                 };
                 read_until_done(reader, &mut filler, &stop_reading)
             })?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => {}
+        let resume = match opened_rx.recv() {
+            Ok(Ok(resume)) => resume,
             Ok(Err(message)) => return Err(anyhow::anyhow!(message)),
             Err(_) => {
                 return Err(anyhow::anyhow!(
                     "the reader thread ended while opening the log"
                 ))
             }
-        }
+        };
         Ok(ReaderThread {
             handle,
             full,
             empty,
             stop,
+            resume,
         })
+    }
+
+    /// What came of the options' resume position when the log was opened.
+    pub fn resume_check(&self) -> ResumeCheck {
+        self.resume
     }
 
     /// Waits up to `timeout` for the next full batch.
@@ -315,6 +324,10 @@ impl Filler {
             &counters.transactions_unselected,
             totals.transactions_unselected,
         );
+        Counters::raise_to(
+            &counters.transactions_before_resume,
+            totals.transactions_before_resume,
+        );
         let skipped_before = counters.records_skipped.load(Ordering::Relaxed);
         Counters::raise_to(&counters.records_skipped, totals.records_skipped);
         if totals.records_skipped > skipped_before {
@@ -342,8 +355,10 @@ impl Visitor for Filler {
         }
         // hot path: capture while the records are in this core's cache, copy only the values.
         let batch = &mut self.batch;
-        self.capturer
-            .capture_with(transaction, |values, stats| batch.push(values, stats));
+        let position = transaction.end_position();
+        self.capturer.capture_with(transaction, |values, stats| {
+            batch.push(values, stats, position)
+        });
         if self.batch.is_full() {
             // Never a blocking send here: see the module docs.
             self.close_batch();

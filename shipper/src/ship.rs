@@ -17,6 +17,7 @@ use crate::counters::Counters;
 use crate::heartbeat::{self, Beat};
 use crate::identity::Identity;
 use crate::latency::unix_micros;
+use crate::resume::Checkpointer;
 use crate::shared::Shared;
 use crate::sink::{Key, Sink};
 
@@ -50,20 +51,37 @@ pub struct Shipper<S> {
     record: Vec<u8>,
     /// Reused for every key.
     key: Vec<u8>,
+    /// The restart checkpoint, when `edgeship.state.dir` keeps one.
+    checkpoints: Option<Checkpointer>,
 }
 
 impl<S: Sink> Shipper<S> {
-    /// A shipper that numbers from the identity's first sequence number.
+    /// A shipper that numbers from the identity's first sequence number (or, continuing a
+    /// run, from where the earlier process stopped).
     pub fn new(formats: Formats, identity: Identity, sink: S, shared: Arc<Shared>) -> Shipper<S> {
         shared.progress.set_next_sequence(identity.sequence_start);
         Shipper {
             formats,
-            next_sequence: identity.sequence_start,
+            next_sequence: identity.resumed_at.unwrap_or(identity.sequence_start),
+            checkpoints: None,
             identity,
             sink,
             shared,
             record: Vec::with_capacity(8192),
             key: Vec::with_capacity(256),
+        }
+    }
+
+    /// Keeps the restart checkpoint with `checkpoints` from now on.
+    pub fn keep_checkpoints(&mut self, checkpoints: Checkpointer) {
+        self.checkpoints = Some(checkpoints);
+    }
+
+    /// Writes the restart checkpoint (if one is kept) when the records known to be done
+    /// moved on.
+    pub fn checkpoint(&mut self) {
+        if let Some(checkpoints) = self.checkpoints.as_mut() {
+            checkpoints.write(&self.shared);
         }
     }
 
@@ -74,15 +92,15 @@ impl<S: Sink> Shipper<S> {
 
     /// Logs the start of the run: who ships, and from which sequence number.
     pub fn log_start(&self) {
-        let Identity {
-            hostname,
-            run,
-            sequence_start,
-            ..
-        } = &self.identity;
+        let Identity { hostname, run, .. } = &self.identity;
+        let how = match self.identity.resumed_at {
+            Some(_) => "continuing at sequence",
+            None => "sequence from",
+        };
         self.shared.log.info(&format!(
-            "edgeship {} starting: host {hostname}, run {run}, sequence from {sequence_start}",
-            env!("CARGO_PKG_VERSION")
+            "edgeship {} starting: host {hostname}, run {run}, {how} {}",
+            env!("CARGO_PKG_VERSION"),
+            self.next_sequence
         ));
     }
 
@@ -101,6 +119,7 @@ impl<S: Sink> Shipper<S> {
                 sequence: self.next_sequence,
                 run: self.identity.run.as_bytes(),
             };
+            let sequence = self.next_sequence;
             self.next_sequence = self.next_sequence.wrapping_add(1);
             self.sink.start_record(&mut self.record);
             render_stats += self.formats.record.render_captured(
@@ -114,8 +133,10 @@ impl<S: Sink> Shipper<S> {
                 |field| transaction.value(key_fields + field),
                 &context,
             );
-            if self.sink.take_record(&mut self.record, key) {
-                produced += 1;
+            let taken = self.sink.take_record(&mut self.record, key);
+            produced += u64::from(taken);
+            if let Some(checkpoints) = self.checkpoints.as_mut() {
+                checkpoints.numbered(sequence, transaction.position(), taken);
             }
         }
         self.sink.end_batch(&self.record)?;

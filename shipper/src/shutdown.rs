@@ -62,6 +62,8 @@ pub fn finish<S: Sink>(
             ),
         );
     }
+    // What the flushes settled: the next process of the run continues from there.
+    shipper.checkpoint();
     shipper.write_statistics();
     let totals = counters.snapshot();
     log.info(&format!(

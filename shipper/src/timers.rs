@@ -11,6 +11,11 @@ use crate::ship::Shipper;
 use crate::sink::Sink;
 use crate::watchdog::Supervisor;
 
+/// How often the restart checkpoint is brought up to date: what a SIGKILL makes the next
+/// process read (and deliver) twice is at most about this much traffic plus what was in
+/// flight.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Something due every `interval`, next at `next`.
 #[derive(Debug, Clone, Copy)]
 struct Every {
@@ -40,6 +45,8 @@ impl Every {
 pub struct Timers {
     heartbeat: Every,
     statistics: Option<Every>,
+    /// The restart checkpoint (written only when one is kept).
+    checkpoint: Every,
     supervisor: Supervisor,
 }
 
@@ -49,6 +56,7 @@ impl Timers {
         Timers {
             heartbeat: Every::starting_now(config.edgeship.heartbeat_interval),
             statistics: config.statistics.interval.map(Every::starting_now),
+            checkpoint: Every::starting_now(CHECKPOINT_INTERVAL),
             supervisor,
         }
     }
@@ -70,6 +78,9 @@ impl Timers {
         }
         if self.statistics.as_mut().is_some_and(|every| every.due(now)) {
             shipper.write_statistics();
+        }
+        if self.checkpoint.due(now) {
+            shipper.checkpoint();
         }
         self.supervisor.run_due(now);
         Ok(())

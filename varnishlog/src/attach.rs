@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::ffi::sys;
-use crate::handle::{Cursor, VslData, Vsm};
+use crate::handle::{Advance, Cursor, VslData, Vsm};
 use crate::options::{Options, Source};
 use crate::visit::{Delivery, Outcome};
 
@@ -54,9 +54,33 @@ impl Attachment {
     /// The cursor a reader starts with: over the live log (at the tail or the oldest safe
     /// records, as the options say) or over the file.
     pub(crate) fn first_cursor(&self) -> Result<Cursor, Error> {
+        self.first_cursor_at(self.options.tail)
+    }
+
+    /// The first cursor of a resumed reader: at the oldest records still safely in the ring
+    /// (a file has no such choice), with the writer's segment number of the first of them
+    /// (`None` when the log has no record yet, or on a file). The segment is read through a
+    /// probe cursor opened just before the one returned, which starts at the same segment
+    /// or, should the writer have moved on in between, a later one: what the caller compares
+    /// with its position errs towards reporting it overwritten.
+    pub(crate) fn resume_cursor(&self) -> Result<(Cursor, Option<u32>), Error> {
+        let oldest = match (&self.options.source, &self.vsm) {
+            (Source::Live(_), Some(vsm)) => {
+                let mut probe = Cursor::vsm(&self.vsl, vsm, false)?;
+                match probe.advance()? {
+                    Advance::Unit(unit) => Some(unit.position().priv_),
+                    Advance::Stop(_) => None,
+                }
+            }
+            _ => None,
+        };
+        Ok((self.first_cursor_at(false)?, oldest))
+    }
+
+    fn first_cursor_at(&self, tail: bool) -> Result<Cursor, Error> {
         match &self.options.source {
             Source::Live(_) => match &self.vsm {
-                Some(vsm) => Cursor::vsm(&self.vsl, vsm, self.options.tail),
+                Some(vsm) => Cursor::vsm(&self.vsl, vsm, tail),
                 None => Err(Error::Options(
                     "live source without shared memory".to_owned(),
                 )),

@@ -6,6 +6,7 @@
 use crate::error::Error;
 use crate::handle::{Cursor, Next};
 use crate::options::ReadPath;
+use crate::position::Resume;
 use crate::visit::Delivery;
 
 /// One way of turning a cursor's records into client request transactions.
@@ -29,6 +30,10 @@ pub(crate) trait Engine {
     /// Forces complete and delivers every incomplete transaction (reason `flush`), while the
     /// cursor (and anything it maps) is still alive.
     fn flush(&mut self, out: &mut Delivery<'_>);
+
+    /// Hands out only what completes after the start `resume` names (see [`Resume`]);
+    /// `false` when the engine cannot tell positions (VSLQ).
+    fn resume(&mut self, resume: Resume) -> bool;
 
     /// Drops the cursor after an overrun or abandon (after [`Engine::flush`]).
     fn detach(&mut self);

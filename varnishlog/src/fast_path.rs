@@ -13,6 +13,7 @@ use crate::grouper::{CopyPolicy, Grouper};
 use crate::handle::{Advance, Cursor, Next, Unit, Validity};
 use crate::mapped::MappedLog;
 use crate::options::{Options, ReadPath, Source};
+use crate::position::Resume;
 use crate::visit::Delivery;
 
 /// The fast path's state. One per reader, built once.
@@ -113,6 +114,7 @@ impl Engine for FastPath {
             CopyPolicy::Stable
         });
         self.probe_policy = !live;
+        self.grouper.new_cursor(cursor.starts_a_segment());
         self.cursor = Some(cursor);
     }
 
@@ -137,6 +139,11 @@ impl Engine for FastPath {
 
     fn flush(&mut self, out: &mut Delivery<'_>) {
         self.grouper.flush(self.cursor.as_ref(), out);
+    }
+
+    fn resume(&mut self, resume: Resume) -> bool {
+        self.grouper.resume(resume);
+        true
     }
 
     fn detach(&mut self) {

@@ -43,21 +43,26 @@
 //!   reuses for every record (`VSL_Check` "not supported"): every record of a client request
 //!   is copied into the transaction's buffer as it arrives.
 //!
+//! On a live log every `End` record is counted per writer segment (the `ends` module), so a
+//! client request handed out carries where it ended (a `Position`), and a reader asked to
+//! resume skips (and counts) the client requests that completed before its start.
+//!
 //! Slots, their record lists and copy buffers are reused, so the steady state allocates
 //! nothing per record or transaction.
 
-use std::collections::hash_map::HashMap;
 use std::collections::VecDeque;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use edgeship_query::{Matches, Query};
 
+use crate::ends::EndCount;
 use crate::ffi::{self, sys};
 use crate::handle::{Contents, Cursor, Next, Unit, Validity};
 use crate::mapped::{MappedLog, Walk};
+use crate::position::Resume;
 use crate::record::{ForceReason, Location, Reason, RequestTransaction, TagTable, SYNTH_END};
 use crate::visit::Delivery;
+use crate::vxid_map::VxidMap;
 
 /// How record memory behaves for the current cursor (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,29 +74,6 @@ pub(crate) enum CopyPolicy {
     /// The cursor reuses its buffer: copy every kept record at once.
     Always,
 }
-
-/// A cheap hash for vxids (they are already well spread; the multiply mixes the high bits
-/// hashbrown uses for its control bytes).
-#[derive(Default)]
-pub(crate) struct VxidHasher(u64);
-
-impl Hasher for VxidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.0 = u64::from(value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type VxidMap = HashMap<u32, u32, BuildHasherDefault<VxidHasher>>;
 
 /// No vxid: [`ffi::vsl_id`] masks vxids to 30 bits, so no record carries this one.
 const NO_VXID: u32 = u32::MAX;
@@ -175,6 +157,8 @@ pub(crate) struct Grouper {
     /// `-q`, evaluated as records are filed: client requests it does not select are not
     /// handed out.
     query: Option<Query>,
+    /// Where reading is in the live log, and what a resume skips.
+    ends: EndCount,
 }
 
 impl Grouper {
@@ -196,7 +180,19 @@ impl Grouper {
             units: 0,
             policy: CopyPolicy::Stable,
             query,
+            ends: EndCount::new(),
         }
+    }
+
+    /// A new cursor (at open, or a reattach): whether its first unit starts a segment.
+    pub(crate) fn new_cursor(&mut self, starts_a_segment: bool) {
+        self.ends.new_cursor(starts_a_segment);
+    }
+
+    /// Hands out only the client requests that complete after the start `resume` names;
+    /// the others are counted as `transactions_before_resume`.
+    pub(crate) fn resume(&mut self, resume: Resume) {
+        self.ends.resume(resume);
     }
 
     /// Sets how record memory behaves for a new cursor. Must only change while nothing is
@@ -217,6 +213,7 @@ impl Grouper {
     #[inline]
     pub(crate) fn unit(&mut self, unit: Unit<'_>, out: &mut Delivery<'_>) -> bool {
         let log_priv = unit.position().priv_;
+        self.ends.unit(log_priv);
         match unit.contents() {
             Contents::Batch(records) => {
                 for record in records {
@@ -278,7 +275,13 @@ impl Grouper {
             // SAFETY: as above.
             match unsafe { self.look_up(vxid, tag, ptr, word0, out) } {
                 Some(slot) => (slot, self.outstanding != outstanding),
-                None => return false,
+                None => {
+                    // Its transaction is unknown, but its `End` still counts in positions.
+                    if tag == ffi::SLT_END {
+                        self.ends.end_seen(log_priv);
+                    }
+                    return false;
+                }
             }
         };
         // The tag first: a table every record hits, and it rules out most records the
@@ -295,6 +298,7 @@ impl Grouper {
             }
         }
         if tag == ffi::SLT_END {
+            self.ends.end_seen(log_priv);
             self.complete(slot, None, out);
             return true;
         }
@@ -548,6 +552,7 @@ impl Grouper {
 
     /// Called when a live log has nothing new: applies `-T` with a fresh clock.
     pub(crate) fn idle(&mut self, out: &mut Delivery<'_>) {
+        self.ends.caught_up();
         self.now = Instant::now();
         self.expire(out);
     }
@@ -565,8 +570,15 @@ impl Grouper {
     /// Completes (or forces complete) a transaction, hands it out if it is a client
     /// request, and frees its slot.
     fn complete(&mut self, index: u32, forced: Option<ForceReason>, out: &mut Delivery<'_>) {
+        let by_end = forced.is_none();
+        let live = self.policy == CopyPolicy::Checked;
+        let position = self.ends.position_now(by_end).filter(|_| live);
+        let skip =
+            live && self.slots[index as usize].keep && self.ends.before_start(position, by_end);
         let slot = &mut self.slots[index as usize];
-        if slot.keep && !selected(self.query.as_ref(), slot, forced) {
+        if skip {
+            out.counters.transactions_before_resume += 1;
+        } else if slot.keep && !selected(self.query.as_ref(), slot, forced) {
             out.counters.transactions_unselected += 1;
         } else if slot.keep {
             if let Some(reason) = forced {
@@ -585,6 +597,7 @@ impl Grouper {
                 records: &slot.records,
                 copies: &slot.copies,
                 tags: out.tags,
+                position,
             };
             out.transaction(&transaction);
         }

@@ -115,6 +115,9 @@ pub(crate) struct Cursor {
     /// Over the live ring, opened with `VSL_COPT_BATCH` (its units are batches), rather than
     /// over a file (its units are single records).
     live: bool,
+    /// Over the live ring from its oldest safe records, which start a segment
+    /// (`vslc_vsm_reset`), rather than from the tail (somewhere inside the writer's segment).
+    from_head: bool,
 }
 
 /// What `VSL_Next` reported.
@@ -182,7 +185,11 @@ impl Cursor {
         if cursor.is_err() {
             vsl.reset_error();
         }
-        cursor.map(|ptr| Self { ptr, live: true })
+        cursor.map(|ptr| Self {
+            ptr,
+            live: true,
+            from_head: !tail,
+        })
     }
 
     /// A cursor over a file written by `varnishlog -w`.
@@ -191,12 +198,22 @@ impl Cursor {
             .map_err(|_| Error::NulInOption { what: "-r" })?;
         // SAFETY: the context is alive; the name is only read during the call.
         let ptr = unsafe { sys::VSL_CursorFile(vsl.as_ptr(), name.as_ptr(), 0) };
-        check_ptr("VSL_CursorFile", ptr, || vsl.error()).map(|ptr| Self { ptr, live: false })
+        check_ptr("VSL_CursorFile", ptr, || vsl.error()).map(|ptr| Self {
+            ptr,
+            live: false,
+            from_head: false,
+        })
     }
 
     /// Whether the cursor reads the live ring (in batch mode) rather than a file.
     pub(crate) fn is_live(&self) -> bool {
         self.live
+    }
+
+    /// Whether the cursor reads the live ring from its oldest safe records: its first record
+    /// is then the first of a segment.
+    pub(crate) fn starts_a_segment(&self) -> bool {
+        self.from_head
     }
 
     /// Advances to the next record (or batch): the [`Unit`] the cursor now points at, or why

@@ -55,22 +55,28 @@
 //! `vsl_grouping` fuzz target, not for reading logs.
 
 mod attach;
+mod ends;
 mod engine;
 mod error;
 mod fast_path;
 mod ffi;
 mod grouper;
 mod handle;
+mod instance;
 mod mapped;
 mod options;
+mod position;
 mod reader;
 mod record;
 pub mod synthetic;
 mod visit;
 mod vslq;
+mod vxid_map;
 
 pub use error::Error;
+pub use instance::instance_identity;
 pub use options::{Grouping, Options, PathChoice, ReadPath, Source};
+pub use position::{Position, Resume, ResumeCheck};
 pub use reader::Reader;
 pub use record::{ForceReason, Reason, Record, RequestTransaction, Side, TransactionType};
 pub use visit::{Event, Outcome, ReadCounters, Visitor};

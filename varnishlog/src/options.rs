@@ -9,6 +9,7 @@ use edgeship_formats::Tag;
 use edgeship_query::Query;
 
 use crate::error::Error;
+use crate::position::Resume;
 
 /// Where the log comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +90,16 @@ pub struct Options {
     /// sees every record. A caller that reads a few tags (a format reads a third of a request's
     /// records) saves the reader keeping, and itself walking, the rest. `None` keeps all.
     pub only_tags: Option<Vec<Tag>>,
+    /// Live logs, fast path: start with positions known (see [`Resume`]): after a position
+    /// where an earlier process stopped (from its
+    /// [`RequestTransaction::end_position`](crate::RequestTransaction::end_position)), or
+    /// from now. The first cursor then starts at the oldest records still safely in the ring
+    /// (so transactions that began before the start are grouped from their first records),
+    /// and client requests that completed before the start are not handed out
+    /// (`transactions_before_resume`). [`Reader::resume_check`](crate::Reader::resume_check)
+    /// says whether a position was still in the ring. A position must be of this varnishd
+    /// child's log (see [`instance_identity`](crate::instance_identity)).
+    pub resume: Option<Resume>,
 }
 
 impl Options {
@@ -151,6 +162,7 @@ impl Options {
             reattach_backoff: Duration::from_millis(100),
             reattach_backoff_max: Duration::from_secs(2),
             only_tags: None,
+            resume: None,
         }
     }
 }

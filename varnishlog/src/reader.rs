@@ -5,8 +5,9 @@ use crate::attach::{shared_memory, Attachment};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::fast_path::FastPath;
-use crate::handle::{Next, VslData};
+use crate::handle::{Cursor, Next, VslData};
 use crate::options::{Options, ReadPath};
+use crate::position::{segment_order, Resume, ResumeCheck};
 use crate::record::TagTable;
 use crate::visit::{Delivery, Outcome, ReadCounters, Visitor};
 use crate::vslq::VslqPath;
@@ -23,6 +24,8 @@ pub struct Reader {
     counters: ReadCounters,
     /// Why the engine is the one it is, for the caller's log.
     reason: String,
+    /// What came of [`Options::resume`].
+    resume: ResumeCheck,
 }
 
 impl Reader {
@@ -49,22 +52,50 @@ impl Reader {
             ReadPath::Vslq => Box::new(VslqPath::new(&vsl, &options)?),
         };
         let vsm = shared_memory(&options.source)?;
+        let resume = options.resume;
         let mut reader = Reader {
             reason: choice.reason,
             engine,
             log: Attachment::new(vsl, vsm, options),
             tags,
             counters: ReadCounters::default(),
+            resume: ResumeCheck::NotAsked,
         };
         // Attach now so that a missing file or instance is an error at open, not later.
-        let cursor = reader.log.first_cursor()?;
+        let cursor = match resume {
+            Some(resume) => reader.resume_from(resume)?,
+            None => reader.log.first_cursor()?,
+        };
         reader.engine.install(cursor);
         Ok(reader)
+    }
+
+    /// The first cursor of a reader asked to start as `resume` says, and what came of it.
+    fn resume_from(&mut self, resume: Resume) -> Result<Cursor, Error> {
+        if !self.log.is_live() || !self.engine.resume(resume) {
+            self.resume = ResumeCheck::Unsupported;
+            return self.log.first_cursor();
+        }
+        let (cursor, oldest) = self.log.resume_cursor()?;
+        self.resume = match (resume, oldest) {
+            (Resume::After(position), Some(oldest))
+                if segment_order(oldest, position.segment).is_gt() =>
+            {
+                ResumeCheck::Overwritten { oldest }
+            }
+            _ => ResumeCheck::Resumed,
+        };
+        Ok(cursor)
     }
 
     /// Which implementation this reader uses.
     pub fn path(&self) -> ReadPath {
         self.engine.path()
+    }
+
+    /// Whether the [`Options::resume`] position was honoured.
+    pub fn resume_check(&self) -> ResumeCheck {
+        self.resume
     }
 
     /// Why this reader uses the path it does (e.g. "vxid grouping; edgeship evaluates the

@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use edgeship_formats::{Tag, Transaction};
 
 use crate::ffi::{self, sys};
+use crate::position::Position;
 
 /// The kind of transaction (`enum VSL_transaction_e`). The reader yields only
 /// [`TransactionType::Request`] (client requests, including ESI sub-requests).
@@ -291,9 +292,18 @@ pub struct RequestTransaction<'a> {
     pub(crate) records: &'a [Location],
     pub(crate) copies: &'a [u32],
     pub(crate) tags: &'a TagTable,
+    /// Where it ended in a live log (fast path only).
+    pub(crate) position: Option<Position>,
 }
 
 impl<'a> RequestTransaction<'a> {
+    /// Where the transaction ended in the live log, a position a later process can resume
+    /// from ([`Options::resume`](crate::Options::resume)); `None` on a file and on the VSLQ
+    /// path, where it means nothing or is not known.
+    pub fn end_position(&self) -> Option<Position> {
+        self.position
+    }
+
     /// The transaction's vxid.
     pub fn vxid(&self) -> u32 {
         self.vxid

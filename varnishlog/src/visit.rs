@@ -91,6 +91,10 @@ pub struct ReadCounters {
     /// operator asked to leave out. (On the VSLQ path Varnish filters before the reader sees
     /// a transaction, and this stays 0.)
     pub transactions_unselected: u64,
+    /// Resuming ([`Options::resume`](crate::Options::resume)): client requests read again
+    /// that had completed at or before the position, so an earlier process handed them
+    /// out; they are not handed out again. Not a loss.
+    pub transactions_before_resume: u64,
 }
 
 /// Why a [`Reader::read`](crate::Reader::read) call returned.

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::ffi::{self, sys};
 use crate::handle::{Cursor, Next, VslData, Vslq};
 use crate::options::{Grouping, Options, ReadPath};
+use crate::position::Resume;
 use crate::record::{decode, ForceReason, Location, Reason, RequestTransaction, SYNTH_END};
 use crate::visit::Delivery;
 
@@ -114,6 +115,11 @@ impl Engine for VslqPath {
         let _status = self.call(out, sys::VSLQ_Flush);
     }
 
+    fn resume(&mut self, _resume: Resume) -> bool {
+        // VSLQ lends no segment numbers with its transactions.
+        false
+    }
+
     fn detach(&mut self) {
         self.vslq.clear_cursor();
         self.attached = false;
@@ -211,6 +217,7 @@ unsafe fn handle(context: &mut Context<'_, '_>, transactions: *const *mut sys::V
             records: context.records,
             copies: &[],
             tags: context.out.tags,
+            position: None,
         };
         context.out.transaction(&lent);
     }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use edgeship_formats::{Tag, Transaction};
 use edgeship_testkit::varnishd::Varnishd;
 use edgeship_varnishlog::{
-    Error, Event, ForceReason, Grouping, Options, Outcome, PathChoice, ReadPath, Reader, Reason,
-    RequestTransaction, Side, Visitor,
+    Error, Event, ForceReason, Grouping, Options, Outcome, PathChoice, Position, ReadPath, Reader,
+    Reason, RequestTransaction, Resume, ResumeCheck, Side, Visitor,
 };
 
 /// How long a test waits for something the log should show; a bound, not a measurement.
@@ -27,6 +27,8 @@ struct Owned {
     records: Vec<(Tag, u8, Side, u32, Vec<u8>)>,
     /// What `formats::Transaction` shows of it.
     client_records: Vec<(Tag, Vec<u8>)>,
+    /// Where it ended in the live log, if known.
+    position: Option<Position>,
 }
 
 impl Owned {
@@ -42,6 +44,7 @@ impl Owned {
                 .map(|r| (r.tag, r.varnish_tag, r.side, r.vxid, r.payload.to_vec()))
                 .collect(),
             client_records,
+            position: transaction.end_position(),
         }
     }
 
@@ -1022,4 +1025,97 @@ fn a_stream_read_through_a_reused_buffer_is_copied_and_reads_the_same() {
         }
         assert_same(&seen[0], &seen[1], &format!("cut at {cut}"));
     }
+}
+
+/// A reader of `varnishd`'s log that starts as `resume` says, on `path`.
+fn resuming_reader(varnishd: &Varnishd, resume: Resume, path: PathChoice) -> Reader {
+    let mut options = Options::live(Some(varnishd.workdir().to_str().expect("utf-8")));
+    options.resume = Some(resume);
+    options.path = path;
+    Reader::open(options).expect("attach to varnishd's log")
+}
+
+/// The request ids of `collect`'s transactions, in the order they were handed out.
+fn ids_in_order(collect: &Collect) -> Vec<String> {
+    collect
+        .transactions
+        .iter()
+        .filter_map(Owned::request_id)
+        .collect()
+}
+
+#[test]
+fn a_reader_resumes_after_a_position_another_reader_handed_out() {
+    let varnishd = Varnishd::start().expect("start varnishd");
+    for i in 0..20 {
+        assert_eq!(get(varnishd.addr(), "/before", &format!("before-{i}")), 200);
+    }
+    // From now: the backlog is read (and grouped) but not handed out.
+    let mut first = resuming_reader(&varnishd, Resume::FromNow, PathChoice::Auto);
+    assert_eq!(first.resume_check(), ResumeCheck::Resumed);
+    let mut seen = Collect::default();
+    read_for(&mut first, &mut seen, Duration::from_millis(300));
+    assert!(ids_in_order(&seen).is_empty(), "{:?}", ids_in_order(&seen));
+    assert!(first.counters().transactions_before_resume >= 20);
+    for i in 0..10 {
+        assert_eq!(get(varnishd.addr(), "/after", &format!("after-{i}")), 200);
+    }
+    assert!(read_until(&mut first, &mut seen, |c| c
+        .by_request_id()
+        .len()
+        == 10));
+    let order = ids_in_order(&seen);
+    assert!(
+        seen.transactions.iter().all(|t| t.position.is_some()),
+        "every transaction handed out has its position: {:?}",
+        seen.transactions
+            .iter()
+            .map(|t| t.position)
+            .collect::<Vec<_>>()
+    );
+    let positions: Vec<Position> = seen
+        .transactions
+        .iter()
+        .filter_map(|t| t.position)
+        .collect();
+    assert!(
+        positions
+            .windows(2)
+            .all(|pair| pair[1].covers(pair[0], true) && pair[0] != pair[1]),
+        "positions grow in reading order: {positions:?}"
+    );
+    // A second reader resumes after the fifth: it hands out exactly the five after it.
+    let mut second = resuming_reader(&varnishd, Resume::After(positions[4]), PathChoice::Auto);
+    assert_eq!(second.resume_check(), ResumeCheck::Resumed);
+    let mut resumed = Collect::default();
+    assert!(read_until(&mut second, &mut resumed, |c| c
+        .by_request_id()
+        .contains_key(&order[9])));
+    read_for(&mut second, &mut resumed, Duration::from_millis(200));
+    assert_eq!(ids_in_order(&resumed), order[5..].to_vec());
+    let before: Vec<Option<Position>> = resumed.transactions.iter().map(|t| t.position).collect();
+    assert_eq!(
+        before,
+        positions[5..].iter().copied().map(Some).collect::<Vec<_>>()
+    );
+    assert!(second.counters().transactions_before_resume >= 25);
+}
+
+#[test]
+fn a_position_the_ring_no_longer_holds_or_a_path_without_positions_is_reported() {
+    let varnishd = Varnishd::start().expect("start varnishd");
+    assert_eq!(get(varnishd.addr(), "/x", "x-0"), 200);
+    // Segment numbers start at 0 with the child: one "before" 0 is long overwritten.
+    let gone = Position {
+        segment: u32::MAX - 10,
+        ends: 1,
+    };
+    let reader = resuming_reader(&varnishd, Resume::After(gone), PathChoice::Auto);
+    assert!(
+        matches!(reader.resume_check(), ResumeCheck::Overwritten { .. }),
+        "{:?}",
+        reader.resume_check()
+    );
+    let reader = resuming_reader(&varnishd, Resume::FromNow, PathChoice::Vslq);
+    assert_eq!(reader.resume_check(), ResumeCheck::Unsupported);
 }

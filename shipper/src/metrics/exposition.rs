@@ -135,6 +135,8 @@ pub const COUNTERS: &[CounterRow] = &[
     row("records_resent", "records_resent", "Records a replaced producer failed and its successor queued again."),
     row("reader_errors", "reader_errors", "Times the reader thread ended with an error it could not recover from."),
     row("panics", "panics", "Panics caught in the shipping loop."),
+    row("transactions_before_resume", "transactions_before_resume", "Client requests read again before the resume point, not shipped again (not a loss)."),
+    row("resume_failed", "resume_failed", "Starts with a checkpoint that could not be resumed (a new run started)."),
     gauge_row("spool_records", "spool_records", "Records in the disk spool now, replayed or not: pending, not lost."),
     gauge_row("spool_bytes", "spool_bytes", "Bytes of the disk spool's segment files now."),
     gauge_row("spool_oldest_age_seconds", "spool_oldest_age_seconds", "Seconds since the oldest record in the disk spool was spooled (0 when empty)."),

@@ -204,7 +204,7 @@ fn deliveries_resume_after_the_broker_was_unreachable_for_longer_than_the_messag
 fn spool_outage(fault: &'static str, extra: &[&str]) -> Scenario {
     let mut lines = vec![
         "kafka.topic.message.timeout.ms = 3000",
-        "edgeship.spool.dir = {scratch}/spool",
+        "edgeship.spool.dir = {dir}/spool",
     ];
     lines.extend_from_slice(extra);
     let mut scenario = Scenario::start(fault, &lines);
@@ -315,7 +315,7 @@ fn a_full_spool_that_blocks_stops_the_reader_and_the_audit_reports_the_overrun()
         "spool-full-block",
         &[
             "kafka.topic.message.timeout.ms = 3000",
-            "edgeship.spool.dir = {scratch}/spool",
+            "edgeship.spool.dir = {dir}/spool",
             "edgeship.spool.max.bytes = 1048576",
             "edgeship.spool.when_full = block",
         ],
@@ -462,5 +462,117 @@ fn a_reader_error_ships_what_was_read_and_ends_its_run_with_a_final_heartbeat_an
     assert!(
         outcome.audit.flagged("unread_window"),
         "what was served until the restart is flagged: {outcome:#?}"
+    );
+}
+
+/// The line that keeps a restart checkpoint in the scenario's directory.
+const STATE_DIR: &str = "edgeship.state.dir = {dir}/state";
+
+/// The checks of a restart that resumed from the log: every served request is in the topic,
+/// in one run, and the audit reports that run with no loss and exactly the duplicates the
+/// topic holds.
+fn assert_one_continuing_run(outcome: &tally::Outcome) {
+    outcome.print();
+    let topic = (outcome.garbage, outcome.missing, outcome.by_run.len());
+    assert_eq!(
+        topic,
+        (0, 0, 1),
+        "the topic (garbage, served but missing, runs): {outcome:#?}"
+    );
+    let audit = &outcome.audit;
+    let records = outcome.in_topic + outcome.unanswered_in_topic + outcome.duplicates;
+    let audited = [
+        audit.runs.len() as u64,
+        audit.lost(),
+        audit.shipper_lost,
+        audit.duplicates(),
+        audit.bad_input,
+        audit.actual(),
+    ];
+    assert_eq!(
+        audited,
+        [1, 0, 0, outcome.duplicates, 0, records],
+        "the audit (runs, sequence loss, shipper-counted loss, duplicates, bad input, \
+         records): {outcome:#?}"
+    );
+    let flags = audit.flags();
+    assert_eq!(
+        (flags.is_empty(), audit.exit),
+        (true, Some(0)),
+        "nothing flagged (no unread window, no ended run): {flags:?} {outcome:#?}"
+    );
+}
+
+/// After the first process of a run stopped: more traffic while nothing reads the log (the
+/// next process reads it from the ring), a second process that resumes the run, traffic, and
+/// the end, checked as one continuing run.
+fn resume_and_finish(mut scenario: Scenario) -> tally::Outcome {
+    scenario.traffic(PHASE / 2);
+    scenario.start_edgeship();
+    scenario.wait_logged("resuming run");
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    assert_one_continuing_run(&outcome);
+    outcome
+}
+
+#[test]
+fn with_a_state_dir_a_clean_restart_under_traffic_continues_the_run_and_misses_nothing() {
+    let mut scenario = Scenario::start("clean-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    let status = scenario.stop_edgeship();
+    assert_eq!(status.code(), Some(0), "a clean stop");
+    let outcome = resume_and_finish(scenario);
+    // A clean stop checkpoints what it delivered last: nothing is read twice.
+    assert_eq!(outcome.duplicates, 0, "{outcome:#?}");
+}
+
+#[test]
+fn with_a_state_dir_a_killed_run_continues_after_a_restart_and_misses_nothing() {
+    let mut scenario = Scenario::start("sigkill-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    scenario.delivered(PHASE as usize / 2);
+    // Killed once a checkpoint exists (a run killed before its first one starts over).
+    let checkpoint = scenario.dir().join("state/checkpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !checkpoint.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    scenario.traffic(PHASE / 2);
+    scenario.kill_edgeship();
+    // What was delivered after the last checkpoint is read and delivered again, under the
+    // same numbers: duplicates, which the audit counts as such (checked in there).
+    resume_and_finish(scenario);
+}
+
+#[test]
+fn with_a_state_dir_a_restarted_varnishd_or_from_tail_starts_a_new_run() {
+    let mut scenario = Scenario::start("varnishd-restart-resume", &[STATE_DIR]);
+    scenario.traffic(PHASE);
+    assert_eq!(scenario.stop_edgeship().code(), Some(0), "a clean stop");
+    // The checkpoint names the old child's log; the new child's is read from its head
+    // (testkit's probe, served before the next edgeship starts, is in it).
+    scenario.restart_varnishd();
+    scenario.traffic(PHASE / 2);
+    scenario.start_edgeship();
+    scenario.wait_logged("varnishd or its child restarted");
+    scenario.wait_logged("a new run starts (resume_failed 1)");
+    scenario.traffic(PHASE);
+    assert_eq!(scenario.stop_edgeship().code(), Some(0), "a clean stop");
+    // A checkpoint of this child, which --from-tail does not resume.
+    scenario.start_edgeship_with_args(&["--from-tail"]);
+    scenario.wait_logged("--from-tail: not resuming run");
+    scenario.traffic(PHASE);
+    let outcome = scenario.finish();
+    outcome.check(3);
+    assert_eq!(outcome.audit.lost(), 0, "{outcome:#?}");
+    assert!(
+        outcome.audit.flagged("unread_window"),
+        "what the old varnishd served after the first stop, and what the third run's tail \
+         start left out, was never read: {outcome:#?}"
     );
 }

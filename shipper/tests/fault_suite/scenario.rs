@@ -59,7 +59,8 @@ pub(crate) struct Scenario {
 
 impl Scenario {
     /// Starts varnishd, tansu (with the topic), traffic, and a first edgeship attached to the
-    /// log; `extra` configuration lines are appended to the seed's settings. The statistics
+    /// log; `extra` configuration lines are appended to the seed's settings (`{dir}` in them
+    /// is the scenario's directory). The statistics
     /// file is `statistics/stats.json` in the scenario's directory.
     pub(crate) fn start(fault: &'static str, extra: &[&str]) -> Scenario {
         Scenario::start_with(fault, extra, Varnishd::builder())
@@ -117,9 +118,9 @@ impl Scenario {
         // Heartbeats every second: a few seconds of traffic still have several.
         lines.push("edgeship.heartbeat.interval = 1".to_owned());
         lines.push("log.statistics.interval = 1".to_owned());
-        // `{scratch}` in an extra line is the scenario's directory (a spool directory, say).
-        let scratch = dir.path().display().to_string();
-        lines.extend(extra.iter().map(|line| line.replace("{scratch}", &scratch)));
+        // `{dir}` in an extra line stands for the scenario's directory.
+        let dir_text = dir.path().display().to_string();
+        lines.extend(extra.iter().map(|line| line.replace("{dir}", &dir_text)));
         let text = config_text(&dir, &seed_format(), &lines).replace(
             &dir.path().join("stats.json").display().to_string(),
             &statistics.join("stats.json").display().to_string(),
@@ -155,6 +156,15 @@ impl Scenario {
 
     /// As [`Scenario::start_edgeship`], with the environment `env`.
     pub(crate) fn start_edgeship_with_env(&mut self, env: &[(&str, &str)]) {
+        self.start_edgeship_with(&[], env);
+    }
+
+    /// As [`Scenario::start_edgeship`], with more command-line arguments.
+    pub(crate) fn start_edgeship_with_args(&mut self, args: &[&str]) {
+        self.start_edgeship_with(args, &[]);
+    }
+
+    fn start_edgeship_with(&mut self, args: &[&str], env: &[(&str, &str)]) {
         assert!(self.edgeship.is_none(), "one edgeship at a time");
         self.runs += 1;
         let label = format!("run{}", self.runs);
@@ -163,7 +173,7 @@ impl Scenario {
             &label,
             &self.config,
             self.varnishd.workdir(),
-            &[],
+            args,
             env,
         ));
     }
