@@ -224,8 +224,8 @@ impl Scenario {
         json["edgeship"][name].as_u64()
     }
 
-    /// Waits (a minute at most) until the statistics say `what`: `holds` is true of the
-    /// counter `name`; returns its value then.
+    /// Waits (bounded by the test's patience) until the statistics say `what`: `holds` is
+    /// true of the counter `name`; returns its value then.
     pub(crate) fn wait_statistic(
         &self,
         name: &str,
@@ -238,8 +238,9 @@ impl Scenario {
                 return value;
             }
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "waited a minute for {what} ({name} = {:?}):\n{}",
+                started.elapsed() < crate::common::PATIENCE,
+                "waited {:?} for {what} ({name} = {:?}):\n{}",
+                crate::common::PATIENCE,
                 self.statistic(name),
                 log_of(self.edgeship.as_ref())
             );

@@ -8,6 +8,9 @@ use crate::audit::Audit;
 use crate::common::Landed;
 use crate::traffic::Sent;
 
+/// How many runs of consecutive first arrivals an outcome keeps to show.
+const ARRIVAL_SHOWN: usize = 16;
+
 /// The marker request's id (the traffic's ids count up from 0).
 const MARKER: u64 = u64::MAX;
 
@@ -44,6 +47,12 @@ pub(crate) struct Outcome {
     pub(crate) duplicates: u64,
     /// Records that are no request the test sent.
     pub(crate) garbage: u64,
+    /// Records that arrived (first, duplicates aside) after a higher sequence number of the
+    /// same host's run: breaks of per-host order.
+    pub(crate) out_of_order: u64,
+    /// The first arrivals in arrival order, as runs of consecutive sequence numbers (the
+    /// first few; one when everything arrived in order).
+    pub(crate) arrival: Vec<(u64, u64)>,
     /// Records per run, the run told by the heartbeat before them in the partition (each run
     /// starts with a heartbeat, sent before any of its records).
     pub(crate) by_run: BTreeMap<String, u64>,
@@ -77,9 +86,12 @@ impl Outcome {
             missing: 0,
             duplicates: 0,
             garbage: 0,
+            out_of_order: 0,
+            arrival: Vec::new(),
             by_run: BTreeMap::new(),
             audit,
         };
+        let mut order = Order::default();
         let mut run = String::from("(before any heartbeat)");
         let mut probes_seen = 0;
         for message in ordered {
@@ -92,6 +104,9 @@ impl Outcome {
             let run = message
                 .header("edgeship.run")
                 .unwrap_or_else(|| run.clone());
+            if !order.arrived(message, &run) {
+                outcome.out_of_order += 1;
+            }
             let path = message.json["uri_path"].as_str().unwrap_or_default();
             if path == PROBE && probes_seen < *probes {
                 probes_seen += 1;
@@ -121,6 +136,7 @@ impl Outcome {
             }
         }
         outcome.missing = outcome.served - outcome.in_topic;
+        outcome.arrival = order.segments.into_iter().take(ARRIVAL_SHOWN).collect();
         outcome
     }
 
@@ -242,11 +258,54 @@ impl Outcome {
     #[allow(clippy::print_stdout)]
     pub(crate) fn print(&self) {
         println!("{}\n{}", Outcome::header(), self.row());
+        if self.out_of_order > 0 {
+            println!(
+                "({}: {} records arrived after a higher sequence number of their host's run; \
+                 arrival order: {:?})",
+                self.fault, self.out_of_order, self.arrival
+            );
+        }
         if self.unanswered > 0 {
             println!(
                 "({}: {} requests sent without an answer, {} of them in the topic)",
                 self.fault, self.unanswered, self.unanswered_in_topic
             );
         }
+    }
+}
+
+/// Per host and run: the sequence numbers that arrived, and the highest one so far.
+#[derive(Default)]
+struct Order {
+    runs: BTreeMap<(String, String), (BTreeSet<u64>, u64)>,
+    /// Arrival order as runs of consecutive first arrivals (first, last), hosts and runs
+    /// interleaved as they arrived: where the order broke, for the failure message.
+    segments: Vec<(u64, u64)>,
+}
+
+impl Order {
+    /// Notes `message` (a record of `run`, in partition order); returns false when its
+    /// sequence number arrives for the first time after a higher one of its host's run.
+    fn arrived(&mut self, message: &Landed, run: &str) -> bool {
+        let (Some(host), Some(sequence)) = (
+            message.json["hostname"].as_str(),
+            message.json["sequence"].as_u64(),
+        ) else {
+            return true;
+        };
+        let (seen, highest) = self
+            .runs
+            .entry((host.to_owned(), run.to_owned()))
+            .or_default();
+        if !seen.insert(sequence) {
+            return true;
+        }
+        let in_order = seen.len() == 1 || sequence > *highest;
+        *highest = (*highest).max(sequence);
+        match self.segments.last_mut() {
+            Some((_, last)) if sequence == *last + 1 => *last = sequence,
+            _ => self.segments.push((sequence, sequence)),
+        }
+        in_order
     }
 }
