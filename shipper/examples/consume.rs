@@ -12,23 +12,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
 use clap::Parser;
-use edgeship_testkit::topic::{Landed, TopicReader};
+use edgeship_testkit::topic::Landed;
 use serde_json::Value;
+
+#[path = "shared/topic.rs"]
+mod topic;
 
 /// Summarises the records and heartbeats edgeship produced to a topic.
 #[derive(Debug, Parser)]
 struct Args {
-    /// bootstrap.servers
-    #[arg(long, value_name = "HOST:PORT,...")]
-    brokers: String,
-    /// The topic to read, from its first offset to its end at the time of reading.
-    #[arg(long)]
-    topic: String,
-    /// Give up (exit 1) if the end is not reached within this many seconds.
-    #[arg(long, default_value_t = 60)]
-    timeout: u64,
+    /// The topic (exit 1 if its end is not reached in time).
+    #[command(flatten)]
+    source: topic::TopicOptions,
 }
 
 /// What one host shipped.
@@ -61,16 +57,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    let mut reader = TopicReader::open(&args.brokers, &args.topic, "edgeship-consume-example")
-        .context("creating the consumer")?;
-    if reader.partitions() == 0 {
-        bail!("topic {} has no partitions (does it exist?)", args.topic);
-    }
-    reader.read_to_end(Duration::from_secs(args.timeout))?;
+    let source = &args.source;
+    let mut reader = source.open("edgeship-consume-example")?;
+    reader.read_to_end(Duration::from_secs(source.timeout))?;
     let summary = summarise(&reader.messages);
     println!(
         "topic {}: {} partitions, records in partition(s) {:?}",
-        args.topic,
+        source.topic,
         reader.partitions(),
         summary.partitions_used
     );

@@ -22,31 +22,28 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Parser;
-use edgeship_testkit::topic::{Landed, TopicReader};
+use edgeship_testkit::topic::Landed;
 
 /// How many arrival segments of each run are printed.
 const SEGMENTS_SHOWN: usize = 40;
 
+#[path = "shared/topic.rs"]
+mod topic;
+
 /// Tallies a topic's request records against the requests varnishd served.
 #[derive(Debug, Parser)]
 struct Args {
-    /// bootstrap.servers
-    #[arg(long, value_name = "HOST:PORT,...")]
-    brokers: String,
-    /// The topic, read from its first offset to its end.
-    #[arg(long)]
-    topic: String,
+    /// The topic (exit 2 if its end is not reached in time).
+    #[command(flatten)]
+    source: topic::TopicOptions,
     /// The URL path prefix of the traffic's requests (every one unique).
     #[arg(long)]
     prefix: String,
     /// How many of those requests varnishd served.
     #[arg(long)]
     served: u64,
-    /// Give up (exit 2) if the end is not reached within this many seconds.
-    #[arg(long, default_value_t = 900)]
-    timeout: u64,
 }
 
 /// The figures, filled one message at a time (the topic may hold millions: nothing is kept
@@ -137,23 +134,20 @@ fn main() -> ExitCode {
 
 /// Reads and tallies the topic, prints the figures; returns whether everything holds.
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let mut reader = TopicReader::open(&args.brokers, &args.topic, "edgeship-outage-tally")
-        .context("creating the consumer")?;
-    if reader.partitions() == 0 {
-        bail!("topic {} has no partitions (does it exist?)", args.topic);
-    }
+    let source = &args.source;
+    let mut reader = source.open("edgeship-outage-tally")?;
     let mut tally = Tally {
         prefix: args.prefix.clone(),
         ..Tally::default()
     };
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = Instant::now() + Duration::from_secs(source.timeout);
     // The reader keeps what it read; it is tallied and let go after every poll.
     while !reader.caught_up() {
         if Instant::now() > deadline {
             bail!(
                 "the end of {} was not reached in {} s",
-                args.topic,
-                args.timeout
+                source.topic,
+                source.timeout
             );
         }
         reader.poll_some(Duration::from_millis(200))?;
