@@ -256,6 +256,11 @@ impl Scenario {
             .wait_served(requests);
     }
 
+    /// Slows the traffic down from now on (see [`Traffic::pace`]).
+    pub(crate) fn pace_traffic(&self, gap: std::time::Duration) {
+        self.traffic.as_ref().expect("traffic is running").pace(gap);
+    }
+
     /// Waits until the current run has delivered `records` request records to the topic (its
     /// records are those after its start heartbeat), so that a fault hits a run the topic
     /// knows, with more in flight behind them.

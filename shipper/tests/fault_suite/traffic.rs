@@ -18,6 +18,8 @@ const CONNECTIONS: u64 = 2;
 /// Requests sent back to back before a short pause: a few thousand requests a second, enough
 /// to have traffic in every gap without flooding a two-core machine.
 const BURST: u64 = 10;
+/// The pause after each burst, unless [`Traffic::pace`] says otherwise.
+const GAP: Duration = Duration::from_millis(1);
 
 /// What the clients sent.
 #[derive(Debug, Default)]
@@ -37,6 +39,8 @@ pub(crate) struct Traffic {
     served: Arc<AtomicU64>,
     /// One more than the highest id any client has sent so far.
     issued: Arc<AtomicU64>,
+    /// The pause after each burst, in microseconds.
+    gap_micros: Arc<AtomicU64>,
     workers: Vec<JoinHandle<Sent>>,
 }
 
@@ -48,6 +52,7 @@ impl Traffic {
         let busy = Arc::new(AtomicU64::new(0));
         let served = Arc::new(AtomicU64::new(0));
         let issued = Arc::new(AtomicU64::new(0));
+        let gap_micros = Arc::new(AtomicU64::new(GAP.as_micros() as u64));
         let workers = (0..CONNECTIONS)
             .map(|worker| {
                 let client = Client {
@@ -58,6 +63,7 @@ impl Traffic {
                     busy: Arc::clone(&busy),
                     served: Arc::clone(&served),
                     issued: Arc::clone(&issued),
+                    gap_micros: Arc::clone(&gap_micros),
                     // Ids interleave: worker w sends w, w + CONNECTIONS, ...
                     next: worker,
                 };
@@ -70,8 +76,16 @@ impl Traffic {
             busy,
             served,
             issued,
+            gap_micros,
             workers,
         }
+    }
+
+    /// Pauses `gap` after every burst from now on: a slower stream, for a scenario whose
+    /// fault lasts long (a long outage at full speed is only more records to drain and read).
+    pub(crate) fn pace(&self, gap: Duration) {
+        self.gap_micros
+            .store(gap.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Holds every client after its current burst and waits until none is mid-request.
@@ -141,6 +155,7 @@ struct Client {
     busy: Arc<AtomicU64>,
     served: Arc<AtomicU64>,
     issued: Arc<AtomicU64>,
+    gap_micros: Arc<AtomicU64>,
     next: u64,
 }
 
@@ -157,7 +172,9 @@ impl Client {
             }
             self.burst(&mut connection, &mut sent);
             self.busy.fetch_sub(1, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_micros(
+                self.gap_micros.load(Ordering::Relaxed),
+            ));
         }
         sent
     }
