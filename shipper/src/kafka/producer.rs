@@ -32,7 +32,7 @@ use rdkafka::ClientConfig;
 
 use super::config::{KafkaConfig, KafkaInput};
 use super::context::{
-    opaque_kind, record_opaque, KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT,
+    mark_done, opaque_kind, record_opaque, KafkaContext, OPAQUE_FINAL_HEARTBEAT, OPAQUE_HEARTBEAT,
     OPAQUE_RECORD,
 };
 use super::resend::{Failed, OnFatal, Recovery};
@@ -110,7 +110,8 @@ impl Message {
         }
     }
 
-    /// The opaque of a heartbeat (a record's carries its hand-over time: `record_opaque`).
+    /// The opaque of a heartbeat (a record's carries its sequence and start time:
+    /// `record_opaque`).
     fn beat_opaque(self) -> usize {
         match self {
             Message::Record => OPAQUE_RECORD,
@@ -228,7 +229,11 @@ impl KafkaProducer {
     #[inline]
     pub fn send(&self, payload: &[u8], key: &[u8], run: &[u8], sequence: u64) -> Sent {
         let record = self
-            .record(payload, key, record_opaque(self.batch_handed_micros))
+            .record(
+                payload,
+                key,
+                record_opaque(sequence, self.batch_handed_micros),
+            )
             .headers(record_headers(run, sequence));
         self.enqueue(record, Message::Record)
     }
@@ -478,6 +483,7 @@ impl KafkaProducer {
                 resent += u64::from(kind == Message::Record);
             } else if kind == Message::Record {
                 failed += 1;
+                mark_done(&self.shared, message.opaque);
             } else {
                 self.shared.count_loss(
                     &self.shared.counters.heartbeats_dropped,

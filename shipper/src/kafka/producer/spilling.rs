@@ -40,7 +40,11 @@ impl KafkaProducer {
             .is_some_and(|spooler| spooler.is_idle());
         if idle {
             let record = self
-                .record(payload, key, record_opaque(self.batch_handed_micros))
+                .record(
+                    payload,
+                    key,
+                    record_opaque(sequence, self.batch_handed_micros),
+                )
                 .headers(record_headers(run, sequence));
             match self.producer.send(record) {
                 Ok(()) => return true,
@@ -80,7 +84,7 @@ impl KafkaProducer {
                     .record(
                         record.payload,
                         record.key,
-                        record_opaque(self.batch_handed_micros),
+                        record_opaque(record.sequence, self.batch_handed_micros),
                     )
                     .headers(headers);
                 break self.enqueue(direct, Message::Record) == super::Sent::Queued;
@@ -180,7 +184,7 @@ impl KafkaProducer {
         let Some(spooler) = self.spooler.as_mut() else {
             return 0;
         };
-        let abandoned = spooler.abandon_returned();
+        let abandoned = spooler.abandon_returned(&self.shared);
         spooler.sync(&self.shared);
         let held = u64::try_from(self.producer.in_flight_count()).unwrap_or(0);
         (abandoned + held) as usize
