@@ -30,6 +30,7 @@ use crate::daemon::StartReport;
 use crate::deadline::StopClock;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
+use crate::latency;
 use crate::log::Log;
 use crate::metrics::{self, RunInfo};
 use crate::reader::{self, ReaderThread, Received};
@@ -74,9 +75,9 @@ pub fn run(
     }
     let started = SystemTime::now();
     let shared = Arc::new(Shared::open(config, log)?);
-    // The reader thread captures both formats' fields in one pass; the key's come after the
-    // record's.
-    let capturer = Capturer::new(&[&plans.record, &plans.key]);
+    // The reader thread captures both formats' fields in one pass, the key's after the
+    // record's, and last each transaction's end in Varnish (for the delivery latency).
+    let capturer = Capturer::new(&[&plans.record, &plans.key, &latency::end_plan()]);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let state = State::open(config, start_at, &shared);
     let identity = Identity::new(config, started);

@@ -76,8 +76,8 @@ pub struct KafkaProducer {
     policy: QueueFullPolicy,
     shared: Arc<Shared>,
     stop: StopClock,
-    /// The current batch's hand-over time, carried in its records' opaques.
-    batch_handed_micros: u64,
+    /// When the next record's request ended in Varnish, carried in its opaque.
+    record_ended_micros: u64,
     /// The disk spool, when `edgeship.spool.dir` is set (`spooler.rs`).
     spooler: Option<Spooler>,
 }
@@ -217,7 +217,7 @@ impl KafkaProducer {
             policy: config.edgeship.queue_full,
             shared: Arc::clone(shared),
             stop,
-            batch_handed_micros: 0,
+            record_ended_micros: 0,
             spooler,
         })
     }
@@ -232,7 +232,7 @@ impl KafkaProducer {
             .record(
                 payload,
                 key,
-                record_opaque(sequence, self.batch_handed_micros),
+                record_opaque(sequence, self.record_ended_micros),
             )
             .headers(record_headers(run, sequence));
         self.enqueue(record, Message::Record)
@@ -543,8 +543,8 @@ impl KafkaProducer {
 
 impl Sink for KafkaProducer {
     #[inline]
-    fn start_batch(&mut self, handed_micros: u64) {
-        self.batch_handed_micros = handed_micros;
+    fn record_ended(&mut self, unix_micros: u64) {
+        self.record_ended_micros = unix_micros;
     }
 
     #[inline]

@@ -43,7 +43,7 @@ impl KafkaProducer {
                 .record(
                     payload,
                     key,
-                    record_opaque(sequence, self.batch_handed_micros),
+                    record_opaque(sequence, self.record_ended_micros),
                 )
                 .headers(record_headers(run, sequence));
             match self.producer.send(record) {
@@ -84,7 +84,7 @@ impl KafkaProducer {
                     .record(
                         record.payload,
                         record.key,
-                        record_opaque(record.sequence, self.batch_handed_micros),
+                        record_opaque(record.sequence, self.record_ended_micros),
                     )
                     .headers(headers);
                 break self.enqueue(direct, Message::Record) == super::Sent::Queued;
