@@ -76,8 +76,14 @@ pub fn run(
     let started = SystemTime::now();
     let shared = Arc::new(Shared::open(config, log)?);
     // The reader thread captures both formats' fields in one pass, the key's after the
-    // record's, and last each transaction's end in Varnish (for the delivery latency).
-    let capturer = Capturer::new(&[&plans.record, &plans.key, &latency::end_plan()]);
+    // record's, and last, for Kafka's delivery latency, each transaction's end in Varnish
+    // (other outputs have no delivery to time, and leave it out: `Formats` then finds none).
+    let end_plan = latency::end_plan();
+    let mut captured = vec![&plans.record, &plans.key];
+    if config.output == Output::Kafka {
+        captured.push(&end_plan);
+    }
+    let capturer = Capturer::new(&captured);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let state = State::open(config, start_at, &shared);
     let identity = Identity::new(config, started);

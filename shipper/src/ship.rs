@@ -27,7 +27,8 @@ pub struct Formats {
     key: Renderer,
     /// Where the key format's fields start among a batch transaction's values.
     key_fields: usize,
-    /// Which of a batch transaction's values is its end in Varnish (`latency::end_plan`).
+    /// Which of a batch transaction's values is its end in Varnish (`latency::end_plan`,
+    /// the capturer's third plan; past the values when the capturer has none).
     end_field: usize,
 }
 
