@@ -68,6 +68,7 @@ impl Spooler {
         })?;
         let (spool, recovery) = Spool::open(dir, limits)?;
         report_recovery(&recovery, dir, shared);
+        Counters::set(&shared.counters.spool_max_bytes, settings.max_bytes);
         let (returns, receiver) = Returns::new();
         let spooler = Spooler {
             spool,
