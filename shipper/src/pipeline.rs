@@ -45,6 +45,18 @@ use crate::sink::{NullSink, Sink, StdoutSink};
 use crate::timers::Timers;
 use crate::watchdog::Supervisor;
 
+/// What the daemon starts the pipeline with.
+pub struct Launch<'a> {
+    /// The resolved configuration.
+    pub config: &'a Config,
+    /// The signal flags (`signals::install`).
+    pub flags: Flags,
+    /// The daemon's log.
+    pub log: Log,
+    /// Where a process with a state directory starts reading (`--from-tail`).
+    pub start_at: StartAt,
+}
+
 /// How often this thread wakes without input, to serve delivery reports and timers.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -53,15 +65,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// listens (`watchdog`: `READY=1` then, `WATCHDOG=1` from the loop, `STOPPING=1` before
 /// shutdown).
 ///
-/// With `edgeship.state.dir`, `start_at` says whether a checkpoint there is resumed (see
-/// `resume`).
-pub fn run(
-    config: &Config,
-    flags: &Flags,
-    log: Log,
-    report: &mut StartReport,
-    start_at: StartAt,
-) -> anyhow::Result<Ending> {
+/// With `edgeship.state.dir`, `launch.start_at` says whether a checkpoint there is resumed
+/// (see `resume`).
+pub fn run(launch: Launch<'_>, report: &mut StartReport) -> anyhow::Result<Ending> {
+    let Launch {
+        config,
+        flags,
+        log,
+        start_at,
+    } = launch;
     for notice in &config.notices {
         log.notice(&notice.to_string());
     }
