@@ -49,6 +49,10 @@ mod spilling;
 /// How often a wait for room in a full queue serves delivery reports and looks at the clock.
 const ROOM_POLL: Duration = Duration::from_millis(20);
 
+/// How many events one serving of waiting reports takes at most (each a batch of delivery
+/// reports): a bound, so that a stream of other events cannot keep it from returning.
+const EVENTS_PER_SERVING: usize = 64;
+
 /// How long a finished producer instance may take to hand back what it still holds before it
 /// is dropped (which purges the rest, counted as maybe persisted).
 const RETIRE_FLUSH: Duration = Duration::from_secs(1);
@@ -296,7 +300,7 @@ impl KafkaProducer {
                         );
                     }
                     // Serving delivery reports is what frees room.
-                    self.producer.poll(ROOM_POLL);
+                    self.serve_reports(ROOM_POLL);
                 }
                 Err((error, _)) => {
                     refused(&self.shared, message, &error);
@@ -371,6 +375,29 @@ fn refused(shared: &Shared, message: Message, error: &KafkaError) {
 }
 
 impl KafkaProducer {
+    /// Waits about `wait` for librdkafka, serving the delivery reports that are waiting before
+    /// and after. rust-rdkafka's timed poll waits in whole milliseconds and spins through the
+    /// last fraction of one, which cost about 5% of a core in a wait for room with the broker
+    /// away (benches/RESULTS.md); a sleep costs nothing.
+    fn serve_reports(&self, wait: Duration) {
+        self.serve_waiting_reports();
+        std::thread::sleep(wait);
+        self.serve_waiting_reports();
+    }
+
+    /// Serves the events librdkafka has ready, without waiting: one per zero-timeout poll,
+    /// for as long as they are delivery reports (each lowers the count of messages not yet
+    /// reported), up to [`EVENTS_PER_SERVING`].
+    fn serve_waiting_reports(&self) {
+        for _ in 0..EVENTS_PER_SERVING {
+            let before = self.producer.in_flight_count();
+            self.producer.poll(Duration::ZERO);
+            if self.producer.in_flight_count() >= before {
+                return;
+            }
+        }
+    }
+
     /// Whether librdkafka reported a fatal error to the current instance.
     ///
     /// The producer's event API hands a fatal error to the error callback with its underlying
@@ -533,7 +560,7 @@ impl KafkaProducer {
                     if kind.waits_for_room(self.policy) && !self.out_of_time(kind) =>
                 {
                     record = returned;
-                    self.producer.poll(ROOM_POLL);
+                    self.serve_reports(ROOM_POLL);
                 }
                 Err(_) => return false,
             }

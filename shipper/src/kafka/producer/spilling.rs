@@ -110,7 +110,7 @@ impl KafkaProducer {
                     "spool full: waiting for room (edgeship.spool.when_full = block)",
                 );
             }
-            self.producer.poll(ROOM_POLL);
+            self.serve_reports(ROOM_POLL);
             self.recover();
             self.pump();
         };
@@ -159,7 +159,7 @@ impl KafkaProducer {
     pub(super) fn flush_spooled(&mut self, until: Instant) -> usize {
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            self.producer.poll(left.min(ROOM_POLL));
+            self.serve_reports(left.min(ROOM_POLL));
             self.recover();
             self.pump();
             if self.settled() || left.is_zero() {
@@ -174,7 +174,7 @@ impl KafkaProducer {
                 .purge(PurgeConfig::default().queue().inflight());
             let purged = Instant::now();
             while self.producer.in_flight_count() > 0 && purged.elapsed() < PURGE_WAIT {
-                self.producer.poll(ROOM_POLL);
+                self.serve_reports(ROOM_POLL);
             }
             self.pump();
             self.shared.log.info(
