@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The helpers the comparison scripts share, written once: sourced by benches/compare,
-# compare-shipper, compare-varnishlog, compare-auditor and record-capture (and by
-# fuzz/seed-corpora for the fixture lookup). It defines functions and three variables only;
+# compare-shipper, compare-spool, compare-varnishlog, compare-auditor and record-capture (and by
+# fuzz/seed-corpora for the fixture lookup). It defines functions and five variables only;
 # sourcing it runs nothing.
 #
 # CPU time is measured one way everywhere (`measure`): user + system time of the command's
@@ -22,6 +22,18 @@
 #                              sed pattern)
 #   results_append TITLE TEXT  TEXT as a new run at the end of section "## TITLE" of
 #                              benches/RESULTS.md, with the date, machine and commit
+#   start_tansu DIR            a private tansu broker (memory storage) on a free loopback port,
+#                              its log in DIR/tansu.log; sets tansu_pid and kafka_brokers
+#                              (stop_tansu ends it: call it from the script's exit trap)
+#   new_topic NAME             a fresh topic (3 partitions) on that broker; prints its name
+#   delete_topic TOPIC         deletes it (the broker keeps every record in memory)
+#   edgeship_config FILE OUTPUT FORMAT TOPIC [EXTRA]
+#                              an edgeship configuration with the production fixture's Kafka
+#                              settings (EXTRA: more lines, which win over those before)
+#   edgeship_counts ERR        "RENDERED PRODUCED DELIVERED" from edgeship's closing log line
+#                              in ERR; the script stops when there is none
+#   paired_ratio A B           "MEDIAN LOWEST HIGHEST" of B[i] / A[i], from two lists of
+#                              samples taken in pairs (A[i] next to B[i], in one run)
 #   duckdb_python              a python that has duckdb (a venv under the target directory)
 #   audit_records N            N generated auditor records (the gen-records example), made once
 #   log MESSAGE...             "script: MESSAGE" on standard error
@@ -137,6 +149,94 @@ results_append() {
   mv "$run.all" "$results"
   rm -f "$run"
   log "results appended to $results"
+}
+
+# The tansu the scripts start: $EDGESHIP_TANSU, else the one scripts/setup installed.
+tansu_binary() {
+  local tansu="${EDGESHIP_TANSU:-${EDGESHIP_TOOLS:-$HOME/.cache/edgeship-tools}/bin/tansu}"
+  [ -x "$tansu" ] || die "tansu not found at $tansu (run scripts/setup)"
+  echo "$tansu"
+}
+
+tansu_pid=""
+kafka_brokers=""
+start_tansu() {
+  local tansu port
+  tansu="$(tansu_binary)" || exit 1
+  port="$(free_port)"
+  kafka_brokers="127.0.0.1:$port"
+  "$tansu" broker --listener-url "tcp://$kafka_brokers" --advertised-listener-url "tcp://$kafka_brokers" \
+    --storage-engine memory://tansu/ --cluster-id edgeship-bench >"$1/tansu.log" 2>&1 &
+  tansu_pid=$!
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "tansu did not listen on $kafka_brokers within 30 s (log: $1/tansu.log)"
+}
+
+# Only the broker this script started, by its id.
+stop_tansu() {
+  if [ -n "$tansu_pid" ]; then
+    kill -TERM "$tansu_pid" 2>/dev/null || true
+    wait "$tansu_pid" 2>/dev/null || true
+    tansu_pid=""
+  fi
+}
+
+# Usually run in a subshell, so the name is made unique from the clock.
+new_topic() {
+  local topic
+  topic="bench-$1-$(date +%s%N)"
+  "$(tansu_binary)" topic create "$topic" --broker "tcp://$kafka_brokers" --partitions 3 >/dev/null
+  echo "$topic"
+}
+
+delete_topic() {
+  "$(tansu_binary)" topic delete "$1" --broker "tcp://$kafka_brokers" >/dev/null 2>&1 || true
+}
+
+# Output and format vary; everything else is the production file's Kafka settings.
+edgeship_config() { # file output format topic [extra lines]
+  cat >"$1" <<EOF
+output = $2
+format.type = json
+format = $3
+sequence.number = 0
+log.level = 6
+log.stderr = true
+log.syslog = false
+daemonize = false
+edgeship.hostname = cp1001
+kafka.metadata.broker.list = ${kafka_brokers:-127.0.0.1:9}
+kafka.topic = $4
+kafka.partition = -1
+kafka.queue.buffering.max.messages = 720000
+kafka.queue.buffering.max.ms = 1000
+kafka.batch.num.messages = 9000
+kafka.request.timeout.ms = 2000
+kafka.topic.request.required.acks = all
+kafka.topic.message.timeout.ms = 300000
+kafka.compression.codec = snappy
+${5:-}
+EOF
+}
+
+edgeship_counts() {
+  local line
+  line="$(grep 'stopped:' "$1" || true)"
+  [ -n "$line" ] || { log "edgeship did not finish cleanly:"; cat "$1" >&2; exit 1; }
+  sed -n 's/.*stopped: \([0-9]*\) records rendered, \([0-9]*\) produced, \([0-9]*\) delivered.*/\1 \2 \3/p' <<<"$line"
+}
+
+paired_ratio() {
+  python3 - "$1" "$2" <<'PY'
+import statistics, sys
+a, b = (list(map(float, words.split())) for words in sys.argv[1:3])
+assert len(a) == len(b) and a, "paired_ratio needs two lists of samples of one length"
+ratios = sorted(y / x for x, y in zip(a, b) if x > 0)
+print(f"{statistics.median_low(ratios):.3f} {ratios[0]:.3f} {ratios[-1]:.3f}")
+PY
 }
 
 duckdb_python() {

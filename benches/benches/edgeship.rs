@@ -7,7 +7,9 @@
 //! Varnish's `VSLQ` grouping), `pipeline` (the `edgeship` binary on the capture into stdout
 //! and Kafka; baseline: output `null`) and `auditor` (ingest and audit generated records;
 //! baseline: split the same bytes into lines), `query` (evaluate the three real VSL queries
-//! per transaction as the grouper does; baseline: the grouper's tag-table walk). The capture is found or recorded (see
+//! per transaction as the grouper does; baseline: the grouper's tag-table walk), `spool`
+//! (append rendered records to the disk spool and replay them; baseline: copy the same
+//! bytes). The capture is found or recorded (see
 //! `edgeship_benches::capture`), never committed.
 //!
 //! Run: `cargo bench -p edgeship-benches` (all groups), `cargo bench -p edgeship-benches --
@@ -117,6 +119,9 @@ fn main() {
     let mut baselines = vec![formats(&mut criterion)];
     if groups::wanted("query") {
         baselines.push(groups::query::query(&mut criterion, BATCH, SEED));
+    }
+    if groups::wanted("spool") {
+        baselines.push(groups::spool::spool(&mut criterion, SEED));
     }
     process_groups(&mut criterion, &mut baselines);
     criterion.final_summary();

@@ -4,7 +4,8 @@
 //! configurations' formats ([`fixtures`], testkit's).
 //!
 //! The benchmarks themselves are in `benches/edgeship.rs`, one criterion harness with one
-//! group per crate: `formats`, `varnishlog`, `pipeline` (the `edgeship` binary) and `auditor`.
+//! group per crate: `formats`, `varnishlog`, `pipeline` (the `edgeship` binary), `auditor`,
+//! `query` and `spool`.
 //! Keeping the inputs in a library lets a new group, or the fuzz crate in `fuzz/`, render
 //! exactly the records a benchmark measured.
 #![forbid(unsafe_code)]

@@ -24,6 +24,10 @@ pub struct Capturer {
     starts: Vec<usize>,
     /// Whether any field reads the log. Without one, capturing does not walk the records.
     reads_log: bool,
+    /// Fields that listen exactly as an earlier field does (same tags, matchers, occurrence
+    /// and `tag.size.max`), as `(field, earlier field)`: they are not matched again, their
+    /// value is copied once the walk is over.
+    aliases: Vec<(usize, usize)>,
     /// Scratch slots for [`Capturer::capture_with`], stored empty between calls (see
     /// [`recycle`]).
     scratch: Vec<Option<&'static [u8]>>,
@@ -212,10 +216,29 @@ impl Capturer {
         let mut starts = Vec::with_capacity(plans.len() + 1);
         let mut next = 0;
         let mut reads_log = false;
+        let mut interests: Vec<(Interest<'_>, usize)> = Vec::new();
+        let mut aliases = Vec::new();
         for plan in plans {
             starts.push(next);
+            let mut alias = vec![false; plan.fields.len()];
+            for (field, interest) in interests_of(plan).into_iter().enumerate() {
+                if interest.listens.is_empty() {
+                    continue;
+                }
+                let earlier = interests.iter().find(|(seen, _)| *seen == interest);
+                match earlier {
+                    Some(&(_, earlier)) => {
+                        aliases.push((next + field, earlier));
+                        alias[field] = true;
+                    }
+                    None => interests.push((interest, next + field)),
+                }
+            }
             for (tag, listeners) in plan.listeners.iter().enumerate() {
-                for listener in listeners {
+                for listener in listeners
+                    .iter()
+                    .filter(|l| alias.get(l.field) != Some(&true))
+                {
                     let mut listener = listener.clone();
                     listener.field += next;
                     by_tag[tag].add(Limited {
@@ -232,6 +255,7 @@ impl Capturer {
             by_tag,
             starts,
             reads_log,
+            aliases,
             scratch: Vec::with_capacity(next),
         }
     }
@@ -316,8 +340,41 @@ impl Capturer {
                 capture_one(limited, payload, slots);
             }
         });
+        for &(field, earlier) in &self.aliases {
+            if let (Some(&value), true) = (slots.get(earlier), field < slots.len()) {
+                slots[field] = value;
+            }
+        }
         stats
     }
+}
+
+/// Everything that decides a field's captured value: its listeners (tag, matcher, occurrence)
+/// in the plan's order, and the plan's `tag.size.max`.
+#[derive(PartialEq)]
+struct Interest<'p> {
+    listens: Vec<(usize, &'p Matcher, Keep)>,
+    limit: usize,
+}
+
+/// Each field's [`Interest`] in `plan`, by field number.
+fn interests_of(plan: &Plan) -> Vec<Interest<'_>> {
+    let mut interests: Vec<Interest<'_>> = (0..plan.fields.len())
+        .map(|_| Interest {
+            listens: Vec::new(),
+            limit: plan.max_tag_size,
+        })
+        .collect();
+    for (tag, listeners) in plan.listeners.iter().enumerate() {
+        for listener in listeners {
+            if let Some(interest) = interests.get_mut(listener.field) {
+                interest
+                    .listens
+                    .push((tag, &listener.matcher, listener.keep));
+            }
+        }
+    }
+    interests
 }
 
 impl Capturer {
@@ -533,136 +590,4 @@ fn next_space(bytes: &[u8], from: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_collapse_runs_of_spaces() {
-        assert_eq!(column(b"a  b c", 2), Some(&b"b"[..]));
-        assert_eq!(column(b" a b", 1), Some(&b"a"[..]));
-        assert_eq!(column(b"a b", 3), None);
-        assert_eq!(column(b"a b", 0), None);
-    }
-
-    #[test]
-    fn named_records_match_on_the_text_before_their_first_colon() {
-        // The definition, written the slow way: the name is what precedes the first colon.
-        let by_definition = |name: &[u8], payload: &'static [u8]| -> Option<&'static [u8]> {
-            let colon = payload.iter().position(|&b| b == b':')?;
-            let value = &payload[colon + 1..];
-            let spaces = value.iter().take_while(|&&b| b == b' ').count();
-            payload[..colon]
-                .eq_ignore_ascii_case(name)
-                .then_some(&value[spaces..])
-        };
-        let names: &[&[u8]] = &[b"Host", b"host", b"X-A:b", b"X-A", b"A", b"Ab", b""];
-        let payloads: &[&[u8]] = &[
-            b"Host: x",
-            b"HOST:y",
-            b"Hostx: z",
-            b"Hos: t",
-            b"Host",
-            b"Host:",
-            b"X-A:b: c",
-            b"X-A: b: c",
-            b":",
-            b"A:",
-            b"a:b:c",
-            b"Ab:",
-            b"",
-            b"x-a:B:c",
-        ];
-        for name in names {
-            let matcher = Matcher::Named {
-                name: name.to_vec(),
-                column: None,
-            };
-            for payload in payloads {
-                assert_eq!(
-                    extract(&matcher, payload),
-                    by_definition(name, payload),
-                    "name {name:?}, payload {payload:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn word_at_a_time_case_folding_agrees_with_the_standard_library() {
-        // Every byte value against its neighbours and the letters' other case, at each
-        // position of a two-word string with a tail.
-        let mut checked = 0;
-        for byte in 0..=255_u8 {
-            for other in [
-                byte,
-                byte ^ 0x20,
-                byte.wrapping_add(1),
-                byte.wrapping_sub(1),
-                byte ^ 0x80,
-            ] {
-                for position in 0..19 {
-                    let mut a = *b"Accept-Language-x1Z";
-                    let mut b = *b"aCCEPT-lANGUAGE-X1z";
-                    a[position] = byte;
-                    b[position] = other;
-                    assert_eq!(
-                        eq_lower(&a, &b.to_ascii_lowercase()),
-                        a.eq_ignore_ascii_case(&b),
-                        "{byte:#x} vs {other:#x} at {position}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        assert_eq!(checked, 256 * 5 * 19);
-        assert!(!eq_lower(b"Host", b"hos"));
-    }
-
-    #[test]
-    fn lower_case_name_comparison_agrees_with_the_standard_library() {
-        // Every length from empty to past two words, with one byte changed at each position
-        // to its other case, a neighbour, or a high byte.
-        let name = b"Accept-Language-X1";
-        let mut checked = 0;
-        for length in 0..=name.len() {
-            let lower = name[..length].to_ascii_lowercase();
-            for position in 0..length {
-                for change in [0x20_u8, 0x01, 0x80, 0x00] {
-                    let mut record = name[..length].to_vec();
-                    record[position] ^= change;
-                    assert_eq!(
-                        eq_lower(&record, &lower),
-                        record.eq_ignore_ascii_case(&lower),
-                        "{record:?} vs {lower:?}"
-                    );
-                    checked += 1;
-                }
-            }
-            assert!(eq_lower(&name[..length], &lower));
-            assert!(!eq_lower(&name[..length], &name[..length.saturating_sub(1)]) || length == 0);
-        }
-        assert!(checked > 600);
-    }
-
-    #[test]
-    fn the_next_space_is_found_at_every_position() {
-        for length in 0..=20 {
-            for at in 0..=length {
-                let mut bytes = vec![b'x'; length];
-                if at < length {
-                    bytes[at] = b' ';
-                }
-                // Neighbours of the space's value that a wrong bit trick would take for it.
-                for filler in [b'!', 0x1f, 0xa0] {
-                    let mut bytes = bytes.clone();
-                    for byte in bytes.iter_mut().filter(|b| **b != b' ') {
-                        *byte = filler;
-                    }
-                    for from in 0..=at.min(length) {
-                        assert_eq!(next_space(&bytes, from), at, "{bytes:?} from {from}");
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

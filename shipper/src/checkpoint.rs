@@ -39,7 +39,8 @@ pub struct Checkpoint {
     pub run: String,
     /// The run's first sequence number (what its heartbeats say).
     pub sequence_start: u64,
-    /// Every record numbered below this has a final delivery report.
+    /// Every record numbered below this is done (delivered or failed and counted, or fsynced
+    /// in the spool: `resume`).
     pub next_sequence: u64,
     /// Where the transaction of record `next_sequence - 1` ended in the log.
     pub position: Position,

@@ -114,6 +114,9 @@ counters! {
     spool_records,
     /// Bytes of the spool's segment files now (a gauge).
     spool_bytes,
+    /// The spool's limit, `edgeship.spool.max.bytes` (a gauge; 0 without a spool): with
+    /// `spool_bytes`, how full it is.
+    spool_max_bytes,
     /// Seconds since the oldest record in the spool was spooled (a gauge; 0 when empty).
     spool_oldest_age_seconds,
     /// Records written to the spool since the start: librdkafka's queue was full, the spool

@@ -9,6 +9,7 @@ use edgeship_formats::escape::json_string;
 use edgeship_formats::time::{TimeFormat, Timestamp};
 
 use crate::counters::Snapshot;
+use crate::latency::Summary;
 
 /// What a heartbeat says besides the counters.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,9 @@ pub struct Beat<'a> {
     pub last: bool,
     /// The configured heartbeat interval (`interval_seconds`).
     pub interval: Duration,
+    /// The latencies since the previous heartbeat: the wait before produce and the delivery
+    /// latency (`latency`).
+    pub latency: (Summary, Summary),
 }
 
 /// Renders a heartbeat into `out` (replacing its contents).
@@ -68,7 +72,7 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
          \"spool_records\":{},\"spool_bytes\":{},\
          \"spool_oldest_age_seconds\":{},\"spool_spilled\":{},\"spool_replayed\":{},\
          \"spool_returned\":{},\"spool_dropped\":{},\"spool_lost\":{},\
-         \"spool_unreadable_bytes\":{}}}",
+         \"spool_unreadable_bytes\":{}",
         beat.last,
         beat.interval.as_secs(),
         beat.sequence_start,
@@ -99,4 +103,8 @@ pub fn render(beat: &Beat<'_>, counters: &Snapshot, out: &mut Vec<u8>) {
         counters.spool_lost,
         counters.spool_unreadable_bytes,
     );
+    let (wait, delivery) = beat.latency;
+    wait.write_json("produce_wait", out);
+    delivery.write_json("delivery_latency", out);
+    out.push(b'}');
 }

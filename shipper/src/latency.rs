@@ -1,13 +1,13 @@
 //! Latency histograms (`hdrhistogram`, microseconds, two significant digits): how long records
-//! wait in edgeship before they are produced, and how long from the reader taking them from
-//! the log to the broker's acknowledgement (the delivery report).
+//! wait in edgeship before they are produced, and how long from the request's end in Varnish
+//! to the broker's acknowledgement (the delivery report).
 //!
-//! The start of both is the time the reader took a batch's first transaction from the log
-//! (`Batch::handed_micros`), not Varnish's own `Timestamp:Resp`/`End`: those are only captured
-//! when the operator's format reads them, and the reader hands a transaction over as soon as
-//! its `End` record is in the log, so on a live log the two differ by the reader's lag. Every
-//! record of a batch is timed from its first transaction, so a figure is an upper bound, by at
-//! most the time one batch takes to fill (one read call).
+//! The wait starts when the reader took the record's batch's first transaction from the log
+//! (`Batch::handed_micros`): an upper bound, by at most the time one batch takes to fill (one
+//! read call). The delivery latency starts at the request's end as Varnish logged it: the
+//! absolute time of its `Timestamp` record labelled `Resp` (captured for every transaction by
+//! [`end_plan`], whatever the operator's format reads); a transaction without one (a pipe, a
+//! request Varnish abandoned) is timed from the hand-over instead.
 //!
 //! Nothing here takes a lock per record: the wait is recorded once per batch (the batch's
 //! records as one count), and each delivery report records into a histogram of the thread
@@ -16,9 +16,12 @@
 //! since the start (for Prometheus) and since the last statistics line (its percentiles).
 
 use std::cell::RefCell;
+use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use edgeship_formats::time::Timestamp;
+use edgeship_formats::{FormatKind, Plan};
 use hdrhistogram::Histogram;
 
 /// The largest latency told apart (an hour, in microseconds); longer ones count as an hour.
@@ -35,6 +38,22 @@ thread_local! {
 pub fn unix_micros(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_micros() as u64)
+}
+
+/// The format whose one field is a transaction's end in Varnish (`Timestamp:Resp`'s absolute
+/// time), captured beside the operator's formats for the delivery latency.
+pub fn end_plan() -> Plan {
+    // A fixed format that compiles: `expect` cannot fail at run time (a unit test compiles it).
+    Plan::compile("%{end:%s}t", FormatKind::String).expect("the end-time format compiles")
+}
+
+/// Microseconds since the Unix epoch of a captured `Timestamp` time (`1764880000.123456`), or
+/// `None` when it is not one.
+#[inline]
+pub fn captured_micros(captured: &[u8]) -> Option<u64> {
+    let time = Timestamp::parse(captured)?;
+    let seconds = u64::try_from(time.seconds).ok()?;
+    Some(seconds * 1_000_000 + u64::from(time.micros))
 }
 
 /// An empty histogram with the bounds above.
@@ -57,10 +76,11 @@ pub fn record_delivery_here(micros: u64) {
     });
 }
 
-/// One figure since the start and since the last statistics line.
+/// One figure since the start, since the last statistics line and since the last heartbeat.
 struct Kept {
     total: Histogram<u64>,
     interval: Histogram<u64>,
+    beat: Histogram<u64>,
 }
 
 impl Kept {
@@ -68,14 +88,31 @@ impl Kept {
         Some(Kept {
             total: empty()?,
             interval: empty()?,
+            beat: empty()?,
         })
     }
 
     fn add(&mut self, recorded: &Histogram<u64>) {
-        // Same bounds on both sides: adding cannot fail.
+        // Same bounds on every side: adding cannot fail.
         let _ = self.total.add(recorded);
         let _ = self.interval.add(recorded);
+        let _ = self.beat.add(recorded);
     }
+
+    fn record_n(&mut self, micros: u64, count: u64) {
+        self.total.saturating_record_n(micros, count);
+        self.interval.saturating_record_n(micros, count);
+        self.beat.saturating_record_n(micros, count);
+    }
+}
+
+/// Which interval a summary is taken for.
+#[derive(Clone, Copy)]
+enum Since {
+    /// The last statistics line.
+    Statistics,
+    /// The last heartbeat.
+    Heartbeat,
 }
 
 /// Percentiles of one interval's latencies, in microseconds (all 0 when nothing was recorded).
@@ -94,6 +131,26 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Appends the summary as JSON object members named after `name` (`"produce_wait"`):
+    /// `,"NAME_count":..,"NAME_p50_micros":..,"NAME_p99_micros":..,"NAME_p999_micros":..,
+    /// "NAME_max_micros":..`, as the statistics line and the heartbeat carry them.
+    pub fn write_json(&self, name: &str, out: &mut Vec<u8>) {
+        let Summary {
+            count,
+            p50,
+            p99,
+            p999,
+            max,
+        } = self;
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
+            ",\"{name}_count\":{count},\"{name}_p50_micros\":{p50},\
+             \"{name}_p99_micros\":{p99},\"{name}_p999_micros\":{p999},\
+             \"{name}_max_micros\":{max}"
+        );
+    }
+
     fn of(histogram: &Histogram<u64>) -> Summary {
         if histogram.is_empty() {
             return Summary::default();
@@ -146,8 +203,7 @@ impl Latency {
         let waited = now_micros.saturating_sub(handed_micros).max(1);
         let mut slot = self.wait.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = slot.as_mut() {
-            kept.total.saturating_record_n(waited, records);
-            kept.interval.saturating_record_n(waited, records);
+            kept.record_n(waited, records);
         }
     }
 
@@ -172,7 +228,14 @@ impl Latency {
     /// The wait's and the delivery latency's percentiles since the last call, which starts a
     /// new interval (for the statistics line).
     pub fn take_interval(&self) -> (Summary, Summary) {
-        (take(&self.wait), take(&self.delivery))
+        let since = Since::Statistics;
+        (take(&self.wait, since), take(&self.delivery, since))
+    }
+
+    /// The same since the last heartbeat (for the next one), which starts a new one.
+    pub fn take_heartbeat(&self) -> (Summary, Summary) {
+        let since = Since::Heartbeat;
+        (take(&self.wait, since), take(&self.delivery, since))
     }
 
     /// The wait since the start, in Prometheus buckets at `bounds` seconds.
@@ -186,16 +249,18 @@ impl Latency {
     }
 }
 
-fn take(kept: &Mutex<Option<Kept>>) -> Summary {
+fn take(kept: &Mutex<Option<Kept>>, since: Since) -> Summary {
     let mut slot = kept.lock().unwrap_or_else(PoisonError::into_inner);
-    match slot.as_mut() {
-        Some(kept) => {
-            let summary = Summary::of(&kept.interval);
-            kept.interval.reset();
-            summary
-        }
-        None => Summary::default(),
-    }
+    let Some(kept) = slot.as_mut() else {
+        return Summary::default();
+    };
+    let histogram = match since {
+        Since::Statistics => &mut kept.interval,
+        Since::Heartbeat => &mut kept.beat,
+    };
+    let summary = Summary::of(histogram);
+    histogram.reset();
+    summary
 }
 
 fn buckets(kept: &Mutex<Option<Kept>>, bounds: &[f64]) -> Buckets {
@@ -250,6 +315,21 @@ mod tests {
         let (again, _) = latency.take_interval();
         assert_eq!(again, Summary::default(), "a new interval starts empty");
         assert_eq!(latency.wait_buckets(&[1.0]).count, 513, "the total stays");
+        let (beat, _) = latency.take_heartbeat();
+        assert_eq!(beat.count, 513, "the heartbeat's interval is its own");
+        assert_eq!(latency.take_heartbeat().0, Summary::default());
+    }
+
+    #[test]
+    fn the_end_plan_captures_a_timestamp_that_reads_back_in_microseconds() {
+        let plan = super::end_plan();
+        assert_eq!(plan.field_names().count(), 1);
+        assert_eq!(
+            super::captured_micros(b"1764880000.123456"),
+            Some(1_764_880_000_123_456)
+        );
+        assert_eq!(super::captured_micros(b"-5.0"), None, "before the epoch");
+        assert_eq!(super::captured_micros(b"soon"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod counters;
 pub mod daemon;
 pub mod deadline;
+pub mod done;
 pub mod frontier;
 pub mod heartbeat;
 pub mod identity;

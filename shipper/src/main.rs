@@ -251,5 +251,11 @@ fn run(
 ) -> anyhow::Result<Ending> {
     let log = Log::new(log_settings);
     let flags = signals::install()?;
-    pipeline::run(config, &flags, log, report, start_at)
+    let launch = pipeline::Launch {
+        config,
+        flags,
+        log,
+        start_at,
+    };
+    pipeline::run(launch, report)
 }

@@ -30,6 +30,7 @@ use crate::daemon::StartReport;
 use crate::deadline::StopClock;
 use crate::identity::Identity;
 use crate::kafka::KafkaProducer;
+use crate::latency;
 use crate::log::Log;
 use crate::metrics::{self, RunInfo};
 use crate::reader::{self, ReaderThread, Received};
@@ -44,6 +45,18 @@ use crate::sink::{NullSink, Sink, StdoutSink};
 use crate::timers::Timers;
 use crate::watchdog::Supervisor;
 
+/// What the daemon starts the pipeline with.
+pub struct Launch<'a> {
+    /// The resolved configuration.
+    pub config: &'a Config,
+    /// The signal flags (`signals::install`).
+    pub flags: Flags,
+    /// The daemon's log.
+    pub log: Log,
+    /// Where a process with a state directory starts reading (`--from-tail`).
+    pub start_at: StartAt,
+}
+
 /// How often this thread wakes without input, to serve delivery reports and timers.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -52,15 +65,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// listens (`watchdog`: `READY=1` then, `WATCHDOG=1` from the loop, `STOPPING=1` before
 /// shutdown).
 ///
-/// With `edgeship.state.dir`, `start_at` says whether a checkpoint there is resumed (see
-/// `resume`).
-pub fn run(
-    config: &Config,
-    flags: &Flags,
-    log: Log,
-    report: &mut StartReport,
-    start_at: StartAt,
-) -> anyhow::Result<Ending> {
+/// With `edgeship.state.dir`, `launch.start_at` says whether a checkpoint there is resumed
+/// (see `resume`).
+pub fn run(launch: Launch<'_>, report: &mut StartReport) -> anyhow::Result<Ending> {
+    let Launch {
+        config,
+        flags,
+        log,
+        start_at,
+    } = launch;
     for notice in &config.notices {
         log.notice(&notice.to_string());
     }
@@ -74,9 +87,15 @@ pub fn run(
     }
     let started = SystemTime::now();
     let shared = Arc::new(Shared::open(config, log)?);
-    // The reader thread captures both formats' fields in one pass; the key's come after the
-    // record's.
-    let capturer = Capturer::new(&[&plans.record, &plans.key]);
+    // The reader thread captures both formats' fields in one pass, the key's after the
+    // record's, and last, for Kafka's delivery latency, each transaction's end in Varnish
+    // (other outputs have no delivery to time, and leave it out: `Formats` then finds none).
+    let end_plan = latency::end_plan();
+    let mut captured = vec![&plans.record, &plans.key];
+    if config.output == Output::Kafka {
+        captured.push(&end_plan);
+    }
+    let capturer = Capturer::new(&captured);
     let stop = StopClock::new(flags.clone(), config.edgeship.shutdown_timeout);
     let state = State::open(config, start_at, &shared);
     let identity = Identity::new(config, started);

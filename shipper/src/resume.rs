@@ -16,10 +16,11 @@
 //!   evaluates, `-g request`), a new run starts, counted and logged: what varnishd logged
 //!   between the position and the oldest record still in the ring was not read.
 //!
-//! What a checkpoint promises: every record of its run numbered below `next_sequence` has a
-//! final delivery report (delivered, or failed and counted), and the transaction of record
+//! What a checkpoint promises: every record of its run numbered below `next_sequence` is
+//! done: it has a final delivery report (delivered, or failed and counted), or it is in the
+//! spool and fsynced, or its loss was counted; and the transaction of record
 //! `next_sequence - 1` ended at `position` in the log of varnishd child `instance` (see
-//! `frontier` for the order of reports this relies on). A resumed reader hands out exactly
+//! `frontier` and `done`). A resumed reader hands out exactly
 //! the client requests that completed after that position, in log order, so when they are
 //! read in the same order as before (same log, same grouping; a transaction forced complete
 //! by `-T` or `-L` may complete at another point on the second reading) each gets the
@@ -31,12 +32,12 @@
 //! skip the new log's first requests).
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use edgeship_conf::{Config, Output};
 use edgeship_varnishlog::{instance_identity, Options, Position, Resume, ResumeCheck};
 
 use crate::checkpoint::Checkpoint;
+use crate::done::WINDOW;
 use crate::frontier::Frontier;
 use crate::identity::Identity;
 use crate::shared::Shared;
@@ -188,24 +189,13 @@ impl State {
             instance_name: self.instance_name,
             run: identity.run.clone(),
             sequence_start: identity.sequence_start,
-            reports: match output {
-                Output::Kafka => Reports::DeliveryReports,
-                Output::Stdout | Output::Null => Reports::AtOutput,
-            },
+            marked_by_output: output == Output::Kafka,
             frontier: Frontier::default(),
             written: None,
             failing: false,
+            stopped_logged: false,
         }
     }
-}
-
-/// How the output says a record is done.
-#[derive(Debug, Clone, Copy)]
-enum Reports {
-    /// Kafka: a final delivery report, delivered or failed.
-    DeliveryReports,
-    /// Standard output, nothing: taken by the output.
-    AtOutput,
 }
 
 /// Keeps the checkpoint: notes each numbered record, and writes the frontier of done records
@@ -215,36 +205,47 @@ pub struct Checkpointer {
     instance_name: Option<String>,
     run: String,
     sequence_start: u64,
-    reports: Reports,
+    /// Kafka's output marks the records it took done (`done.rs`); standard output and
+    /// nothing are done with a record when they take it.
+    marked_by_output: bool,
     frontier: Frontier,
     /// The next sequence number of the last checkpoint written.
     written: Option<u64>,
     /// The last write failed (logged once until one succeeds again).
     failing: bool,
+    /// The frontier's stop was logged.
+    stopped_logged: bool,
 }
 
 impl Checkpointer {
     /// Notes a record just numbered: its sequence, where its transaction ended, and whether
-    /// the output took it.
+    /// the output took it (then Kafka's output marks it done later; the others are done with
+    /// it as they take it).
     // hot path: one push into a queue that keeps its capacity.
     #[inline]
-    pub fn numbered(&mut self, sequence: u64, position: Option<Position>, produced: bool) {
-        self.frontier.numbered(sequence, position, produced);
+    pub fn numbered(&mut self, sequence: u64, position: Option<Position>, taken: bool) {
+        let waits = taken && self.marked_by_output;
+        self.frontier.numbered(sequence, position, waits);
     }
 
     /// Writes the checkpoint if the frontier of done records moved.
     pub fn write(&mut self, shared: &Shared) {
-        let counters = &shared.counters;
-        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        let reported = match self.reports {
-            Reports::DeliveryReports => {
-                load(&counters.records_delivered)
-                    + load(&counters.delivery_failed)
-                    + load(&counters.delivery_failed_maybe_persisted)
-            }
-            Reports::AtOutput => load(&counters.records_produced),
+        let Some(marks) = &shared.done else {
+            return;
         };
-        let Some((sequence, Some(position))) = self.frontier.advance(reported) else {
+        let advanced = self.frontier.advance(marks);
+        if self.frontier.stopped() && !self.stopped_logged {
+            self.stopped_logged = true;
+            shared.log.error(
+                "checkpoint",
+                &format!(
+                    "more than {WINDOW} records were waiting for delivery or the spool at once: \
+                     this process writes no further checkpoint (a restart resumes from the last \
+                     one and sends again what followed it)"
+                ),
+            );
+        }
+        let Some((sequence, Some(position))) = advanced else {
             return;
         };
         let next_sequence = sequence.wrapping_add(1);
@@ -281,3 +282,6 @@ impl Checkpointer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use edgeship_conf::Config;
 
 use crate::counters::Counters;
+use crate::done::DoneMarks;
 use crate::kafka_figures::KafkaFigures;
 use crate::latency::Latency;
 use crate::log::Log;
@@ -27,6 +28,9 @@ pub struct Shared {
     pub progress: Progress,
     /// The figures of librdkafka's last statistics (queue, brokers), for the metrics server.
     pub kafka: KafkaFigures,
+    /// The marks of records the output is done with, by sequence number, when a restart
+    /// checkpoint is kept (`edgeship.state.dir`); `None` otherwise, and nothing marks.
+    pub done: Option<DoneMarks>,
 }
 
 impl Shared {
@@ -48,6 +52,11 @@ impl Shared {
             latency: Latency::default(),
             progress: Progress::default(),
             kafka: KafkaFigures::default(),
+            done: config
+                .edgeship
+                .state_dir
+                .as_ref()
+                .map(|_| DoneMarks::default()),
         })
     }
 
@@ -83,6 +92,14 @@ impl Shared {
     pub fn count_loss(&self, counter: &AtomicU64, kind: &'static str, message: &str) {
         self.log
             .counted_error(kind, counter, 1, |_| message.to_string());
+    }
+
+    /// Marks the record numbered `sequence` done, when done records are tracked.
+    #[inline]
+    pub fn mark_done(&self, sequence: u64) {
+        if let Some(marks) = &self.done {
+            marks.mark(sequence);
+        }
     }
 
     /// Reopens the statistics file (after SIGHUP); a failure is logged and statistics keep

@@ -16,7 +16,7 @@ use crate::batch::Batch;
 use crate::counters::Counters;
 use crate::heartbeat::{self, Beat};
 use crate::identity::Identity;
-use crate::latency::unix_micros;
+use crate::latency::{self, unix_micros};
 use crate::resume::Checkpointer;
 use crate::shared::Shared;
 use crate::sink::{Key, Sink};
@@ -27,6 +27,9 @@ pub struct Formats {
     key: Renderer,
     /// Where the key format's fields start among a batch transaction's values.
     key_fields: usize,
+    /// Which of a batch transaction's values is its end in Varnish (`latency::end_plan`,
+    /// the capturer's third plan; past the values when the capturer has none).
+    end_field: usize,
 }
 
 impl Formats {
@@ -36,6 +39,7 @@ impl Formats {
             record: Renderer::new(plans.record.clone()),
             key: Renderer::new(plans.key.clone()),
             key_fields: capturer.first_field(1),
+            end_field: capturer.first_field(2),
         }
     }
 }
@@ -110,10 +114,14 @@ impl<S: Sink> Shipper<S> {
     pub fn ship(&mut self, batch: &Batch) -> anyhow::Result<()> {
         let mut render_stats = RenderStats::default();
         let mut produced = 0_u64;
-        let key_fields = self.formats.key_fields;
+        let (key_fields, end_field) = (self.formats.key_fields, self.formats.end_field);
         self.record.clear();
-        self.sink.start_batch(batch.handed_micros());
         for transaction in batch.transactions() {
+            let ended = transaction
+                .value(end_field)
+                .and_then(latency::captured_micros);
+            self.sink
+                .record_ended(ended.unwrap_or_else(|| batch.handed_micros()));
             let context = Context {
                 hostname: self.identity.hostname.as_bytes(),
                 sequence: self.next_sequence,
@@ -194,6 +202,7 @@ impl<S: Sink> Shipper<S> {
             sequence_last,
             last,
             interval: identity.heartbeat_interval,
+            latency: self.shared.latency.take_heartbeat(),
         };
         let counters = &self.shared.counters;
         heartbeat::render(&beat, &counters.snapshot(), &mut self.record);

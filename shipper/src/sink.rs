@@ -70,16 +70,17 @@ where
 
 /// An output for rendered records and heartbeats.
 ///
-/// Per batch, the rendering loop calls [`start_batch`](Sink::start_batch), then
+/// Per batch, the rendering loop calls [`record_ended`](Sink::record_ended) and
 /// [`start_record`](Sink::start_record), renders into the
 /// buffer and calls [`take_record`](Sink::take_record) for each record, then
 /// [`end_batch`](Sink::end_batch) with the buffer, adds to the counters, and
 /// [`poll`](Sink::poll)s.
 pub trait Sink {
-    /// Starts a batch whose first transaction the reader took from the log at `handed_micros`
-    /// (microseconds since the Unix epoch): a sink with delivery reports times them from it.
+    /// Says when the next record's request ended in Varnish (microseconds since the Unix
+    /// epoch; `latency` says where it comes from): a sink with delivery reports times them
+    /// from it.
     #[inline]
-    fn start_batch(&mut self, _handed_micros: u64) {}
+    fn record_ended(&mut self, _unix_micros: u64) {}
 
     /// Readies the record buffer for the next record: emptied, unless the sink collects the
     /// batch's records in it one after the other.

@@ -90,22 +90,11 @@ impl StatsFile {
         for (name, value) in counters.fields() {
             text.push_str(&format!(",\"{name}\":{value}"));
         }
-        for (name, summary) in [("produce_wait", wait), ("delivery_latency", delivery)] {
-            let Summary {
-                count,
-                p50,
-                p99,
-                p999,
-                max,
-            } = summary;
-            text.push_str(&format!(
-                ",\"{name}_count\":{count},\"{name}_p50_micros\":{p50},\
-                 \"{name}_p99_micros\":{p99},\"{name}_p999_micros\":{p999},\
-                 \"{name}_max_micros\":{max}"
-            ));
-        }
-        text.push_str("}}\n");
-        self.write(text.as_bytes())
+        let mut bytes = text.into_bytes();
+        wait.write_json("produce_wait", &mut bytes);
+        delivery.write_json("delivery_latency", &mut bytes);
+        bytes.extend_from_slice(b"}}\n");
+        self.write(&bytes)
     }
 
     /// Writes one librdkafka statistics object as `{ "kafka": ... }`; a failure is returned as

@@ -183,8 +183,54 @@ fn prometheus_sees_every_record_in_the_topic_delivered_and_timed() {
     ] {
         assert!(line[field].is_u64(), "{field} in {line}");
     }
+
+    // The delivery latency starts at the request's end in Varnish, not at the reader's
+    // hand-over: requests served while edgeship is stopped are read after it continues, and
+    // their latency includes the stop.
+    const STOPPED: Duration = Duration::from_secs(2);
+    signal(&edgeship, "-STOP");
+    let late = requests(COUNT + LATE).split_off(COUNT as usize);
+    let served = send_all(varnishd.addr(), &late, 2);
+    std::thread::sleep(STOPPED);
+    signal(&edgeship, "-CONT");
+    assert_eq!(served.len() as u64, LATE, "every late request was answered");
+    reader.read_until_or(
+        "the late records",
+        |messages| records(messages).count() as u64 >= COUNT + LATE,
+        || edgeship.stderr(),
+    );
     let status = edgeship.terminate();
     assert_eq!(status.code(), Some(0), "clean stop:\n{}", edgeship.stderr());
+    reader.read_to_end(1);
+    assert_eq!(records(&reader.messages).count() as u64, COUNT + LATE);
+    // Each heartbeat carries the latencies since the one before: together, every record once.
+    let beats: Vec<_> = heartbeats(&reader.messages).collect();
+    let field = |name: &'static str| beats.iter().map(move |beat| beat.json[name].as_u64());
+    let timed: Option<u64> = field("delivery_latency_count").sum();
+    assert_eq!(
+        timed,
+        Some(COUNT + LATE),
+        "each delivery timed in one heartbeat"
+    );
+    let longest = field("delivery_latency_max_micros").flatten().max();
+    assert!(
+        longest >= Some(STOPPED.as_micros() as u64 * 9 / 10),
+        "the late requests' latency includes the stop: {longest:?} µs"
+    );
+    let p50s: Option<Vec<u64>> = field("produce_wait_p50_micros").collect();
+    assert!(p50s.is_some(), "every heartbeat has the wait's median");
+}
+
+/// Requests sent while edgeship is stopped.
+const LATE: u64 = 200;
+
+/// Sends `signal` (`-STOP`, `-CONT`) to edgeship (tests have no `unsafe`: `kill` does it).
+fn signal(edgeship: &Edgeship, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &edgeship.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgeship_formats::{Tag, Transaction};
+use edgeship_testkit::http;
 use edgeship_testkit::varnishd::Varnishd;
 use edgeship_varnishlog::{
     Error, Event, ForceReason, Grouping, Options, Outcome, PathChoice, Position, ReadPath, Reader,
@@ -220,20 +221,11 @@ fn live_reader(varnishd: &Varnishd, path: PathChoice) -> Reader {
     reader
 }
 
-/// Sends one raw HTTP/1.1 request (so any bytes can go into headers) and returns the status.
+/// Sends one raw HTTP/1.1 request (so any bytes can go into headers; it must ask for
+/// `Connection: close`) and returns the status.
 fn send(addr: SocketAddr, request: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(addr).expect("connect to varnishd");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    stream.write_all(request).expect("send request");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("read answer");
-    let status = answer.get(9..12).expect("status line");
-    std::str::from_utf8(status)
-        .expect("ascii status")
-        .parse()
-        .expect("numeric status")
+    let answer = http::exchange(addr, request, Duration::from_secs(20)).expect("an answer");
+    http::status(&answer).expect("a status line")
 }
 
 /// A simple marked GET.

@@ -1,12 +1,14 @@
 //! The groups that measure whole crates on recorded or generated input: `varnishlog`
-//! (reading a capture), `pipeline` (the `edgeship` binary end to end), `auditor`, and `query`
-//! (VSL query evaluation per transaction). They live
+//! (reading a capture), `pipeline` (the `edgeship` binary end to end), `auditor`, `query`
+//! (VSL query evaluation per transaction) and `spool` (the disk spool's append and replay).
+//! They live
 //! in their own modules because their set-up (finding or recording the capture, building the
 //! binary, generating records) is longer than the measurement code.
 
 pub(crate) mod auditor;
 pub(crate) mod pipeline;
 pub(crate) mod query;
+pub(crate) mod spool;
 pub(crate) mod varnishlog;
 
 use std::time::Duration;

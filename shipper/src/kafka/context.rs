@@ -19,12 +19,14 @@ use rdkafka::producer::ProducerContext;
 use super::resend::{producer_finished, OnFatal, Recovery};
 use super::returns::{retriable, Outcome, Returns, OPAQUE_SPOOLED};
 use crate::counters::Counters;
+use crate::done::{WINDOW, WINDOW_BITS};
 use crate::latency::{self, unix_micros};
 use crate::shared::Shared;
 
 /// What a message is, carried through librdkafka as the delivery opaque: its low two bits
-/// ([`opaque_kind`]). A record's other bits carry when the reader handed it over
-/// ([`record_opaque`]), so its delivery report can time it without a lookup per record.
+/// ([`opaque_kind`]). A record's other bits carry its sequence number modulo the done marks'
+/// window and when it started (see [`record_opaque`]), so its delivery report can mark it
+/// done and time it without a lookup per record.
 pub(super) const OPAQUE_RECORD: usize = 0;
 /// A heartbeat: its delivery is not a record's, so it is not counted as one.
 pub(super) const OPAQUE_HEARTBEAT: usize = 1;
@@ -32,21 +34,49 @@ pub(super) const OPAQUE_HEARTBEAT: usize = 1;
 pub(super) const OPAQUE_FINAL_HEARTBEAT: usize = 2;
 /// The bits of an opaque that say what the message is.
 const KIND_BITS: usize = 0b11;
+/// Where a record's sequence number (its low [`WINDOW_BITS`] bits) sits in its opaque.
+const SEQUENCE_SHIFT: u32 = 2;
+/// Where a record's start time (its low [`STAMP_BITS`] bits, in microseconds) sits.
+const STAMP_SHIFT: u32 = SEQUENCE_SHIFT + WINDOW_BITS;
+/// The start time's bits: 40, about 12.7 days of microseconds, so a latency is exact below
+/// that (a longer one wraps, and counts as shorter than it was).
+const STAMP_BITS: u32 = u64::BITS - STAMP_SHIFT;
+const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
+// The opaque is a pointer-sized integer: the layout above needs 64 bits.
+const _: () = assert!(usize::BITS == 64);
 
 /// What the message with `opaque` is: one of the `OPAQUE_*` values.
 pub(super) fn opaque_kind(opaque: usize) -> usize {
     opaque & KIND_BITS
 }
 
-/// A record's opaque: [`OPAQUE_RECORD`] with its hand-over time (microseconds since the Unix
-/// epoch, which fit in 62 bits for the next hundred thousand years).
-pub(super) fn record_opaque(handed_micros: u64) -> usize {
-    ((handed_micros as usize) << 2) | OPAQUE_RECORD
+/// A record's opaque: [`OPAQUE_RECORD`], its sequence number modulo the done marks' window,
+/// and the time it started at (microseconds since the Unix epoch, modulo 2^40).
+#[inline]
+pub(super) fn record_opaque(sequence: u64, started_micros: u64) -> usize {
+    let slot = sequence & (WINDOW - 1);
+    let stamp = started_micros & STAMP_MASK;
+    ((stamp << STAMP_SHIFT) | (slot << SEQUENCE_SHIFT)) as usize | OPAQUE_RECORD
 }
 
-/// The hand-over time a record's opaque carries.
-fn handed_micros(opaque: usize) -> u64 {
-    (opaque >> 2) as u64
+/// The sequence number (modulo the done marks' window) a record's opaque carries.
+fn record_slot(opaque: usize) -> u64 {
+    (opaque as u64 >> SEQUENCE_SHIFT) & (WINDOW - 1)
+}
+
+/// Microseconds from the start time a record's opaque carries to `now_micros`.
+fn micros_since_start(opaque: usize, now_micros: u64) -> u64 {
+    let stamp = (opaque as u64 >> STAMP_SHIFT) & STAMP_MASK;
+    (now_micros & STAMP_MASK).wrapping_sub(stamp) & STAMP_MASK
+}
+
+/// Marks the record whose opaque is `opaque` done (nothing for a heartbeat or a record
+/// replayed from the spool, which was done when the spool fsynced it).
+#[inline]
+pub(super) fn mark_done(shared: &Shared, opaque: usize) {
+    if opaque_kind(opaque) == OPAQUE_RECORD {
+        shared.mark_done(record_slot(opaque));
+    }
 }
 
 /// Delivery failures, classified without `rd_kafka_message_status` (which rust-rdkafka does not
@@ -234,11 +264,12 @@ impl ProducerContext for KafkaContext {
                     Counters::add(&counters.records_delivered, 1);
                     // One clock read and a thread-local histogram: no lock per record (see
                     // `latency`); merged after the poll that served this report. A record
-                    // replayed from the spool carries its spool id instead of a hand-over
-                    // time, so it is not timed.
+                    // replayed from the spool carries its spool id instead of a start time,
+                    // so it is not timed.
                     let now = unix_micros(SystemTime::now());
                     if !spooled {
-                        latency::record_delivery_here(now.saturating_sub(handed_micros(opaque)));
+                        mark_done(&self.shared, opaque);
+                        latency::record_delivery_here(micros_since_start(opaque, now));
                     }
                     self.shared.progress.delivered_at(now);
                 }
@@ -260,6 +291,7 @@ impl ProducerContext for KafkaContext {
                     return;
                 }
                 let maybe = code.is_some_and(maybe_persisted);
+                mark_done(&self.shared, opaque);
                 if !heartbeat {
                     let counter = if maybe {
                         &counters.delivery_failed_maybe_persisted

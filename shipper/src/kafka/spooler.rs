@@ -45,6 +45,9 @@ pub(super) struct Spooler {
     replaying: bool,
     /// The ids a replay could not hand over, and whether each was refused for good.
     unsent: Vec<(RecordId, bool)>,
+    /// The sequence numbers of the records appended since the last fsync: done (for the
+    /// restart checkpoint, `done.rs`) once an fsync succeeds.
+    unsynced: Vec<u64>,
 }
 
 impl Spooler {
@@ -65,6 +68,7 @@ impl Spooler {
         })?;
         let (spool, recovery) = Spool::open(dir, limits)?;
         report_recovery(&recovery, dir, shared);
+        Counters::set(&shared.counters.spool_max_bytes, settings.max_bytes);
         let (returns, receiver) = Returns::new();
         let spooler = Spooler {
             spool,
@@ -74,6 +78,7 @@ impl Spooler {
             in_flight: 0,
             replaying: true,
             unsent: Vec::new(),
+            unsynced: Vec::new(),
         };
         spooler.figures_into(shared);
         Ok(spooler)
@@ -101,8 +106,11 @@ impl Spooler {
     }
 
     /// Appends one record. [`SpoolError::Full`] when the spool has no room.
+    // hot path: per spilled record; the list of unsynced numbers keeps its capacity.
     pub(super) fn append(&mut self, record: Record<'_>) -> Result<(), SpoolError> {
-        self.spool.append(record).map(|_| ())
+        self.spool.append(record)?;
+        self.unsynced.push(record.sequence);
+        Ok(())
     }
 
     /// Applies the delivery reports, spools the returned records, hands spooled records to
@@ -117,8 +125,10 @@ impl Spooler {
         if self.replaying {
             self.replay(shared, &mut send);
         }
-        if let Err(error) = self.spool.maybe_sync(Instant::now()) {
-            spool_error(shared, "writing the spool", &error);
+        match self.spool.maybe_sync(Instant::now()) {
+            Ok(true) => self.synced(shared),
+            Ok(false) => {}
+            Err(error) => spool_error(shared, "writing the spool", &error),
         }
         self.figures_into(shared);
     }
@@ -130,9 +140,10 @@ impl Spooler {
 
     /// Forgets the records given back that a full spool (`block`) kept waiting, at the end
     /// of a stop; returns how many, to be counted as undelivered.
-    pub(super) fn abandon_returned(&mut self) -> u64 {
+    pub(super) fn abandon_returned(&mut self, shared: &Shared) -> u64 {
         let mut abandoned = 0;
-        while self.returns.take_returned().is_some() {
+        while let Some(returned) = self.returns.take_returned() {
+            shared.mark_done(returned.sequence);
             abandoned += 1;
         }
         abandoned
@@ -146,10 +157,18 @@ impl Spooler {
 
     /// Writes and fsyncs what the spool holds.
     pub(super) fn sync(&mut self, shared: &Shared) {
-        if let Err(error) = self.spool.sync() {
-            spool_error(shared, "syncing the spool", &error);
+        match self.spool.sync() {
+            Ok(()) => self.synced(shared),
+            Err(error) => spool_error(shared, "syncing the spool", &error),
         }
         self.figures_into(shared);
+    }
+
+    /// Marks the records appended before a successful fsync done: they survive a crash.
+    fn synced(&mut self, shared: &Shared) {
+        for sequence in self.unsynced.drain(..) {
+            shared.mark_done(sequence);
+        }
     }
 
     fn apply_outcomes(&mut self, shared: &Shared) {
@@ -177,15 +196,19 @@ impl Spooler {
                 sequence: returned.sequence,
             };
             match self.spool.append(record) {
-                Ok(_) => {}
+                Ok(_) => self.unsynced.push(returned.sequence),
                 Err(SpoolError::Full) if self.when_full == SpoolFullPolicy::Block => {
                     self.returns.put_back(returned);
                     return;
                 }
-                Err(SpoolError::Full) => count_dropped(shared),
+                Err(SpoolError::Full) => {
+                    count_dropped(shared);
+                    shared.mark_done(returned.sequence);
+                }
                 Err(error) => {
                     spool_error(shared, "spooling a record librdkafka gave back", &error);
                     Counters::add(&shared.counters.delivery_failed, 1);
+                    shared.mark_done(returned.sequence);
                 }
             }
         }

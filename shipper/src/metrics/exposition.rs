@@ -139,6 +139,7 @@ pub const COUNTERS: &[CounterRow] = &[
     row("resume_failed", "resume_failed", "Starts with a checkpoint that could not be resumed (a new run started)."),
     gauge_row("spool_records", "spool_records", "Records in the disk spool now, replayed or not: pending, not lost."),
     gauge_row("spool_bytes", "spool_bytes", "Bytes of the disk spool's segment files now."),
+    gauge_row("spool_max_bytes", "spool_max_bytes", "The disk spool's limit, edgeship.spool.max.bytes (0 without a spool)."),
     gauge_row("spool_oldest_age_seconds", "spool_oldest_age_seconds", "Seconds since the oldest record in the disk spool was spooled (0 when empty)."),
     row("spool_spilled", "spool_records_spilled", "Records written to the disk spool."),
     row("spool_replayed", "spool_records_replayed", "Records handed from the disk spool to librdkafka (again after each failed attempt)."),

@@ -40,7 +40,11 @@ impl KafkaProducer {
             .is_some_and(|spooler| spooler.is_idle());
         if idle {
             let record = self
-                .record(payload, key, record_opaque(self.batch_handed_micros))
+                .record(
+                    payload,
+                    key,
+                    record_opaque(sequence, self.record_ended_micros),
+                )
                 .headers(record_headers(run, sequence));
             match self.producer.send(record) {
                 Ok(()) => return true,
@@ -80,7 +84,7 @@ impl KafkaProducer {
                     .record(
                         record.payload,
                         record.key,
-                        record_opaque(self.batch_handed_micros),
+                        record_opaque(record.sequence, self.record_ended_micros),
                     )
                     .headers(headers);
                 break self.enqueue(direct, Message::Record) == super::Sent::Queued;
@@ -106,7 +110,7 @@ impl KafkaProducer {
                     "spool full: waiting for room (edgeship.spool.when_full = block)",
                 );
             }
-            self.producer.poll(ROOM_POLL);
+            self.serve_reports(ROOM_POLL);
             self.recover();
             self.pump();
         };
@@ -155,7 +159,7 @@ impl KafkaProducer {
     pub(super) fn flush_spooled(&mut self, until: Instant) -> usize {
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            self.producer.poll(left.min(ROOM_POLL));
+            self.serve_reports(left.min(ROOM_POLL));
             self.recover();
             self.pump();
             if self.settled() || left.is_zero() {
@@ -170,7 +174,7 @@ impl KafkaProducer {
                 .purge(PurgeConfig::default().queue().inflight());
             let purged = Instant::now();
             while self.producer.in_flight_count() > 0 && purged.elapsed() < PURGE_WAIT {
-                self.producer.poll(ROOM_POLL);
+                self.serve_reports(ROOM_POLL);
             }
             self.pump();
             self.shared.log.info(
@@ -180,7 +184,7 @@ impl KafkaProducer {
         let Some(spooler) = self.spooler.as_mut() else {
             return 0;
         };
-        let abandoned = spooler.abandon_returned();
+        let abandoned = spooler.abandon_returned(&self.shared);
         spooler.sync(&self.shared);
         let held = u64::try_from(self.producer.in_flight_count()).unwrap_or(0);
         (abandoned + held) as usize
