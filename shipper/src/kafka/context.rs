@@ -209,6 +209,13 @@ impl KafkaContext {
         }
         if back {
             Counters::add(&self.shared.counters.spool_returned, 1);
+            let purged = matches!(
+                code,
+                Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+            );
+            if !purged {
+                returns.note_came_back();
+            }
         }
         back
     }
@@ -283,7 +290,10 @@ impl ProducerContext for KafkaContext {
                     if code.is_some_and(producer_finished) {
                         self.finished.store(true, Ordering::Relaxed);
                     }
-                    if self.recovery.keep(message, opaque) {
+                    // With the spool on, a record goes back to the spool instead (below), so
+                    // that it is replayed in sequence order, not re-sent ahead of it.
+                    let spooling = self.returns.is_some() && !heartbeat;
+                    if !spooling && self.recovery.keep(message, opaque) {
                         return;
                     }
                 }

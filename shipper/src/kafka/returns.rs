@@ -6,7 +6,7 @@
 //! cannot reach the spool. Also the record headers' names, which the rebuilding reads.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -62,6 +62,10 @@ pub(super) struct Returns {
     returned: Mutex<VecDeque<Returned>>,
     /// How many records `returned` holds, read without its lock on the per-record path.
     waiting: AtomicUsize,
+    /// A record came back for another attempt since the last look (`take_came_back`): the
+    /// producer then pulls everything else back from librdkafka too, so that the spool
+    /// replays in sequence order.
+    came_back: AtomicBool,
 }
 
 impl Returns {
@@ -72,6 +76,7 @@ impl Returns {
             outcomes,
             returned: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
+            came_back: AtomicBool::new(false),
         };
         (returns, receiver)
     }
@@ -94,6 +99,29 @@ impl Returns {
             .push_back(returned);
         self.waiting.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// Notes that a record came back for another attempt because its delivery failed (not
+    /// because edgeship purged it: a purge brings back everything at once by itself).
+    pub(super) fn note_came_back(&self) {
+        self.came_back.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a record came back for another attempt since the last call.
+    pub(super) fn take_came_back(&self) -> bool {
+        self.came_back.swap(false, Ordering::Relaxed)
+    }
+
+    /// Every record given back, in sequence order (the order the spool must replay them in:
+    /// librdkafka may report a purge's messages in another order).
+    pub(super) fn take_all_returned(&self) -> Vec<Returned> {
+        let mut all: Vec<Returned> = {
+            let mut returned = self.returned.lock().unwrap_or_else(PoisonError::into_inner);
+            returned.drain(..).collect()
+        };
+        self.waiting.fetch_sub(all.len(), Ordering::Relaxed);
+        all.sort_by_key(|returned| returned.sequence);
+        all
     }
 
     /// The oldest record given back, if any.

@@ -90,6 +90,11 @@ impl Spooler {
         Arc::clone(&self.returns)
     }
 
+    /// Whether a record came back from librdkafka for another attempt since the last call.
+    pub(super) fn take_came_back(&self) -> bool {
+        self.returns.take_came_back()
+    }
+
     /// What a full spool does.
     pub(super) fn when_full(&self) -> SpoolFullPolicy {
         self.when_full
@@ -189,7 +194,11 @@ impl Spooler {
     /// Appends the records librdkafka gave back; a full spool keeps them waiting (`block`)
     /// or drops and counts them (`drop_newest`).
     fn spool_returned(&mut self, shared: &Shared) {
-        while let Some(returned) = self.returns.take_returned() {
+        if !self.returns.has_returned() {
+            return;
+        }
+        let mut all = self.returns.take_all_returned().into_iter();
+        while let Some(returned) = all.next() {
             let record = Record {
                 key: &returned.key,
                 payload: &returned.payload,
@@ -199,6 +208,10 @@ impl Spooler {
             match self.spool.append(record) {
                 Ok(_) => self.unsynced.push(returned.sequence),
                 Err(SpoolError::Full) if self.when_full == SpoolFullPolicy::Block => {
+                    // Back in front, in order: the rest after it.
+                    for later in all.rev() {
+                        self.returns.put_back(later);
+                    }
                     self.returns.put_back(returned);
                     return;
                 }

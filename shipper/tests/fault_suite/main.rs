@@ -246,6 +246,8 @@ fn with_a_spool_an_outage_longer_than_the_message_timeout_loses_nothing() {
     scenario.wait_statistic("spool_records", "the spool drained", |n| n == 0);
     let outcome = scenario.finish();
     outcome.check_spooled(1);
+    // Issue 14 asks for per-host order too (fails today: see docs/faults.md, spool-outage).
+    outcome.assert_in_order();
     assert!(spilled > 0, "the outage went through the spool");
     assert_eq!(
         outcome.missing, 0,

@@ -140,6 +140,16 @@ impl Outcome {
         outcome
     }
 
+    /// Every record arrived in per-host order: the first copy of each sequence number of a
+    /// host's run after the first copies of all lower ones (a duplicate, sent again after its
+    /// first copy landed, is counted as one, not as an order break).
+    pub(crate) fn assert_in_order(&self) {
+        assert_eq!(
+            self.out_of_order, 0,
+            "records arrived after a higher sequence number of their host's run: {self:#?}"
+        );
+    }
+
     /// Loss the audit reported that is not really missing.
     pub(crate) fn invented_loss(&self) -> u64 {
         self.audit.lost().saturating_sub(self.missing)

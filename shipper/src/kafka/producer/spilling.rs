@@ -21,6 +21,9 @@ use crate::kafka::spooler::{count_dropped, spool_error};
 /// How long a stop waits for librdkafka to hand back what it purged.
 const PURGE_WAIT: Duration = Duration::from_secs(2);
 
+/// How long a rewind waits between servings of the purge's delivery reports.
+const REWIND_POLL: Duration = Duration::from_millis(2);
+
 impl KafkaProducer {
     /// Sends a record straight to librdkafka if nothing is spooled and it has room, or
     /// spools it; returns whether it was taken (counted as produced).
@@ -48,7 +51,12 @@ impl KafkaProducer {
                 .headers(record_headers(run, sequence));
             match self.producer.send(record) {
                 Ok(()) => return true,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {}
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // The first record spilled: what librdkafka still queues is older, and
+                    // goes to the spool first (in-flight messages stay: they are sent).
+                    self.rewind(PurgeConfig::default().queue(), false);
+                    self.pump();
+                }
                 Err((error, _)) => {
                     refused(&self.shared, Message::Record, &error);
                     return false;
@@ -126,6 +134,15 @@ impl KafkaProducer {
     /// Applies delivery outcomes to the spool, spools what librdkafka gave back and replays
     /// spooled records while librdkafka has room.
     pub(super) fn pump(&mut self) {
+        if self
+            .spooler
+            .as_ref()
+            .is_some_and(|spooler| spooler.take_came_back())
+        {
+            // A record came back for another attempt: everything newer still in librdkafka
+            // comes back too, so that the spool replays them all in sequence order.
+            self.rewind(PurgeConfig::default().queue().inflight(), true);
+        }
         let Some(spooler) = self.spooler.as_mut() else {
             return;
         };
@@ -150,6 +167,35 @@ impl KafkaProducer {
                 }
             }
         });
+    }
+
+    /// Pulls back what librdkafka holds (`what`: its queue, and in-flight messages too) and
+    /// serves the purge's delivery reports, which hand the records to the spool (applied by
+    /// the next pump): so that records go back out in sequence order, as per-host order
+    /// needs. With `all`, waits until librdkafka holds nothing (at most [`PURGE_WAIT`]);
+    /// otherwise until the reports stop coming. In-flight messages purged may have been
+    /// written: sent again, they arrive twice (duplicates the audit counts). Not once a stop
+    /// has begun: its flush purges by itself.
+    fn rewind(&mut self, what: PurgeConfig, all: bool) {
+        if self.stop.deadline().is_some() || self.producer.in_flight_count() <= 0 {
+            return;
+        }
+        let held = self.producer.in_flight_count();
+        self.producer.purge(what);
+        let purged = Instant::now();
+        while purged.elapsed() < PURGE_WAIT {
+            let before = self.producer.in_flight_count();
+            self.serve_reports(REWIND_POLL);
+            let now = self.producer.in_flight_count();
+            if now <= 0 || (!all && now >= before) {
+                break;
+            }
+        }
+        self.shared.log.info(&format!(
+            "pulled back {} of {held} messages librdkafka held, so that the spool sends them \
+             again in sequence order",
+            held - self.producer.in_flight_count().max(0)
+        ));
     }
 
     /// The flush of a stop with the spool on: replays and serves delivery reports until the
