@@ -2,8 +2,9 @@
 //! `edgeship.spool.dir` is set: records librdkafka cannot take (its queue is full) or gives
 //! back (a delivery that failed for a reason a later attempt can cure: a timeout, a purge, a
 //! broker away) go to the spool; while the spool holds anything every new record goes
-//! through it (which keeps per-host order only while nothing comes back: see ARCHITECTURE.md's
-//! known gap); the replayer hands spooled records back to
+//! through it, so per-host order is kept (records that come back are pulled back with
+//! everything newer and spooled in sequence order: `producer/spilling.rs`'s `rewind`); the
+//! replayer hands spooled records back to
 //! librdkafka while it has room, and their delivery reports acknowledge or requeue them.
 //!
 //! The delivery callback cannot reach the spool (`&self`, on librdkafka's side): it sends the
