@@ -188,11 +188,11 @@ fn prometheus_sees_every_record_in_the_topic_delivered_and_timed() {
     // hand-over: requests served while edgeship is stopped are read after it continues, and
     // their latency includes the stop.
     const STOPPED: Duration = Duration::from_secs(2);
-    signal(&edgeship, "-STOP");
+    edgeship.signal("-STOP");
     let late = requests(COUNT + LATE).split_off(COUNT as usize);
     let served = send_all(varnishd.addr(), &late, 2);
     std::thread::sleep(STOPPED);
-    signal(&edgeship, "-CONT");
+    edgeship.signal("-CONT");
     assert_eq!(served.len() as u64, LATE, "every late request was answered");
     reader.read_until_or(
         "the late records",
@@ -223,38 +223,3 @@ fn prometheus_sees_every_record_in_the_topic_delivered_and_timed() {
 
 /// Requests sent while edgeship is stopped.
 const LATE: u64 = 200;
-
-/// Sends `signal` (`-STOP`, `-CONT`) to edgeship (tests have no `unsafe`: `kill` does it).
-fn signal(edgeship: &Edgeship, signal: &str) {
-    let sent = std::process::Command::new("kill")
-        .args([signal, &edgeship.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
-}
-
-#[test]
-fn an_address_already_taken_stops_the_start_with_a_clear_error() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let address = taken.local_addr().expect("its address");
-    let dir = ScratchDir::new("shipper-test-metrics-taken").expect("a scratch directory");
-    let lines = vec![
-        "output = null".to_owned(),
-        format!("edgeship.metrics.address = {address}"),
-    ];
-    let config = dir
-        .write("taken.conf", config_text(&dir, &seed_format(), &lines))
-        .expect("write a test file");
-    let (code, stderr) = common::run_edgeship(&[
-        std::ffi::OsStr::new("-S"),
-        config.as_os_str(),
-        std::ffi::OsStr::new("-n"),
-        dir.path().join("no-varnishd").as_os_str(),
-    ]);
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot listen for Prometheus on {address}"))
-            && stderr.contains("edgeship.metrics.address"),
-        "{stderr}"
-    );
-}

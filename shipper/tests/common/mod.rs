@@ -123,6 +123,17 @@ impl Edgeship {
     }
 
     /// The process id, while it runs.
+    /// Sends `signal` (`-TERM`, `-KILL`, `-STOP`) to it (std can only send SIGKILL, and tests
+    /// have no `unsafe`: `kill` does it).
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill {signal} {pid} failed");
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 
 use edgeship_testkit::proxy::Proxy;
 use edgeship_testkit::scratch::ScratchDir;
@@ -190,7 +190,10 @@ impl Scenario {
 
     /// Sends SIGHUP to edgeship: it reopens its statistics file, as after logrotate.
     pub(crate) fn reopen_signal(&self) {
-        signal(self.edgeship.as_ref().expect("edgeship is running"), "-HUP");
+        self.edgeship
+            .as_ref()
+            .expect("edgeship is running")
+            .signal("-HUP");
     }
 
     /// The scenario's scratch directory (configuration, logs, statistics).
@@ -361,12 +364,12 @@ impl Scenario {
     /// long: a broker outage), and waits for the exit; returns its exit status.
     pub(crate) fn stop_edgeship_twice(&mut self) -> ExitStatus {
         let mut edgeship = self.edgeship.take().expect("edgeship is running");
-        signal(&edgeship, "-TERM");
+        edgeship.signal("-TERM");
         // Time for the first signal to start the stop (nothing is logged when it arrives);
         // callers make the stop long (a broker outage), so the second finds it under way.
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(edgeship.is_running(), "the first stop is still under way");
-        signal(&edgeship, "-TERM");
+        edgeship.signal("-TERM");
         let status = edgeship.wait();
         self.logs.push(edgeship.stderr());
         status
@@ -375,7 +378,7 @@ impl Scenario {
     /// Kills edgeship with SIGKILL and reaps it.
     pub(crate) fn kill_edgeship(&mut self) {
         let mut edgeship = self.edgeship.take().expect("edgeship is running");
-        signal(&edgeship, "-KILL");
+        edgeship.signal("-KILL");
         edgeship.wait();
         self.logs.push(edgeship.stderr());
     }
@@ -526,16 +529,6 @@ fn records_of_latest_run(messages: &[Landed], runs: usize) -> usize {
         }
     }
     count
-}
-
-/// Sends `signal` (`-TERM`, `-KILL`) to edgeship (std can only send SIGKILL, and tests have no
-/// `unsafe`: `kill` does it).
-fn signal(edgeship: &Edgeship, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &edgeship.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "kill {signal} {} failed", edgeship.pid());
 }
 
 /// Whether the last two heartbeats are of one run, show the same records produced, and all of

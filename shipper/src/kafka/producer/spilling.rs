@@ -181,6 +181,17 @@ impl KafkaProducer {
             return;
         }
         let held = self.producer.in_flight_count();
+        self.purge_and_serve(what, all);
+        self.shared.log.info(&format!(
+            "pulled back {} of {held} messages librdkafka held, so that the spool sends them \
+             again in sequence order",
+            held - self.producer.in_flight_count().max(0)
+        ));
+    }
+
+    /// Purges `what` and serves the purge's delivery reports: with `all` until librdkafka
+    /// holds nothing, otherwise until they stop coming; at most [`PURGE_WAIT`].
+    fn purge_and_serve(&mut self, what: PurgeConfig, all: bool) {
         self.producer.purge(what);
         let purged = Instant::now();
         while purged.elapsed() < PURGE_WAIT {
@@ -191,11 +202,6 @@ impl KafkaProducer {
                 break;
             }
         }
-        self.shared.log.info(&format!(
-            "pulled back {} of {held} messages librdkafka held, so that the spool sends them \
-             again in sequence order",
-            held - self.producer.in_flight_count().max(0)
-        ));
     }
 
     /// The flush of a stop with the spool on: replays and serves delivery reports until the
@@ -216,12 +222,7 @@ impl KafkaProducer {
             if let Some(spooler) = self.spooler.as_mut() {
                 spooler.stop_replaying();
             }
-            self.producer
-                .purge(PurgeConfig::default().queue().inflight());
-            let purged = Instant::now();
-            while self.producer.in_flight_count() > 0 && purged.elapsed() < PURGE_WAIT {
-                self.serve_reports(ROOM_POLL);
-            }
+            self.purge_and_serve(PurgeConfig::default().queue().inflight(), true);
             self.pump();
             self.shared.log.info(
                 "stop: what librdkafka still held was purged into the spool, for the next run",
